@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+// Sonde: Linux performance events and eBPF, from Swift.
+import PackageDescription
+
+let package = Package(
+  name: "Sonde",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "sonde", targets: ["sonde"]),
+    .library(name: "PerfEvents", targets: ["PerfEvents"]),
+    .library(name: "SondeCore", targets: ["SondeCore"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    // Kernel uapi headers and the few shims Swift cannot express (variadic syscall/ioctl, fork+exec).
+    .target(name: "CSonde"),
+    // Pure-Swift perf_event_open: event specs, PMU discovery, counters.
+    .target(name: "PerfEvents", dependencies: ["CSonde"]),
+    // The engines behind each verb. They return values; they never print.
+    .target(name: "SondeCore", dependencies: ["PerfEvents"]),
+    // The command-line tool: parse, call an engine, render.
+    .executableTarget(
+      name: "sonde",
+      dependencies: [
+        "SondeCore", "PerfEvents",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.
+    // Built with frame pointers so frame-pointer unwinding sees whole stacks.
+    .executableTarget(
+      name: "sonde-demo",
+      cSettings: [.unsafeFlags(["-O1", "-fno-omit-frame-pointer", "-fno-inline"])]),
+    .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde"]),
+    .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents"]),
+    .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents"]),
+  ]
+)

@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Reads a small text file (sysfs, procfs) completely, or nil if it cannot be opened.
+///
+/// Uses read(2) directly: procfs files report size 0, so stat-based readers see them as empty.
+public func readSmallFile(_ path: String) -> String? {
+  guard let bytes = readFileBytes(path) else { return nil }
+  return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Reads a whole file as bytes, or nil if it cannot be opened or read.
+public func readFileBytes(_ path: String) -> [UInt8]? {
+  let fd = open(path, O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else { return nil }
+  defer { close(fd) }
+  var result: [UInt8] = []
+  var chunk = [UInt8](repeating: 0, count: 65536)
+  while true {
+    let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    if n < 0 {
+      if errno == EINTR { continue }
+      return nil
+    }
+    if n == 0 { break }
+    result.append(contentsOf: chunk[0..<n])
+  }
+  return result
+}
+
+/// Names of the entries of a directory (without . and ..), or [] if it cannot be read.
+public func listDirectory(_ path: String) -> [String] {
+  guard let dir = opendir(path) else { return [] }
+  defer { closedir(dir) }
+  var names: [String] = []
+  while let entry = readdir(dir) {
+    let name = withUnsafePointer(to: entry.pointee.d_name) {
+      $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+    }
+    if name != "." && name != ".." { names.append(name) }
+  }
+  return names.sorted()
+}
+
+/// Whether a path exists.
+public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+extension StringProtocol {
+  /// The string without leading and trailing spaces, tabs and newlines.
+  public func trimmingWhitespace() -> String {
+    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }
+    guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else {
+      return ""
+    }
+    return String(self[start...end])
+  }
+}

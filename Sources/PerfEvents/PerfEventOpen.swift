@@ -1,0 +1,141 @@
+import CSonde
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Where a perf event counts: which task(s) on which CPU(s), in perf_event_open's terms.
+public struct EventTarget: Sendable, Hashable, CustomStringConvertible {
+  /// Thread/process id, or -1 for every task (system-wide on `cpu`).
+  public var pid: Int32
+  /// CPU number, or -1 for any CPU the task runs on.
+  public var cpu: Int32
+
+  public init(pid: Int32, cpu: Int32) {
+    self.pid = pid
+    self.cpu = cpu
+  }
+
+  /// A thread (and, with `inherit`, its future children) on any CPU.
+  public static func thread(_ tid: Int32) -> EventTarget { EventTarget(pid: tid, cpu: -1) }
+  /// Every task on one CPU (system-wide counting needs one fd per CPU).
+  public static func cpu(_ cpu: Int32) -> EventTarget { EventTarget(pid: -1, cpu: cpu) }
+  /// The calling thread.
+  public static var currentThread: EventTarget { EventTarget(pid: 0, cpu: -1) }
+
+  public var isSystemWide: Bool { pid == -1 }
+
+  public var description: String {
+    switch (pid, cpu) {
+    case (-1, let c): "cpu \(c)"
+    case (let p, -1): p == 0 ? "this thread" : "tid \(p)"
+    case (let p, let c): "tid \(p) on cpu \(c)"
+    }
+  }
+}
+
+/// An open perf event file descriptor. Owns the fd and closes it on `close()` or deinit.
+public final class PerfEventFD: @unchecked Sendable {
+  /// The raw descriptor, for mmap/ioctl/BPF attachment. Valid until `close()`.
+  public private(set) var rawValue: Int32
+  /// The attributes the kernel accepted (after any size fallback).
+  public let attributes: perf_event_attr
+  public let target: EventTarget
+  /// A label for error messages.
+  public let label: String
+
+  init(rawValue: Int32, attributes: perf_event_attr, target: EventTarget, label: String) {
+    self.rawValue = rawValue
+    self.attributes = attributes
+    self.target = target
+    self.label = label
+  }
+
+  deinit { close() }
+
+  /// Closes the descriptor. Safe to call twice.
+  public func close() {
+    if rawValue >= 0 {
+      _ = Glibc.close(rawValue)
+      rawValue = -1
+    }
+  }
+
+  /// Opens one perf event. Retries with the kernel's own attr size on E2BIG (as perf does) and turns
+  /// every failure into a `SondeError` that names the reason and the remedy.
+  public static func open(
+    _ attributes: perf_event_attr, target: EventTarget, group: PerfEventFD? = nil,
+    label: String
+  ) throws(SondeError) -> PerfEventFD {
+    var attr = attributes
+    if attr.size == 0 { attr.size = SONDE_PERF_ATTR_SIZE }
+    let flags = UInt(PERF_FLAG_FD_CLOEXEC)
+    var fd = sonde_perf_event_open(&attr, target.pid, target.cpu, group?.rawValue ?? -1, flags)
+    if fd < 0 && errno == E2BIG && attr.size != 0 && attr.size < SONDE_PERF_ATTR_SIZE {
+      // The kernel wrote back the attr size it understands; retry with it. Bits beyond that size
+      // must be zero, which they are when the caller did not ask for newer features.
+      fd = sonde_perf_event_open(&attr, target.pid, target.cpu, group?.rawValue ?? -1, flags)
+    }
+    if fd < 0 {
+      throw PerfEventOpenError.explain(errno: errno, attr: attr, target: target, label: label)
+    }
+    return PerfEventFD(rawValue: fd, attributes: attr, target: target, label: label)
+  }
+
+  /// PERF_EVENT_IOC_ENABLE (with `group`, the whole group via PERF_IOC_FLAG_GROUP).
+  public func enable(group: Bool = false) throws(SondeError) {
+    try ioctl(SONDE_PERF_EVENT_IOC_ENABLE, group ? UInt(PERF_IOC_FLAG_GROUP.rawValue) : 0, "ENABLE")
+  }
+
+  /// PERF_EVENT_IOC_DISABLE.
+  public func disable(group: Bool = false) throws(SondeError) {
+    try ioctl(SONDE_PERF_EVENT_IOC_DISABLE, group ? UInt(PERF_IOC_FLAG_GROUP.rawValue) : 0, "DISABLE")
+  }
+
+  /// PERF_EVENT_IOC_RESET: zeroes the count (not the enabled/running times).
+  public func reset(group: Bool = false) throws(SondeError) {
+    try ioctl(SONDE_PERF_EVENT_IOC_RESET, group ? UInt(PERF_IOC_FLAG_GROUP.rawValue) : 0, "RESET")
+  }
+
+  /// PERF_EVENT_IOC_SET_OUTPUT: send this event's records to `other`'s ring buffer.
+  public func setOutput(to other: PerfEventFD) throws(SondeError) {
+    try ioctl(SONDE_PERF_EVENT_IOC_SET_OUTPUT, UInt(bitPattern: Int(other.rawValue)), "SET_OUTPUT")
+  }
+
+  /// PERF_EVENT_IOC_ID: the kernel's unique id for this event (matches PERF_SAMPLE_ID / FORMAT_ID).
+  public func id() throws(SondeError) -> UInt64 {
+    var value: UInt64 = 0
+    if sonde_ioctl_pointer(rawValue, SONDE_PERF_EVENT_IOC_ID, &value) != 0 {
+      throw SondeError.system("ioctl(PERF_EVENT_IOC_ID, \(label))")
+    }
+    return value
+  }
+
+  /// PERF_EVENT_IOC_SET_FILTER: a tracepoint filter expression.
+  public func setFilter(_ filter: String) throws(SondeError) {
+    var bytes = Array(filter.utf8CString)
+    let rc = bytes.withUnsafeMutableBufferPointer {
+      sonde_ioctl_pointer(rawValue, SONDE_PERF_EVENT_IOC_SET_FILTER, $0.baseAddress)
+    }
+    if rc != 0 {
+      throw SondeError.invalid(
+        "set filter on \(label)", "the kernel rejected the filter '\(filter)' (\(errnoName(errno)))")
+    }
+  }
+
+  /// Reads raw bytes (the read_format layout) from the descriptor.
+  public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SondeError) -> Int {
+    while true {
+      let n = Glibc.read(rawValue, buffer.baseAddress, buffer.count)
+      if n >= 0 { return n }
+      if errno == EINTR { continue }
+      throw SondeError.system("read(\(label))")
+    }
+  }
+
+  private func ioctl(_ request: UInt, _ value: UInt, _ name: String) throws(SondeError) {
+    if sonde_ioctl_value(rawValue, request, value) != 0 {
+      throw SondeError.system("ioctl(PERF_EVENT_IOC_\(name), \(label))")
+    }
+  }
+}

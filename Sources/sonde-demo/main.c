@@ -1,0 +1,83 @@
+// sonde-demo: the bundled demo workload. Every mode is deterministic so tests can state exact
+// expectations: `getpid N` makes exactly N getpid syscalls, `pages K` touches K fresh pages,
+// `spin MS` burns CPU, `shares MS` spends CPU in three functions in a known 50/30/20 ratio.
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile uint64_t sink;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/// Burns CPU for `ns` nanoseconds of this thread's CPU time.
+__attribute__((noinline)) static void burn(uint64_t ns) {
+  uint64_t end = now_ns() + ns;
+  uint64_t x = sink;
+  while (now_ns() < end) {
+    for (int i = 0; i < 2000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
+  }
+  sink = x;
+}
+
+__attribute__((noinline)) void demo_hot(uint64_t ns) { burn(ns); }
+__attribute__((noinline)) void demo_warm(uint64_t ns) { burn(ns); }
+__attribute__((noinline)) void demo_cool(uint64_t ns) { burn(ns); }
+
+/// Spends CPU in demo_hot, demo_warm and demo_cool in the ratio 5:3:2, in 10 ms slices.
+__attribute__((noinline)) static void shares(uint64_t total_ms) {
+  for (uint64_t done = 0; done < total_ms; done += 10) {
+    demo_hot(5000000);
+    demo_warm(3000000);
+    demo_cool(2000000);
+  }
+}
+
+/// Makes exactly n getpid system calls.
+__attribute__((noinline)) static void getpid_loop(long n) {
+  for (long i = 0; i < n; i++) syscall(SYS_getpid);
+}
+
+/// Touches k fresh anonymous pages, one write each.
+__attribute__((noinline)) static void touch_pages(long k) {
+  long page = sysconf(_SC_PAGESIZE);
+  char *p = mmap(NULL, (size_t)(k * page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    perror("mmap");
+    exit(1);
+  }
+  for (long i = 0; i < k; i++) p[i * page] = 1;
+  munmap(p, (size_t)(k * page));
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: sonde-demo getpid N | pages K | spin MS | shares MS | exit CODE\n"
+          "  getpid N   make exactly N getpid syscalls\n"
+          "  pages K    touch K fresh pages\n"
+          "  spin MS    burn MS milliseconds of CPU\n"
+          "  shares MS  burn MS ms of CPU split 50/30/20 over demo_hot/demo_warm/demo_cool\n"
+          "  exit CODE  exit with CODE\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) usage();
+  long n = strtol(argv[2], NULL, 10);
+  if (strcmp(argv[1], "getpid") == 0) getpid_loop(n);
+  else if (strcmp(argv[1], "pages") == 0) touch_pages(n);
+  else if (strcmp(argv[1], "spin") == 0) burn((uint64_t)n * 1000000ull);
+  else if (strcmp(argv[1], "shares") == 0) shares((uint64_t)n);
+  else if (strcmp(argv[1], "exit") == 0) return (int)n;
+  else usage();
+  return 0;
+}

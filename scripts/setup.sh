@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian machine for Sonde: the system packages it builds against and tests with,
+# and the kernel filesystems it reads. Idempotent: installs only what is missing.
+set -euo pipefail
+
+# Debian packages: libbpf-dev (the BPF loader Sonde links), linux-perf/bpftrace/bpftool (oracles in
+# tests, peers in benchmarks), qemu + a Debian kernel + busybox (to prove kprobe/fentry paths on a
+# kernel that has them), llvm (llvm-symbolizer oracle), binutils (nm, c++filt oracles).
+packages=(libbpf-dev linux-perf bpftrace bpftool qemu-system-x86 linux-image-amd64 busybox-static cpio
+  binutils llvm chromium)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+
+# Kernel filesystems: tracefs for tracepoint ids and formats, bpffs for pinning.
+if [ ! -e /sys/kernel/tracing/events ]; then
+  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || echo "setup: could not mount tracefs" >&2
+fi
+if ! grep -q " /sys/fs/bpf " /proc/mounts; then
+  mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+fi
