@@ -7,7 +7,7 @@ set -euo pipefail
 # tests, peers in benchmarks), qemu + a Debian kernel + busybox (to prove kprobe/fentry paths on a
 # kernel that has them), llvm (llvm-symbolizer oracle), binutils (nm, c++filt oracles).
 packages=(libbpf-dev linux-perf bpftrace bpftool qemu-system-x86 linux-image-amd64 busybox-static cpio
-  binutils llvm chromium)
+  binutils llvm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
