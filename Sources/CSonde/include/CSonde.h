@@ -9,6 +9,7 @@
 #include <linux/perf_event.h>
 #include <linux/hw_breakpoint.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/types.h>
 
 /// perf_event_open(2). Returns the fd or -1 with errno set.

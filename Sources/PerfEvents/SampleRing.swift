@@ -1,0 +1,158 @@
+import CSonde
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The perf mmap ring buffer of one event fd: a control page plus 2^n data pages the kernel writes
+/// records into.
+///
+/// Forward mode maps the control page writable: Sonde reads `data_head` with acquire semantics, consumes
+/// records, then publishes `data_tail` with release semantics so the kernel may reuse the space (a full
+/// ring makes the kernel drop records and emit PERF_RECORD_LOST). Backward (overwrite) mode maps it
+/// read-only and pairs with `attr.write_backward`: the kernel overwrites the oldest records, and
+/// `snapshot` reads the newest ones — a flight recorder.
+public final class SampleRing: @unchecked Sendable {
+  /// The event whose fd is mapped (kept alive as long as the ring).
+  public let event: PerfEventFD
+  /// Bytes of the data area (a power of two).
+  public let dataSize: Int
+  /// Whether this is an overwrite (backward, read-only) ring.
+  public let overwrite: Bool
+
+  private var base: UnsafeMutableRawPointer?
+  private let mappedSize: Int
+  private let dataOffset: Int
+  /// Space for records that straddle the end of the data area.
+  private var scratch: UnsafeMutableRawBufferPointer
+
+  // Offsets in struct perf_event_mmap_page (uapi: fixed at 1024 for data_head).
+  static let headOffset = 1024
+  static let tailOffset = 1032
+  static let dataOffsetField = 1040
+  static let dataSizeField = 1048
+
+  /// Maps `1 + dataPages` pages of `event`'s fd. `dataPages` must be a power of two.
+  public init(event: PerfEventFD, dataPages: Int, overwrite: Bool = false) throws(SondeError) {
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    guard dataPages > 0, dataPages & (dataPages - 1) == 0 else {
+      throw SondeError.invalid(
+        "mmap(\(event.label))", "the ring needs a power-of-two number of data pages, not \(dataPages)",
+        remedy: "use -m with 1, 2, 4, 8, … pages")
+    }
+    let size = (1 + dataPages) * page
+    let prot = overwrite ? PROT_READ : (PROT_READ | PROT_WRITE)
+    guard let p = mmap(nil, size, prot, MAP_SHARED, event.rawValue, 0), p != MAP_FAILED else {
+      let e = errno
+      throw SondeError(
+        e == EPERM ? .permissionDenied : .system, operation: "mmap(\(event.label), \(size) bytes)", errno: e,
+        reason: e == EPERM
+          ? "the ring exceeds perf_event_mlock_kb for an unprivileged user" : errnoDescription(e),
+        remedy: "use a smaller ring (-m) or run with CAP_IPC_LOCK/CAP_PERFMON")
+    }
+    self.event = event
+    self.base = p
+    self.mappedSize = size
+    self.overwrite = overwrite
+    let offsetField = p.load(fromByteOffset: Self.dataOffsetField, as: UInt64.self)
+    let sizeField = p.load(fromByteOffset: Self.dataSizeField, as: UInt64.self)
+    // Kernels before 4.1 leave data_offset/data_size zero: the data starts at the second page.
+    self.dataOffset = offsetField != 0 ? Int(offsetField) : page
+    self.dataSize = sizeField != 0 ? Int(sizeField) : dataPages * page
+    self.scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
+  }
+
+  deinit {
+    close()
+    scratch.deallocate()
+  }
+
+  /// Unmaps the ring (the event fd stays open). Safe to call twice.
+  public func close() {
+    if let base {
+      munmap(base, mappedSize)
+      self.base = nil
+    }
+  }
+
+  private var headPointer: UnsafeMutablePointer<UInt64>? {
+    base.map { ($0 + Self.headOffset).assumingMemoryBound(to: UInt64.self) }
+  }
+  private var tailPointer: UnsafeMutablePointer<UInt64>? {
+    base.map { ($0 + Self.tailOffset).assumingMemoryBound(to: UInt64.self) }
+  }
+
+  /// Bytes written by the kernel and not yet consumed.
+  public var pendingBytes: Int {
+    guard let head = headPointer, let tail = tailPointer, !overwrite else { return 0 }
+    return Int(truncatingIfNeeded: sonde_load_acquire_u64(head) &- tail.pointee)
+  }
+
+  /// Passes every available record (header included) to `body`, then releases their space to the kernel.
+  /// A record that wraps around the end of the data area is copied out so `body` always sees contiguous
+  /// bytes; the buffer is only valid during the call. Returns how many records were read.
+  @discardableResult
+  public func drain(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows -> Int {
+    guard let base, let headPtr = headPointer, let tailPtr = tailPointer, !overwrite else { return 0 }
+    let head = sonde_load_acquire_u64(headPtr)
+    var tail = tailPtr.pointee
+    let data = UnsafeRawPointer(base + dataOffset)
+    let mask = UInt64(dataSize - 1)
+    var count = 0
+    while tail < head {
+      let start = Int(tail & mask)
+      let size = Int(readHeaderSize(data, at: start))
+      if size < 8 || UInt64(size) > head - tail { break }  // malformed: stop rather than spin
+      try withRecord(data, start: start, size: size, body)
+      tail += UInt64(size)
+      count += 1
+    }
+    sonde_store_release_u64(tailPtr, tail)
+    return count
+  }
+
+  /// Overwrite mode: pauses the kernel's writes, passes the newest records (oldest first is not
+  /// guaranteed; they come newest first, as the ring holds them), and resumes. Returns how many.
+  @discardableResult
+  public func snapshot(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+    guard let base, let headPtr = headPointer, overwrite else { return 0 }
+    _ = sonde_ioctl_value(event.rawValue, SONDE_PERF_EVENT_IOC_PAUSE_OUTPUT, 1)
+    defer { _ = sonde_ioctl_value(event.rawValue, SONDE_PERF_EVENT_IOC_PAUSE_OUTPUT, 0) }
+    let head = sonde_load_acquire_u64(headPtr)
+    let data = UnsafeRawPointer(base + dataOffset)
+    let mask = UInt64(dataSize - 1)
+    // Backward rings grow downwards from 0: records lie forward from head; a zero header ends them
+    // before the ring has wrapped once.
+    var position = head
+    var consumed = 0
+    var count = 0
+    while consumed < dataSize {
+      let start = Int(position & mask)
+      let size = Int(readHeaderSize(data, at: start))
+      if size < 8 || consumed + size > dataSize { break }
+      try withRecord(data, start: start, size: size, body)
+      position &+= UInt64(size)
+      consumed += size
+      count += 1
+    }
+    return count
+  }
+
+  private func readHeaderSize(_ data: UnsafeRawPointer, at start: Int) -> UInt16 {
+    // The 8-byte header never straddles the end: records are 8-aligned and the size is a power of two.
+    data.loadUnaligned(fromByteOffset: start + 6, as: UInt16.self)
+  }
+
+  private func withRecord(
+    _ data: UnsafeRawPointer, start: Int, size: Int, _ body: (UnsafeRawBufferPointer) throws -> Void
+  ) rethrows {
+    if start + size <= dataSize {
+      try body(UnsafeRawBufferPointer(start: data + start, count: size))
+    } else {
+      let first = dataSize - start
+      scratch.baseAddress!.copyMemory(from: data + start, byteCount: first)
+      (scratch.baseAddress! + first).copyMemory(from: data, byteCount: size - first)
+      try body(UnsafeRawBufferPointer(start: scratch.baseAddress, count: size))
+    }
+  }
+}

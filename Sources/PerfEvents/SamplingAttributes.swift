@@ -1,0 +1,95 @@
+import CSonde
+
+/// perf_event_attr values for sampling.
+///
+/// Stand-in for the EventParser (issue 2): until the parser's event specs are merged, this knows the
+/// software clock events (cpu-clock, task-clock) by name; `sonde record` asks here first and falls back
+/// to nothing else. Replace `baseAttributes(forEvent:)` with the parser's output when it lands.
+public enum SamplingAttributes {
+  /// The attr for a named event with no sampling settings, or nil when the name is not known here.
+  public static func baseAttributes(forEvent name: String) -> perf_event_attr? {
+    var attr = perf_event_attr()
+    attr.size = SONDE_PERF_ATTR_SIZE
+    let (base, modifiers) = splitModifiers(name)
+    switch base {
+    case "cpu-clock":
+      attr.type = PERF_TYPE_SOFTWARE.rawValue
+      attr.config = UInt64(PERF_COUNT_SW_CPU_CLOCK.rawValue)
+    case "task-clock":
+      attr.type = PERF_TYPE_SOFTWARE.rawValue
+      attr.config = UInt64(PERF_COUNT_SW_TASK_CLOCK.rawValue)
+    case "page-faults", "faults":
+      attr.type = PERF_TYPE_SOFTWARE.rawValue
+      attr.config = UInt64(PERF_COUNT_SW_PAGE_FAULTS.rawValue)
+    case "context-switches", "cs":
+      attr.type = PERF_TYPE_SOFTWARE.rawValue
+      attr.config = UInt64(PERF_COUNT_SW_CONTEXT_SWITCHES.rawValue)
+    case "cycles", "cpu-cycles":
+      attr.type = PERF_TYPE_HARDWARE.rawValue
+      attr.config = UInt64(PERF_COUNT_HW_CPU_CYCLES.rawValue)
+    case "instructions":
+      attr.type = PERF_TYPE_HARDWARE.rawValue
+      attr.config = UInt64(PERF_COUNT_HW_INSTRUCTIONS.rawValue)
+    default:
+      return nil
+    }
+    if modifiers.contains("u") && !modifiers.contains("k") { attr.exclude_kernel = 1 }
+    if modifiers.contains("k") && !modifiers.contains("u") { attr.exclude_user = 1 }
+    return attr
+  }
+
+  private static func splitModifiers(_ name: String) -> (String, Set<Character>) {
+    guard let colon = name.lastIndex(of: ":") else { return (name, []) }
+    return (String(name[..<colon]), Set(name[name.index(after: colon)...]))
+  }
+
+  /// Sets up `attr` for sampling the way `perf record` does: frequency or period, IP/TID/TIME/PERIOD/
+  /// ID/CPU in every sample, sample_id_all, mmap/comm/task tracking, and the callchain mode.
+  public static func configureSampling(
+    _ attr: inout perf_event_attr, frequency: UInt64?, period: UInt64?, callGraph: CallGraphMode,
+    trackSideBand: Bool, systemWide: Bool
+  ) {
+    if let period {
+      attr.sample_period = period
+      attr.freq = 0
+    } else {
+      attr.sample_freq = frequency ?? 4000
+      attr.freq = 1
+    }
+    var type: SampleType = [.identifier, .ip, .tid, .time, .period]
+    if systemWide { type.insert(.cpu) }
+    switch callGraph {
+    case .none: break
+    case .framePointer:
+      type.insert(.callchain)
+    case .dwarf(let stackSize):
+      type.formUnion([.callchain, .regsUser, .stackUser])
+      attr.sample_regs_user = x86UserRegisterMask
+      attr.sample_stack_user = stackSize
+      attr.exclude_callchain_user = 1
+    }
+    attr.sample_type = type.rawValue
+    attr.sample_id_all = 1
+    attr.disabled = 1
+    if trackSideBand {
+      attr.mmap = 1
+      attr.mmap2 = 1
+      attr.comm = 1
+      attr.comm_exec = 1
+      attr.task = 1
+    }
+  }
+
+  /// The x86-64 registers perf samples for DWARF unwinding (PERF_REGS_MASK: ax…r15, excluding segment
+  /// registers): what `perf record --call-graph dwarf` records.
+  public static let x86UserRegisterMask: UInt64 = 0xff0fff
+}
+
+/// How samples capture call stacks.
+public enum CallGraphMode: Sendable, Hashable {
+  case none
+  /// The kernel walks frame pointers (PERF_SAMPLE_CALLCHAIN).
+  case framePointer
+  /// Copy registers and this many bytes of user stack per sample, for DWARF unwinding later.
+  case dwarf(stackSize: UInt32)
+}
