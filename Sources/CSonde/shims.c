@@ -80,3 +80,29 @@ int sonde_spawn_paused(const char *path, char *const argv[], char *const envp[],
   out->error_fd = err[0];
   return 0;
 }
+
+static volatile sig_atomic_t sonde_stop_flag;
+
+static void sonde_stop_handler(int sig) {
+  (void)sig;
+  sonde_stop_flag = 1;
+}
+
+void sonde_stop_on_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = sonde_stop_handler;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  sonde_stop_flag = 0;
+}
+
+int sonde_stop_requested(void) { return sonde_stop_flag != 0; }
+
+void sonde_stop_signals_reset(void) {
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
+}

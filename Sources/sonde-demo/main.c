@@ -1,6 +1,7 @@
 // sonde-demo: the bundled demo workload. Every mode is deterministic so tests can state exact
 // expectations: `getpid N` makes exactly N getpid syscalls, `pages K` touches K fresh pages,
-// `spin MS` burns CPU, `shares MS` spends CPU in three functions in a known 50/30/20 ratio.
+// `spin MS` burns CPU, `shares MS` spends CPU in three functions in a known 50/30/20 ratio (through a
+// shared leaf `burn`), `selfshares MS` does the same with the CPU spent in each function's own body.
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -29,9 +30,36 @@ __attribute__((noinline)) static void burn(uint64_t ns) {
   sink = x;
 }
 
-__attribute__((noinline)) void demo_hot(uint64_t ns) { burn(ns); }
-__attribute__((noinline)) void demo_warm(uint64_t ns) { burn(ns); }
-__attribute__((noinline)) void demo_cool(uint64_t ns) { burn(ns); }
+// The empty asm after each call keeps it out of tail position, so the compiler cannot turn it into a
+// jump and drop the caller's frame: stacks read main → shares → demo_hot → burn.
+__attribute__((noinline)) void demo_hot(uint64_t ns) { burn(ns); __asm__ volatile(""); }
+__attribute__((noinline)) void demo_warm(uint64_t ns) { burn(ns); __asm__ volatile(""); }
+__attribute__((noinline)) void demo_cool(uint64_t ns) { burn(ns); __asm__ volatile(""); }
+
+/// The body of burn, inlined by hand so each self_* function spends the CPU in its own code.
+#define BURN_HERE(ns)                                                                       \
+  do {                                                                                     \
+    uint64_t end_ = now_ns() + (ns);                                                       \
+    uint64_t x_ = sink;                                                                    \
+    while (now_ns() < end_) {                                                              \
+      for (int i_ = 0; i_ < 20000; i_++) x_ = x_ * 6364136223846793005ull + 1442695040888963407ull; \
+    }                                                                                      \
+    sink = x_;                                                                             \
+  } while (0)
+
+__attribute__((noinline)) void self_hot(uint64_t ns) { BURN_HERE(ns); }
+__attribute__((noinline)) void self_warm(uint64_t ns) { BURN_HERE(ns); }
+__attribute__((noinline)) void self_cool(uint64_t ns) { BURN_HERE(ns); }
+
+/// Like shares, but each function burns in its own body, so self time (not only children time) is
+/// split 50/30/20 over self_hot/self_warm/self_cool.
+__attribute__((noinline)) static void self_shares(uint64_t total_ms) {
+  for (uint64_t done = 0; done < total_ms; done += 10) {
+    self_hot(5000000);
+    self_warm(3000000);
+    self_cool(2000000);
+  }
+}
 
 /// Spends CPU in demo_hot, demo_warm and demo_cool in the ratio 5:3:2, in 10 ms slices.
 __attribute__((noinline)) static void shares(uint64_t total_ms) {
@@ -61,11 +89,12 @@ __attribute__((noinline)) static void touch_pages(long k) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: sonde-demo getpid N | pages K | spin MS | shares MS | exit CODE\n"
+          "usage: sonde-demo getpid N | pages K | spin MS | shares MS | selfshares MS | exit CODE\n"
           "  getpid N   make exactly N getpid syscalls\n"
           "  pages K    touch K fresh pages\n"
           "  spin MS    burn MS milliseconds of CPU\n"
           "  shares MS  burn MS ms of CPU split 50/30/20 over demo_hot/demo_warm/demo_cool\n"
+          "  selfshares MS  like shares, but the CPU is spent in self_hot/self_warm/self_cool's own bodies\n"
           "  exit CODE  exit with CODE\n");
   exit(2);
 }
@@ -77,6 +106,7 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "pages") == 0) touch_pages(n);
   else if (strcmp(argv[1], "spin") == 0) burn((uint64_t)n * 1000000ull);
   else if (strcmp(argv[1], "shares") == 0) shares((uint64_t)n);
+  else if (strcmp(argv[1], "selfshares") == 0) self_shares((uint64_t)n);
   else if (strcmp(argv[1], "exit") == 0) return (int)n;
   else usage();
   return 0;

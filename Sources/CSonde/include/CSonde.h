@@ -63,4 +63,12 @@ struct sonde_paused_child {
 int sonde_spawn_paused(const char *path, char *const argv[], char *const envp[],
                        struct sonde_paused_child *out);
 
+/// Installs SIGINT/SIGTERM/SIGHUP handlers that only set a flag (async-signal-safe), so a long
+/// operation like `sonde record` can stop cleanly and still write a valid file.
+void sonde_stop_on_signals(void);
+/// Whether one of those signals arrived since installation.
+int sonde_stop_requested(void);
+/// Restores the default dispositions.
+void sonde_stop_signals_reset(void);
+
 #endif

@@ -1,0 +1,223 @@
+import CSonde
+import PerfEvents
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The engine behind `sonde record`: opens sampling events on the target, maps one ring per CPU
+/// (other fds on that CPU redirected into it with SET_OUTPUT), drains the rings as epoll reports data,
+/// and writes a time-ordered perf.data file. It never prints; it returns a `RecordResult`.
+public final class Recorder {
+  public let options: RecordOptions
+
+  public init(options: RecordOptions) {
+    self.options = options
+  }
+
+  /// One opened event fd and which event it belongs to.
+  private struct OpenedFD {
+    var event: Int
+    var fd: PerfEventFD
+  }
+
+  /// Records until the command exits, the targets exit, the duration passes, or `shouldStop` says so.
+  public func run(shouldStop: () -> Bool = { false }) throws(SondeError) -> RecordResult {
+    let startTime = monotonicSeconds()
+    let attrs = try buildAttributes()
+    let cpus = try resolveCPUs()
+
+    var launcher: CommandLauncher?
+    var tasks: [Int32]
+    var processes: [Int32] = []
+    switch options.target {
+    case .command(let argv):
+      let l = try CommandLauncher(argv: argv)
+      launcher = l
+      tasks = [l.pid]
+    case .processes(let pids):
+      processes = pids
+      tasks = []
+      for pid in pids {
+        guard fileExists("/proc/\(pid)") else {
+          throw SondeError(.noSuchProcess, operation: "record -p \(pid)", reason: "no such process \(pid)")
+        }
+        let tids = listDirectory("/proc/\(pid)/task").compactMap { Int32($0) }
+        tasks.append(contentsOf: tids.isEmpty ? [pid] : tids)
+      }
+    case .threads(let tids):
+      tasks = tids
+      for tid in tids {
+        guard fileExists("/proc/\(tid)") else {
+          throw SondeError(.noSuchProcess, operation: "record -t \(tid)", reason: "no such thread \(tid)")
+        }
+        if let tgid = Self.threadGroup(of: tid), !processes.contains(tgid) { processes.append(tgid) }
+      }
+    case .systemWide:
+      tasks = [-1]
+    }
+
+    // Open every (event, task, cpu); the first fd per CPU owns that CPU's ring.
+    var opened: [OpenedFD] = []
+    var rings: [SampleRing] = []
+    var ringOwner: [Int32: PerfEventFD] = [:]
+    for cpu in cpus {
+      for task in tasks {
+        for (index, attr) in attrs.enumerated() {
+          let target = EventTarget(pid: task, cpu: cpu)
+          let fd = try PerfEventFD.open(attr, target: target, label: options.events[index])
+          if let owner = ringOwner[cpu] {
+            try fd.setOutput(to: owner)
+          } else {
+            ringOwner[cpu] = fd
+            rings.append(try SampleRing(event: fd, dataPages: options.dataPages))
+          }
+          opened.append(OpenedFD(event: index, fd: fd))
+        }
+      }
+    }
+    var ids = [[UInt64]](repeating: [], count: attrs.count)
+    for o in opened { ids[o.event].append(try o.fd.id()) }
+    let layout = SampleLayout(attrs[0])
+    let decoder = RecordDecoder(
+      defaultLayout: layout,
+      layouts: Dictionary(
+        uniqueKeysWithValues: zip(attrs.indices, ids).flatMap { i, list in list.map { ($0, SampleLayout(attrs[i])) } }))
+
+    // Side-band for what already runs: the kernel map, then existing processes.
+    var synthesized: [[UInt8]] = []
+    if let k = ProcSynthesizer.kernelMapping(layout: layout) { synthesized.append(k) }
+    if options.target == .systemWide {
+      processes = listDirectory("/proc").compactMap { Int32($0) }
+    }
+    for pid in processes { synthesized.append(contentsOf: ProcSynthesizer.records(forProcess: pid, layout: layout)) }
+
+    let poller = try RingPoller(rings: rings)
+    if let launcher {
+      try launcher.start()
+    } else {
+      for o in opened { try o.fd.enable() }
+    }
+
+    var collected: [(time: UInt64, bytes: [UInt8])] = []
+    var stats = RecordResult(
+      output: options.output, samples: 0, lost: 0, lostSamples: 0, throttles: 0, records: 0, bytesWritten: 0,
+      durationSeconds: 0, commandStatus: nil, rings: rings.count)
+    let drain = { (ring: SampleRing) in
+      ring.drain { bytes in
+        let time = decoder.time(of: bytes)
+        collected.append((time, [UInt8](bytes)))
+        Self.count(bytes, into: &stats)
+      }
+    }
+    while true {
+      let ready = try poller.wait(timeoutMilliseconds: 100)
+      for index in ready { drain(rings[index]) }
+      if shouldStop() { break }
+      if let d = options.duration, monotonicSeconds() - startTime >= d { break }
+      if let launcher, launcher.wait(block: false) { break }
+      if launcher == nil && options.target != .systemWide && poller.allHungUp { break }
+    }
+    for o in opened { try? o.fd.disable() }
+    for ring in rings { drain(ring) }
+    if let launcher {
+      if !launcher.wait(block: false) {
+        kill(launcher.pid, SIGTERM)
+        _ = launcher.wait(block: true)
+      }
+      stats.commandStatus = launcher.status
+    }
+
+    // Merge the per-CPU streams by time (stable: synthesized records, time 0, stay first and in order).
+    collected.sort { $0.time < $1.time }
+    var events: [PerfDataEvent] = []
+    for (i, attr) in attrs.enumerated() {
+      events.append(PerfDataEvent(attributes: attr, ids: ids[i], name: options.events[i]))
+    }
+    let writer = try PerfDataWriter(path: options.output, events: events)
+    var bytes: UInt64 = 0
+    for r in synthesized {
+      try writer.append(r)
+      bytes += UInt64(r.count)
+    }
+    for r in collected {
+      try writer.append(r.bytes)
+      bytes += UInt64(r.bytes.count)
+    }
+    var features = HostFeatures.collect(commandLine: options.commandLine)
+    features.buildIDs = BuildIDCollector.collect(records: synthesized + collected.map(\.bytes), decoder: decoder)
+    try writer.finish(features: features)
+    stats.records = synthesized.count + collected.count
+    stats.bytesWritten = bytes
+    stats.durationSeconds = monotonicSeconds() - startTime
+    return stats
+  }
+
+  static func count(_ bytes: UnsafeRawBufferPointer, into stats: inout RecordResult) {
+    let type = UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self))
+    switch type {
+    case RecordType.sample: stats.samples += 1
+    case RecordType.lost:
+      if bytes.count >= 24 { stats.lost += UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) }
+    case RecordType.lostSamples:
+      if bytes.count >= 16 {
+        stats.lostSamples += UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+      }
+    case RecordType.throttle: stats.throttles += 1
+    default: break
+    }
+  }
+
+  /// The perf_event_attr of each requested event, configured for sampling.
+  private func buildAttributes() throws(SondeError) -> [perf_event_attr] {
+    guard !options.events.isEmpty else { throw SondeError.invalid("record", "no events given") }
+    var attrs: [perf_event_attr] = []
+    for (i, name) in options.events.enumerated() {
+      // Interim: SamplingAttributes knows the common events until the EventParser is merged.
+      guard var attr = SamplingAttributes.baseAttributes(forEvent: name) else {
+        throw SondeError.invalid(
+          "record -e \(name)", "unknown or unsupported event '\(name)' for sampling",
+          remedy: "sample cpu-clock or task-clock (see 'sonde list')")
+      }
+      let systemWide = options.target == .systemWide
+      SamplingAttributes.configureSampling(
+        &attr, frequency: options.frequency, period: options.period, callGraph: options.callGraph,
+        trackSideBand: i == 0, systemWide: systemWide || options.cpus != nil)
+      if case .command = options.target {
+        attr.enable_on_exec = 1
+        attr.inherit = 1
+      } else if case .processes = options.target {
+        attr.inherit = 1
+      }
+      if options.wakeupWatermark > 0 {
+        attr.watermark = 1
+        attr.wakeup_events = options.wakeupWatermark
+      }
+      attrs.append(attr)
+    }
+    return attrs
+  }
+
+  private func resolveCPUs() throws(SondeError) -> [Int32] {
+    let online = CPUList.online
+    guard let wanted = options.cpus else { return online }
+    for c in wanted where !online.contains(c) {
+      throw SondeError.invalid("record -C", "CPU \(c) is not online (online: \(online))")
+    }
+    return wanted
+  }
+
+  static func threadGroup(of tid: Int32) -> Int32? {
+    guard let status = readSmallFile("/proc/\(tid)/status"),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") })
+    else { return nil }
+    return Int32(line.dropFirst(5).trimmingWhitespace())
+  }
+}
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import CSonde
+import PerfEvents
+import SondeCore
+
+/// `sonde record`: sample a command, processes, threads or the whole system into perf.data.
+struct RecordCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "record",
+    abstract: "Sample events into a perf.data file that perf and 'sonde report' read.",
+    discussion: """
+      Examples:
+        sonde record -F 999 -g -- ./workload args
+        sonde record -p 1234 --duration 5 -o app.data
+        sonde record -a -e cpu-clock --call-graph dwarf,8192 --duration 2
+      """)
+
+  @Option(name: .short, help: "Events to sample (perf syntax, comma-separated or repeated).")
+  var event: [String] = []
+  @Option(name: [.customShort("F"), .customLong("freq")], help: "Samples per second.")
+  var frequency: UInt64?
+  @Option(name: [.customShort("c"), .customLong("count")], help: "Sample every N events (overrides -F).")
+  var period: UInt64?
+  @Flag(name: .customShort("g"), help: "Record frame-pointer call chains.")
+  var callchains = false
+  @Option(name: .customLong("call-graph"), help: "fp | dwarf[,STACK_BYTES] (default 8192).")
+  var callGraph: String?
+  @Option(name: [.short, .customLong("pid")], help: "Existing process ids (comma-separated).")
+  var pid: String?
+  @Option(name: [.short, .customLong("tid")], help: "Existing thread ids (comma-separated).")
+  var tid: String?
+  @Flag(name: [.short, .customLong("all-cpus")], help: "System-wide on all CPUs.")
+  var all = false
+  @Option(name: [.customShort("C"), .customLong("cpu")], help: "CPUs to sample (list like 0-1,3).")
+  var cpu: String?
+  @Option(name: .short, help: "Output file.")
+  var output = "perf.data"
+  @Option(help: "Stop after this many seconds.")
+  var duration: Double?
+  @Option(name: [.customShort("m"), .customLong("mmap-pages")], help: "Data pages per ring (power of two).")
+  var mmapPages = 128
+  @Argument(parsing: .captureForPassthrough, help: "The command to run (after --).")
+  var command: [String] = []
+
+  func run() throws {
+    var options = RecordOptions()
+    options.events = event.flatMap { $0.split(separator: ",").map(String.init) }
+    if options.events.isEmpty { options.events = ["cpu-clock"] }
+    options.frequency = frequency ?? 4000
+    options.period = period
+    options.output = output
+    options.duration = duration
+    options.dataPages = mmapPages
+    options.commandLine = CommandLine.arguments
+    if let cg = callGraph {
+      let parts = cg.split(separator: ",")
+      switch parts.first {
+      case "fp": options.callGraph = .framePointer
+      case "dwarf":
+        let size = parts.count > 1 ? UInt32(parts[1]) : 8192
+        guard let size, size % 8 == 0, size <= 65528 else {
+          throw ValidationError("--call-graph dwarf,SIZE: SIZE must be a multiple of 8 up to 65528")
+        }
+        options.callGraph = .dwarf(stackSize: size)
+      default: throw ValidationError("--call-graph must be fp or dwarf[,SIZE]")
+      }
+    } else if callchains {
+      options.callGraph = .framePointer
+    }
+    var argv = command
+    if argv.first == "--" { argv.removeFirst() }
+    if let pid {
+      options.target = .processes(try Self.ids(pid, "-p"))
+    } else if let tid {
+      options.target = .threads(try Self.ids(tid, "-t"))
+    } else if !argv.isEmpty {
+      options.target = .command(argv)
+    } else if all || cpu != nil || duration != nil {
+      options.target = .systemWide
+    } else {
+      throw ValidationError("give a command after --, or -p PID, -t TID, -a (with --duration or Ctrl-C)")
+    }
+    if let cpu {
+      guard let list = Self.cpuList(cpu) else { throw ValidationError("-C: cannot parse CPU list '\(cpu)'") }
+      options.cpus = list
+    }
+
+    sonde_stop_on_signals()
+    defer { sonde_stop_signals_reset() }
+    let result: RecordResult
+    do {
+      result = try Recorder(options: options).run(shouldStop: { sonde_stop_requested() != 0 })
+    } catch {
+      samplingStatus("sonde record: \(error)")
+      throw ExitCode.failure
+    }
+    let megabytes = Double(result.bytesWritten) / 1_048_576
+    samplingStatus(
+      "[ sonde record: Captured and wrote \(samplingFixed(megabytes, 3)) MB \(result.output) (\(result.samples) samples) ]")
+    samplingStatus(
+      "[ sonde record: samples \(result.samples), lost \(result.lost), total \(UInt64(result.samples) + result.lost)\(result.lostSamples > 0 ? ", lost_samples \(result.lostSamples)" : "")\(result.throttles > 0 ? ", throttled \(result.throttles)x" : "") ]"
+    )
+    if result.lost > 0 {
+      samplingStatus("Warning: lost \(result.lost) samples (ring full); use a larger -m or a lower -F")
+    }
+  }
+
+  static func ids(_ text: String, _ flag: String) throws -> [Int32] {
+    let list = text.split(separator: ",").map { Int32($0) }
+    guard !list.isEmpty, list.allSatisfy({ $0 != nil && $0! > 0 }) else {
+      throw ValidationError("\(flag): expected comma-separated ids, got '\(text)'")
+    }
+    return list.compactMap { $0 }
+  }
+
+  static func cpuList(_ text: String) -> [Int32]? {
+    var out: [Int32] = []
+    for part in text.split(separator: ",") {
+      let b = part.split(separator: "-")
+      guard let lo = Int32(b[0]) else { return nil }
+      if b.count == 2, let hi = Int32(b[1]), hi >= lo { out.append(contentsOf: lo...hi) } else if b.count == 1 {
+        out.append(lo)
+      } else {
+        return nil
+      }
+    }
+    return out
+  }
+}
