@@ -96,7 +96,8 @@ struct RecordCommand: ParsableCommand {
     }
     let megabytes = Double(result.bytesWritten) / 1_048_576
     samplingStatus(
-      "[ sonde record: Captured and wrote \(samplingFixed(megabytes, 3)) MB \(result.output) (\(result.samples) samples) ]")
+      "[ sonde record: Captured and wrote \(samplingFixed(megabytes, 3)) MB \(result.output) (\(result.samples) samples) ]"
+    )
     samplingStatus(
       "[ sonde record: samples \(result.samples), lost \(result.lost), total \(UInt64(result.samples) + result.lost)\(result.lostSamples > 0 ? ", lost_samples \(result.lostSamples)" : "")\(result.throttles > 0 ? ", throttled \(result.throttles)x" : "") ]"
     )
@@ -118,7 +119,9 @@ struct RecordCommand: ParsableCommand {
     for part in text.split(separator: ",") {
       let b = part.split(separator: "-")
       guard let lo = Int32(b[0]) else { return nil }
-      if b.count == 2, let hi = Int32(b[1]), hi >= lo { out.append(contentsOf: lo...hi) } else if b.count == 1 {
+      if b.count == 2, let hi = Int32(b[1]), hi >= lo {
+        out.append(contentsOf: lo...hi)
+      } else if b.count == 1 {
         out.append(lo)
       } else {
         return nil

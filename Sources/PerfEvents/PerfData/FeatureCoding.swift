@@ -21,17 +21,31 @@ enum FeatureCoding {
   static func encode(_ feature: FeatureID, _ f: PerfDataFeatures, events: [PerfDataEvent]) -> [UInt8]? {
     var w = ByteWriter()
     switch feature {
-    case .hostname: guard let v = f.hostname else { return nil }; writeString(&w, v)
-    case .osRelease: guard let v = f.osRelease else { return nil }; writeString(&w, v)
-    case .version: guard let v = f.version else { return nil }; writeString(&w, v)
-    case .arch: guard let v = f.arch else { return nil }; writeString(&w, v)
-    case .cpuDescription: guard let v = f.cpuDescription else { return nil }; writeString(&w, v)
-    case .cpuID: guard let v = f.cpuID else { return nil }; writeString(&w, v)
+    case .hostname:
+      guard let v = f.hostname else { return nil }
+      writeString(&w, v)
+    case .osRelease:
+      guard let v = f.osRelease else { return nil }
+      writeString(&w, v)
+    case .version:
+      guard let v = f.version else { return nil }
+      writeString(&w, v)
+    case .arch:
+      guard let v = f.arch else { return nil }
+      writeString(&w, v)
+    case .cpuDescription:
+      guard let v = f.cpuDescription else { return nil }
+      writeString(&w, v)
+    case .cpuID:
+      guard let v = f.cpuID else { return nil }
+      writeString(&w, v)
     case .nrCPUs:
       guard let a = f.cpusAvailable, let o = f.cpusOnline else { return nil }
       w.u32(a)
       w.u32(o)
-    case .totalMemory: guard let v = f.totalMemoryKB else { return nil }; w.u64(v)
+    case .totalMemory:
+      guard let v = f.totalMemoryKB else { return nil }
+      w.u64(v)
     case .cmdline:
       guard let args = f.cmdline else { return nil }
       w.u32(UInt32(args.count))
@@ -97,7 +111,9 @@ enum FeatureCoding {
     case .eventDescription:
       let n = try c.u32("event count")
       let size = Int(try c.u32("event attr size"))
-      guard size >= 64, n <= UInt32(c.remaining / size) else { throw c.fail("event_desc claims \(n) events of \(size) bytes") }
+      guard size >= 64, n <= UInt32(c.remaining / size) else {
+        throw c.fail("event_desc claims \(n) events of \(size) bytes")
+      }
       for _ in 0..<n {
         try c.skip(size, "event attr")
         let nrIDs = try c.u32("event id count")
@@ -119,7 +135,8 @@ enum FeatureCoding {
         let name = try c.paddedString(size - 36, "build_id filename")
         let length = misc & RecordMisc.buildIDSize != 0 ? min(n, 20) : 20
         f.buildIDs.append(
-          BuildIDEntry(pid: pid, cpumode: misc & RecordMisc.cpumodeMask, buildID: Array(raw[0..<length]), filename: name))
+          BuildIDEntry(
+            pid: pid, cpumode: misc & RecordMisc.cpumodeMask, buildID: Array(raw[0..<length]), filename: name))
         c.offset = start + size
       }
     default:

@@ -42,7 +42,8 @@ public final class PerfDataFile: @unchecked Sendable {
         return
       }
       isPipe = false
-      guard headerSize == UInt64(PerfDataFormat.fileHeaderSize) || headerSize == UInt64(PerfDataFormat.legacyFileHeaderSize)
+      guard
+        headerSize == UInt64(PerfDataFormat.fileHeaderSize) || headerSize == UInt64(PerfDataFormat.legacyFileHeaderSize)
       else { throw Self.corrupt(path, 8, "header size \(headerSize) is neither 104 nor 72") }
       let attrSize = try c.u64("attr_size")
       let attrs = FileSection(offset: try c.u64("attrs offset"), size: try c.u64("attrs size"))
@@ -143,11 +144,13 @@ public final class PerfDataFile: @unchecked Sendable {
       let type = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
       let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
       guard size >= 8, size <= dataRange.upperBound - offset else {
-        throw Self.corrupt(path, offset + 6, "record type \(type) has size \(size); \(dataRange.upperBound - offset) bytes remain")
+        throw Self.corrupt(
+          path, offset + 6, "record type \(type) has size \(size); \(dataRange.upperBound - offset) bytes remain")
       }
       let record = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size])
       if isPipe { try absorbPipeRecord(type: type, record, at: offset) }
-      let known = (1...RecordType.auxOutputHardwareID).contains(type)
+      let known =
+        (1...RecordType.auxOutputHardwareID).contains(type)
         || (RecordType.headerAttr...RecordType.finishedInit).contains(type)
       if !known { scan.unknownRecords += 1 }
       try body(offset, record)

@@ -45,7 +45,8 @@ enum ProcSynthesizer {
       m.minor = UInt32(dev[1], radix: 16) ?? 0
     }
     m.inode = UInt64(fields[4]) ?? 0
-    m.protection = UInt32(PROT_EXEC) | (perms[0] == "r" ? UInt32(PROT_READ) : 0) | (perms[1] == "w" ? UInt32(PROT_WRITE) : 0)
+    m.protection =
+      UInt32(PROT_EXEC) | (perms[0] == "r" ? UInt32(PROT_READ) : 0) | (perms[1] == "w" ? UInt32(PROT_WRITE) : 0)
     m.flags = perms[3] == "s" ? UInt32(MAP_SHARED) : UInt32(MAP_PRIVATE)
     return m
   }

@@ -158,7 +158,9 @@ public final class Recorder {
     switch type {
     case RecordType.sample: stats.samples += 1
     case RecordType.lost:
-      if bytes.count >= 24 { stats.lost += UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) }
+      if bytes.count >= 24 {
+        stats.lost += UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+      }
     case RecordType.lostSamples:
       if bytes.count >= 16 {
         stats.lostSamples += UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
