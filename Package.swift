@@ -9,6 +9,7 @@ let package = Package(
     .executable(name: "sonde", targets: ["sonde"]),
     .library(name: "PerfEvents", targets: ["PerfEvents"]),
     .library(name: "SondeCore", targets: ["SondeCore"]),
+    .library(name: "Symbols", targets: ["Symbols"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -18,13 +19,15 @@ let package = Package(
     .target(name: "CSonde"),
     // Pure-Swift perf_event_open: event specs, PMU discovery, counters.
     .target(name: "PerfEvents", dependencies: ["CSonde"]),
+    // Symbolization: ELF, process maps, kallsyms, Swift/C++/Rust demangling, cached Symbolizer.
+    .target(name: "Symbols", dependencies: ["PerfEvents"]),
     // The engines behind each verb. They return values; they never print.
     .target(name: "SondeCore", dependencies: ["PerfEvents"]),
     // The command-line tool: parse, call an engine, render.
     .executableTarget(
       name: "sonde",
       dependencies: [
-        "SondeCore", "PerfEvents",
+        "SondeCore", "PerfEvents", "Symbols",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.
@@ -35,5 +38,6 @@ let package = Package(
     .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde"]),
     .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents"]),
     .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents"]),
+    .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "PerfEvents"]),
   ]
 )

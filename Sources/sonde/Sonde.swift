@@ -9,7 +9,8 @@ struct Sonde: AsyncParsableCommand {
     version: "0.1.0",
     subcommands: [
       // Verbs, one file each (…Command.swift). Keep one per line so parallel work merges cleanly.
-      RecordCommand.self
+      RecordCommand.self,
+      SymbolizeCommand.self,
     ]
   )
 }
