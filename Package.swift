@@ -10,6 +10,7 @@ let package = Package(
     .library(name: "PerfEvents", targets: ["PerfEvents"]),
     .library(name: "SondeCore", targets: ["SondeCore"]),
     .library(name: "Symbols", targets: ["Symbols"]),
+    .library(name: "Profiles", targets: ["Profiles"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -21,8 +22,10 @@ let package = Package(
     .target(name: "PerfEvents", dependencies: ["CSonde"]),
     // Symbolization: ELF, process maps, kallsyms, Swift/C++/Rust demangling, cached Symbolizer.
     .target(name: "Symbols", dependencies: ["PerfEvents"]),
+    // The transport-neutral Profile model and its exporters (folded stacks, flame graph SVG).
+    .target(name: "Profiles"),
     // The engines behind each verb. They return values; they never print.
-    .target(name: "SondeCore", dependencies: ["PerfEvents"]),
+    .target(name: "SondeCore", dependencies: ["PerfEvents", "Symbols", "Profiles"]),
     // The command-line tool: parse, call an engine, render.
     .executableTarget(
       name: "sonde",
@@ -39,5 +42,6 @@ let package = Package(
     .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents"]),
     .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents"]),
     .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "PerfEvents"]),
+    .testTarget(name: "ProfilesTests", dependencies: ["Profiles"]),
   ]
 )

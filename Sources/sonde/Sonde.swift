@@ -10,6 +10,8 @@ struct Sonde: AsyncParsableCommand {
     subcommands: [
       // Verbs, one file each (…Command.swift). Keep one per line so parallel work merges cleanly.
       RecordCommand.self,
+      ReportCommand.self,
+      ScriptCommand.self,
       SymbolizeCommand.self,
     ]
   )

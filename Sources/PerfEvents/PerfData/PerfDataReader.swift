@@ -162,10 +162,11 @@ public final class PerfDataFile: @unchecked Sendable {
   }
 
   /// Decodes every record, with file offsets in errors.
-  public func forEachDecodedRecord(_ body: (PerfRecord) throws -> Void) throws {
+  @discardableResult
+  public func forEachDecodedRecord(_ body: (PerfRecord) throws -> Void) throws -> Scan {
     var decoder = self.decoder
     var knownEvents = events.count
-    try forEachRecord { offset, bytes in
+    return try forEachRecord { offset, bytes in
       if events.count != knownEvents {
         decoder = self.decoder
         knownEvents = events.count

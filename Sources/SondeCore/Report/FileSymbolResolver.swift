@@ -1,0 +1,60 @@
+import PerfEvents
+import Profiles
+import Symbols
+
+/// Resolves profile addresses to function and module names using the mappings recorded in the profile
+/// (not the live /proc, which may have changed or be gone) and the binaries on this machine; kernel
+/// addresses via /proc/kallsyms.
+public final class FileSymbolResolver {
+  private let symbolizer: Symbolizer
+  private let demangler = Demangler()
+  private var byPid: [Int32: [Profile.Mapping]] = [:]
+  private var images: [String: LoadedImage?] = [:]
+
+  public init(profile: Profile, symbolizer: Symbolizer = Symbolizer()) {
+    self.symbolizer = symbolizer
+    for m in profile.mappings where m.pid != -1 { byPid[m.pid, default: []].append(m) }
+  }
+
+  /// Resolves one frame; return addresses are looked up one byte earlier so they land in the call.
+  public func resolve(pid: Int32, address: UInt64, isKernel: Bool, isReturnAddress: Bool) -> ResolvedFrame {
+    let lookup = isReturnAddress ? address &- 1 : address
+    if isKernel || Symbolizer.isKernelAddress(address) {
+      let f = symbolizer.symbolizeKernel(lookup)
+      let module = f.module.map { $0 == "[kernel]" ? "[kernel.kallsyms]" : $0 } ?? "[kernel.kallsyms]"
+      return ResolvedFrame(
+        name: f.status == .resolved ? f.name : "[unknown]", module: module, isKernel: true,
+        symbolOffset: f.symbolOffset + (isReturnAddress ? 1 : 0), moduleAddress: address)
+    }
+    // The newest mapping containing the address wins (exec replaces earlier ones).
+    guard let mapping = byPid[pid]?.last(where: { $0.start <= address && address < $0.end }) else {
+      return ResolvedFrame(name: "[unknown]", module: "[unknown]", isKernel: false, moduleAddress: address)
+    }
+    let module = Self.shortName(mapping.path)
+    let offset = lookup &- mapping.start &+ mapping.fileOffset
+    guard mapping.path.hasPrefix("/"), let image = image(mapping.path) else {
+      return ResolvedFrame(
+        name: "[unknown]", module: module, isKernel: false, path: mapping.path, moduleAddress: offset)
+    }
+    guard let vaddr = image.elf.virtualAddress(forFileOffset: offset), let symbol = image.symbols.lookup(vaddr) else {
+      return ResolvedFrame(
+        name: "[unknown]", module: module, isKernel: false, path: mapping.path, moduleAddress: offset)
+    }
+    let adjust: UInt64 = isReturnAddress ? 1 : 0
+    return ResolvedFrame(
+      name: demangler.displayName(symbol.name), module: module, isKernel: false,
+      symbolOffset: (vaddr &- symbol.address) &+ adjust, path: mapping.path, moduleAddress: vaddr &+ adjust)
+  }
+
+  private func image(_ path: String) -> LoadedImage? {
+    if let cached = images[path] { return cached }
+    let loaded = try? symbolizer.loadFile(path)
+    images[path] = loaded
+    return loaded
+  }
+
+  static func shortName(_ path: String) -> String {
+    if path.hasPrefix("[") { return path }
+    return path.split(separator: "/").last.map(String.init) ?? path
+  }
+}

@@ -1,0 +1,111 @@
+import CSonde
+import PerfEvents
+import Profiles
+
+/// Builds a transport-neutral `Profile` from a perf.data file: samples become interned stacks (the
+/// callchain split at its PERF_CONTEXT markers into kernel and user parts), COMM records name threads
+/// over time, MMAP/MMAP2 records become mappings, LOST/LOST_SAMPLES become lost/dropped counters.
+public struct ProfileLoader {
+  /// Keep only samples of these pids (empty: all).
+  public var pids: Set<Int32> = []
+  /// Keep only samples of threads with these command names (empty: all).
+  public var comms: Set<String> = []
+
+  public init() {}
+
+  /// What loading saw besides the profile.
+  public struct Summary: Sendable {
+    public var samples = 0
+    public var records = 0
+    public var unknownRecords = 0
+    public var bytes = 0
+    public var eventNames: [String] = []
+  }
+
+  public func load(_ file: PerfDataFile) throws(SondeError) -> (Profile, Summary) {
+    var summary = Summary()
+    let names = file.events.enumerated().map { i, e in e.name.isEmpty ? Self.eventName(e.attributes) : e.name }
+    var builder = ProfileBuilder(eventName: names.first ?? "")
+    if let first = file.events.first {
+      let a = first.attributes
+      builder.setRate(frequency: a.freq != 0 ? a.sample_freq : nil, period: a.freq == 0 ? a.sample_period : nil)
+    }
+    var comm: [Int32: String] = [:]
+    do {
+      let scan = try file.forEachDecodedRecord { record in
+        switch record.body {
+        case .sample(let s):
+          summary.samples += 1
+          let pid = Int32(bitPattern: s.pid)
+          let tid = Int32(bitPattern: s.tid)
+          let name = comm[tid] ?? comm[pid] ?? ":\(tid)"
+          if !pids.isEmpty && !pids.contains(pid) { return }
+          if !comms.isEmpty && !comms.contains(name) { return }
+          let stack = Self.stack(s, misc: record.misc)
+          builder.add(
+            thread: Profile.Thread(pid: pid, tid: tid, comm: name), stack: stack, weight: max(s.period, 1),
+            time: s.time)
+        case .comm(let c):
+          comm[Int32(bitPattern: c.tid)] = c.comm
+        case .fork(let t):
+          if let parent = comm[Int32(bitPattern: t.ptid)] { comm[Int32(bitPattern: t.tid)] = parent }
+        case .mmap(let m), .mmap2(let m):
+          builder.addMapping(
+            Profile.Mapping(
+              pid: Int32(bitPattern: m.pid), start: m.address, end: m.address &+ m.length, fileOffset: m.pageOffset,
+              path: m.filename, buildID: m.buildID))
+        case .lost(_, let n): builder.addLost(n)
+        case .lostSamples(let n): builder.addDropped(n)
+        default: break
+        }
+      }
+      summary.records = scan.records
+      summary.unknownRecords = scan.unknownRecords
+      summary.bytes = scan.bytes
+    } catch let e as SondeError {
+      throw e
+    } catch {
+      throw SondeError(.corruptData, operation: "read \(file.path)", reason: "\(error)")
+    }
+    summary.eventNames = names
+    return (builder.build(), summary)
+  }
+
+  /// Splits a callchain at its context markers: kernel frames, then user frames, each leaf first.
+  static func stack(_ s: Sample, misc: UInt16) -> Profile.Stack {
+    if s.callchain.isEmpty {
+      let kernel = misc & RecordMisc.cpumodeMask == RecordMisc.kernel
+      return kernel ? Profile.Stack(kernel: [s.ip]) : Profile.Stack(user: [s.ip])
+    }
+    var stack = Profile.Stack()
+    var inKernel = misc & RecordMisc.cpumodeMask == RecordMisc.kernel
+    for a in s.callchain {
+      if CallchainContext.isMarker(a) {
+        if a == CallchainContext.kernel {
+          inKernel = true
+        } else if a == CallchainContext.user {
+          inKernel = false
+        } else {
+          // Guest/hypervisor contexts are not attributed.
+          continue
+        }
+        continue
+      }
+      if inKernel { stack.kernel.append(a) } else { stack.user.append(a) }
+    }
+    return stack
+  }
+
+  /// perf's default name for an attr when the file carries no event description.
+  static func eventName(_ a: perf_event_attr) -> String {
+    switch (a.type, a.config) {
+    case (1, 0): "cpu-clock"
+    case (1, 1): "task-clock"
+    case (1, 2): "page-faults"
+    case (1, 3): "context-switches"
+    case (0, 0): "cycles"
+    case (0, 1): "instructions"
+    default: "event-\(a.type):\(a.config)"
+    }
+  }
+}

@@ -1,0 +1,21 @@
+import PerfEvents
+import Profiles
+import Symbols
+
+/// Opens a perf.data file and produces its symbolized profile: the common first step of report,
+/// folded and flame graph output.
+public struct ReportSession {
+  public let file: PerfDataFile
+  public let profile: Profile
+  public let summary: ProfileLoader.Summary
+  public let resolved: ResolvedProfile
+
+  public init(path: String, loader: ProfileLoader = ProfileLoader()) throws(SondeError) {
+    file = try PerfDataFile(path: path)
+    (profile, summary) = try loader.load(file)
+    let resolver = FileSymbolResolver(profile: profile)
+    resolved = ResolvedProfile(profile) { pid, address, kernel, ret in
+      resolver.resolve(pid: pid, address: address, isKernel: kernel, isReturnAddress: ret)
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import PerfEvents
+import Profiles
+
+/// The engine behind `sonde script`: one perf-script-compatible text block per sample (the event line,
+/// then one indented line per frame, then a blank line), which stackcollapse-perf.pl and other flame
+/// graph tooling consume.
+public enum ScriptEngine {
+  /// Calls `emit` with each sample's text, in file order. Returns the number of samples.
+  @discardableResult
+  public static func run(path: String, emit: (String) -> Void) throws(SondeError) -> Int {
+    let file = try PerfDataFile(path: path)
+    // Mappings first (the resolver needs them all), then the samples in order with comm over time.
+    let (profile, _) = try ProfileLoader().load(file)
+    let resolver = FileSymbolResolver(profile: profile)
+    let names = file.events.map { $0.name.isEmpty ? ProfileLoader.eventName($0.attributes) : $0.name }
+    var nameByID: [UInt64: String] = [:]
+    for (e, n) in zip(file.events, names) { for id in e.ids { nameByID[id] = n } }
+    var comm: [Int32: String] = [:]
+    var count = 0
+    do {
+      try file.forEachDecodedRecord { record in
+        switch record.body {
+        case .comm(let c): comm[Int32(bitPattern: c.tid)] = c.comm
+        case .fork(let t):
+          if let parent = comm[Int32(bitPattern: t.ptid)] { comm[Int32(bitPattern: t.tid)] = parent }
+        case .sample(let s):
+          count += 1
+          let pid = Int32(bitPattern: s.pid)
+          let tid = Int32(bitPattern: s.tid)
+          let name = comm[tid] ?? comm[pid] ?? ":\(tid)"
+          let event = nameByID[s.eventID] ?? names.first ?? "event"
+          let stack = ProfileLoader.stack(s, misc: record.misc)
+          var frames: [ResolvedFrame] = []
+          for (i, a) in stack.kernel.enumerated() {
+            frames.append(resolver.resolve(pid: pid, address: a, isKernel: true, isReturnAddress: i > 0))
+          }
+          for (i, a) in stack.user.enumerated() {
+            frames.append(resolver.resolve(pid: pid, address: a, isKernel: false, isReturnAddress: i > 0))
+          }
+          let seconds = s.time / 1_000_000_000
+          var micros = String(s.time % 1_000_000_000 / 1000)
+          while micros.count < 6 { micros = "0" + micros }
+          var text =
+            "\(name) \(pad(String(tid), 5)) \(pad(String(seconds), 5)).\(micros): \(pad(String(s.period), 10)) \(event): "
+          if s.callchain.isEmpty, let f = frames.first {
+            text += " \(pad(hex(f.moduleAddress), 16)) \(symbolText(f)) (\(f.path))\n"
+          } else {
+            text += "\n"
+            for f in frames { text += "\t\(pad(hex(f.moduleAddress), 16)) \(symbolText(f)) (\(f.path))\n" }
+            text += "\n"
+          }
+          emit(text)
+        default: break
+        }
+      }
+    } catch let e as SondeError {
+      throw e
+    } catch {
+      throw SondeError(.corruptData, operation: "read \(path)", reason: "\(error)")
+    }
+    return count
+  }
+
+  static func symbolText(_ f: ResolvedFrame) -> String {
+    f.name == "[unknown]" ? f.name : "\(f.name)+0x\(String(f.symbolOffset, radix: 16))"
+  }
+
+  static func hex(_ v: UInt64) -> String { String(v, radix: 16) }
+
+  static func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+  }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import PerfEvents
+import Profiles
+import SondeCore
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `sonde report`: perf-report-style overhead tables, call graphs, folded stacks and flame graphs
+/// from a perf.data file (written by Sonde or by perf).
+struct ReportCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "report",
+    abstract: "Summarize a perf.data file: top symbols, call graphs, folded stacks, flame graph SVG.",
+    discussion: """
+      Examples:
+        sonde report                        # like perf report --stdio --no-children
+        sonde report -g --sort sym          # with callee call graphs
+        sonde report --children --call-graph caller
+        sonde report --folded -o out.folded
+        sonde report --flamegraph flame.svg
+      """)
+
+  @Option(name: [.short, .customLong("input")], help: "The perf.data file to read.")
+  var input = "perf.data"
+  @Flag(help: "Text output (the default; accepted for perf compatibility).")
+  var stdio = false
+  @Option(name: [.short, .customLong("sort")], help: "Sort keys: comm,dso,sym,pid,tid.")
+  var sort = "comm,dso,sym"
+  @Flag(inversion: .prefixedNo, help: "Also accumulate callers' overhead (perf's --children).")
+  var children = false
+  @Flag(name: .customShort("g"), help: "Show call graphs (callee order unless --call-graph caller).")
+  var graphs = false
+  @Option(name: .customLong("call-graph"), help: "Call graph order: caller or callee (implies -g).")
+  var callGraph: String?
+  @Option(help: "Only these process ids (comma-separated).")
+  var pid: String?
+  @Option(help: "Only these command names (comma-separated).")
+  var comm: String?
+  @Option(name: .customLong("limit"), help: "Show at most N rows.")
+  var limit: Int?
+  @Flag(help: "Print folded stacks (comm;root;…;leaf count) instead of the table.")
+  var folded = false
+  @Option(name: .short, help: "Write --folded output to this file instead of stdout.")
+  var output: String?
+  @Option(help: "Write an interactive flame graph SVG to this file.")
+  var flamegraph: String?
+
+  func run() throws {
+    var loader = ProfileLoader()
+    if let pid { loader.pids = Set(pid.split(separator: ",").compactMap { Int32($0) }) }
+    if let comm { loader.comms = Set(comm.split(separator: ",").map(String.init)) }
+    let session: ReportSession
+    do {
+      session = try ReportSession(path: input, loader: loader)
+    } catch {
+      samplingStatus("sonde report: \(error)")
+      throw ExitCode.failure
+    }
+    if folded || flamegraph != nil {
+      if folded {
+        let text = FoldedExporter.render(session.resolved)
+        if let output {
+          try writeWhole(output, text)
+        } else {
+          writeStdout(text)
+        }
+      }
+      if let flamegraph {
+        var svg = FlameGraphSVG(
+          title: "Flame Graph",
+          subtitle:
+            "\(session.profile.eventName): \(session.profile.sampleCount) samples, \(session.profile.lost) lost — \(input)"
+        )
+        svg.unit = "samples"
+        try writeWhole(flamegraph, svg.render(session.resolved))
+        samplingStatus("sonde report: wrote \(flamegraph) (\(session.profile.sampleCount) samples)")
+      }
+      return
+    }
+    var options = ReportOptions()
+    options.sortKeys = try sort.split(separator: ",").map {
+      guard let k = ReportSortKey.parse(String($0)) else { throw ValidationError("--sort: unknown key '\($0)'") }
+      return k
+    }
+    options.children = children
+    options.limit = limit
+    if let callGraph {
+      guard let order = CallGraphOrder(rawValue: callGraph) else {
+        throw ValidationError("--call-graph must be caller or callee")
+      }
+      options.callGraph = order
+    } else if graphs {
+      options.callGraph = .callee
+    }
+    let report = ReportEngine.report(session.resolved, options: options)
+    writeStdout(ReportRenderer.render(report, session: session))
+  }
+
+  func writeWhole(_ path: String, _ text: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else {
+      samplingStatus("sonde report: cannot create \(path): \(errnoDescription(errno))")
+      throw ExitCode.failure
+    }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    var done = 0
+    while done < bytes.count {
+      let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
+      if n <= 0 {
+        samplingStatus("sonde report: write \(path): \(errnoDescription(errno))")
+        throw ExitCode.failure
+      }
+      done += n
+    }
+  }
+}
+
+/// Writes text to standard output without Foundation.
+func writeStdout(_ text: String) {
+  let bytes = Array(text.utf8)
+  var done = 0
+  while done < bytes.count {
+    let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + done, bytes.count - done) }
+    if n <= 0 { return }
+    done += n
+  }
+}

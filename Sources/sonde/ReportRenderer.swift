@@ -1,0 +1,100 @@
+import Profiles
+import SondeCore
+
+/// Renders a `Report` the way `perf report --stdio` lays it out.
+enum ReportRenderer {
+  static func render(_ report: Report, session: ReportSession) -> String {
+    var out = "# sonde report of \(session.file.path)\n#\n"
+    out += "# Total Lost Samples: \(report.lost)\n#\n"
+    out += "# Samples: \(report.samples)  of event '\(report.eventName)'\n"
+    out += "# Event count (approx.): \(report.totalWeight)\n#\n"
+    let keys = report.options.sortKeys
+    func cell(_ row: ReportRow, _ k: ReportSortKey) -> String {
+      switch k {
+      case .comm: row.comm
+      case .dso: row.dso
+      case .symbol: "[\(row.isKernel ? "k" : ".")] \(row.symbol)"
+      case .pid: String(row.pid)
+      case .tid: String(row.tid)
+      }
+    }
+    func title(_ k: ReportSortKey) -> String {
+      switch k {
+      case .comm: "Command"
+      case .dso: "Shared Object"
+      case .symbol: "Symbol"
+      case .pid: "Pid"
+      case .tid: "Tid"
+      }
+    }
+    var widths = keys.map { title($0).count }
+    for row in report.rows {
+      for (i, k) in keys.enumerated() { widths[i] = max(widths[i], cell(row, k).count) }
+    }
+    let percentHeader = report.options.children ? "# Children      Self  " : "# Overhead  "
+    let percentDots = report.options.children ? "# ........  ........  " : "# ........  "
+    out +=
+      percentHeader + keys.enumerated().map { i, k in padRight(title(k), widths[i]) }.joined(separator: "  ") + "\n"
+    out +=
+      percentDots + keys.enumerated().map { i, _ in String(repeating: ".", count: widths[i]) }.joined(separator: "  ")
+      + "\n#\n"
+    let total = Double(max(report.totalWeight, 1))
+    for row in report.rows {
+      var line = ""
+      if report.options.children {
+        line += padLeft(samplingFixed(row.childrenPercent, 2) + "%", 10) + "  "
+        line += padLeft(samplingFixed(row.selfPercent, 2) + "%", 8) + "  "
+      } else {
+        line += padLeft(samplingFixed(row.selfPercent, 2) + "%", 10) + "  "
+      }
+      line += keys.enumerated().map { i, k in padRight(cell(row, k), widths[i]) }.joined(separator: "  ")
+      out += trimRight(line) + "\n"
+      if let tree = row.callTree {
+        out += renderTree(tree, total: total, indent: report.options.children ? 22 : 12)
+        out += "\n"
+      }
+    }
+    if report.lost > 0 || report.dropped > 0 {
+      out += "#\n# Warning: \(report.lost) samples lost, \(report.dropped) dropped\n"
+    }
+    return out
+  }
+
+  /// perf's graph layout: `---root` then branches `|--NN.NN%--frame`, chains continuing underneath.
+  static func renderTree(_ root: CallTreeNode, total: Double, indent: Int) -> String {
+    var out = String(repeating: " ", count: indent) + "|\n"
+    out += String(repeating: " ", count: indent) + "---" + root.frame.name + "\n"
+    func walk(_ node: CallTreeNode, _ prefix: String) {
+      var n = node
+      // A single child carrying all the weight continues the chain on the same column.
+      while n.children.count == 1 && n.children[0].weight == n.weight {
+        n = n.children[0]
+        out += prefix + "   " + n.frame.name + "\n"
+      }
+      guard !n.children.isEmpty else { return }
+      for (i, child) in n.children.enumerated() {
+        let pct = samplingFixed(Double(child.weight) * 100 / total, 2) + "%"
+        let label = "|--\(pct)--"
+        out += prefix + "   " + label + child.frame.name + "\n"
+        let last = i == n.children.count - 1
+        let continuation = prefix + "   " + (last ? " " : "|") + String(repeating: " ", count: label.count - 1)
+        walk(child, continuation)
+        if !last { out += prefix + "   |\n" }
+      }
+    }
+    walk(root, String(repeating: " ", count: indent))
+    return out
+  }
+
+  static func padLeft(_ s: String, _ w: Int) -> String {
+    s.count >= w ? s : String(repeating: " ", count: w - s.count) + s
+  }
+  static func padRight(_ s: String, _ w: Int) -> String {
+    s.count >= w ? s : s + String(repeating: " ", count: w - s.count)
+  }
+  static func trimRight(_ s: String) -> String {
+    var t = s
+    while t.last == " " { t.removeLast() }
+    return t
+  }
+}
