@@ -1,0 +1,269 @@
+import Foundation
+import Testing
+
+/// Issue 5's acceptance criteria, end to end: the built `sonde` against `perf` as the oracle, on the
+/// demo workload whose CPU split is known (50/30/20).
+@Suite(.serialized)
+struct RecordAcceptanceTests {
+  /// The three demo functions that burn CPU in their own bodies.
+  static let selfFunctions = ["self_hot", "self_warm", "self_cool"]
+
+  @Test func sondeRecordsTheSameSharesAsPerfAndPerfReadsItsFile() throws {
+    let dir = try ToolRunner.tempDirectory("acceptance")
+    let sondeFile = dir + "/sonde.data"
+    let perfFile = dir + "/perf.data"
+    let rec = try ToolRunner.run([
+      ToolRunner.sonde, "record", "-F", "999", "-g", "-o", sondeFile, "--", ToolRunner.demo, "selfshares", "1500",
+    ])
+    #expect(rec.status == 0, "\(rec.stderr)")
+    let perfRec = try ToolRunner.run([
+      "perf", "record", "-F", "999", "-g", "-o", perfFile, "--", ToolRunner.demo, "selfshares", "1500",
+    ])
+    #expect(perfRec.status == 0, "\(perfRec.stderr)")
+
+    let args = ["--stdio", "--no-children", "--sort", "sym", "-g", "none"]
+    let onSonde = try ToolRunner.run(["perf", "report", "-i", sondeFile] + args)
+    let onPerf = try ToolRunner.run(["perf", "report", "-i", perfFile] + args)
+    #expect(onSonde.status == 0, "\(onSonde.stderr)")
+    let sondeShares = ToolRunner.shares(onSonde.stdout)
+    let perfShares = ToolRunner.shares(onPerf.stdout)
+    for f in Self.selfFunctions {
+      let a = sondeShares[f] ?? 0
+      let b = perfShares[f] ?? 0
+      #expect(abs(a - b) <= 3, "\(f): perf report on Sonde's file says \(a)%, on perf's own file \(b)%")
+    }
+    #expect(ToolRunner.top(sondeShares, 3) == Self.selfFunctions)
+
+    // perf script reads every sample Sonde said it captured.
+    let counts = try #require(ToolRunner.recordCounts(rec.stderr), "\(rec.stderr)")
+    let script = try ToolRunner.run(["perf", "script", "-i", sondeFile, "-F", "comm,tid,time,event"])
+    #expect(script.status == 0, "\(script.stderr)")
+    let lines = script.stdout.split(separator: "\n").filter { $0.contains("cpu-clock") }
+    #expect(lines.count == counts.samples)
+    // perf report -D walks every record without complaint.
+    let dump = try ToolRunner.run(["perf", "report", "-D", "-i", sondeFile])
+    #expect(dump.status == 0, "\(dump.stderr)")
+  }
+
+  @Test func sondeReportMatchesPerfReportOnAFileWrittenByPerf() throws {
+    let dir = try ToolRunner.tempDirectory("perf-file")
+    let perfFile = dir + "/perf.data"
+    let perfRec = try ToolRunner.run([
+      "perf", "record", "-F", "999", "-g", "-o", perfFile, "--", ToolRunner.demo, "selfshares", "1500",
+    ])
+    #expect(perfRec.status == 0, "\(perfRec.stderr)")
+    let perf = try ToolRunner.run([
+      "perf", "report", "--stdio", "--no-children", "--sort", "sym", "-g", "none", "-i", perfFile,
+    ])
+    let sonde = try ToolRunner.run([ToolRunner.sonde, "report", "--sort", "sym", "-i", perfFile])
+    #expect(sonde.status == 0, "\(sonde.stderr)")
+    let a = ToolRunner.shares(sonde.stdout)
+    let b = ToolRunner.shares(perf.stdout)
+    #expect(ToolRunner.top(a, 3) == ToolRunner.top(b, 3))
+    for f in ToolRunner.top(b, 3) {
+      #expect(abs((a[f] ?? 0) - (b[f] ?? 0)) <= 1, "\(f): sonde \(a[f] ?? 0)% vs perf \(b[f] ?? 0)%")
+    }
+    // Children mode agrees too (the callers' shares of the shared-leaf workload).
+    let perf2 = try ToolRunner.run([
+      "perf", "report", "--stdio", "--children", "--sort", "sym", "-g", "none", "-i", perfFile,
+    ])
+    let sonde2 = try ToolRunner.run([ToolRunner.sonde, "report", "--children", "--sort", "sym", "-i", perfFile])
+    let childrenPerf = Self.childrenShares(perf2.stdout)
+    let childrenSonde = Self.childrenShares(sonde2.stdout)
+    for f in Self.selfFunctions + ["main"] {
+      #expect(abs((childrenSonde[f] ?? 0) - (childrenPerf[f] ?? 0)) <= 1, "\(f) children")
+    }
+  }
+
+  static func childrenShares(_ text: String) -> [String: Double] {
+    var out: [String: Double] = [:]
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+      let f = line.split(separator: " ", omittingEmptySubsequences: true)
+      guard f.count >= 3, f[0].hasSuffix("%"), let v = Double(f[0].dropLast()), let s = f.last else { continue }
+      out[String(s)] = max(out[String(s)] ?? 0, v)
+    }
+    return out
+  }
+
+  @Test func aTinyRingAtAHighRateCountsLostSamplesAndTheTotalAddsUp() throws {
+    let dir = try ToolRunner.tempDirectory("lost")
+    let file = dir + "/lost.data"
+    // One 4 KiB data page per CPU, a 20 µs period and 1 KiB of stack per sample: the ring overflows.
+    let rec = try ToolRunner.run([
+      ToolRunner.sonde, "record", "-c", "20000", "--call-graph", "dwarf,1024", "-m", "1", "-o", file, "--",
+      ToolRunner.demo, "spin", "300",
+    ])
+    #expect(rec.status == 0, "\(rec.stderr)")
+    let counts = try #require(ToolRunner.recordCounts(rec.stderr), "\(rec.stderr)")
+    #expect(counts.lost > 0, "\(rec.stderr)")
+    #expect(counts.total == counts.samples + counts.lost)
+    #expect(rec.stderr.contains("lost"))
+    // perf sees the same PERF_RECORD_LOST records in the file: their lost counts add up to ours.
+    let dump = try ToolRunner.run(["perf", "report", "-D", "-i", file])
+    var perfLost = 0
+    var perfSamples = 0
+    for line in dump.stdout.split(separator: "\n") {
+      if line.contains("PERF_RECORD_LOST:"), let r = line.range(of: "lost:") {
+        perfLost += Int(line[r.upperBound...].trimmingCharacters(in: .whitespaces)) ?? 0
+      }
+      if line.contains("PERF_RECORD_SAMPLE(") { perfSamples += 1 }
+    }
+    #expect(perfLost == counts.lost)
+    #expect(perfSamples == counts.samples)
+    let sonde = try ToolRunner.run([ToolRunner.sonde, "report", "-i", file])
+    #expect(sonde.stdout.contains("Total Lost Samples: \(counts.lost)"))
+  }
+
+  @Test func foldedOutputHasTheFullChainsAndTheFlameGraphIsConsistent() throws {
+    let dir = try ToolRunner.tempDirectory("folded")
+    let file = dir + "/shares.data"
+    let rec = try ToolRunner.run([
+      ToolRunner.sonde, "record", "-F", "999", "-g", "-o", file, "--", ToolRunner.demo, "shares", "1500",
+    ])
+    #expect(rec.status == 0, "\(rec.stderr)")
+    let folded = try ToolRunner.run([ToolRunner.sonde, "report", "-i", file, "--folded"])
+    #expect(folded.status == 0)
+    var total = 0.0
+    var byCaller: [String: Double] = [:]
+    for line in folded.stdout.split(separator: "\n") {
+      guard let space = line.lastIndex(of: " "), let n = Double(line[line.index(after: space)...]) else {
+        Issue.record("malformed folded line: \(line)")
+        continue
+      }
+      total += n
+      let frames = line[..<space].split(separator: ";").map(String.init)
+      #expect(frames.first == "sonde-demo")
+      for f in ["demo_hot", "demo_warm", "demo_cool"] {
+        if let i = frames.firstIndex(of: f) {
+          #expect(i >= 2 && frames[i - 1] == "shares" && frames[i - 2] == "main", "main → shares → \(f): \(line)")
+          #expect(i + 1 < frames.count && frames[i + 1] == "burn", "\(f) → burn: \(line)")
+          byCaller[f, default: 0] += n
+        }
+      }
+    }
+    for (f, expected) in [("demo_hot", 50.0), ("demo_warm", 30.0), ("demo_cool", 20.0)] {
+      let share = (byCaller[f] ?? 0) * 100 / total
+      #expect(abs(share - expected) <= 3, "\(f): \(share)% of samples, expected \(expected)%")
+    }
+    let foldedFile = dir + "/out.folded"
+    let toFile = try ToolRunner.run([ToolRunner.sonde, "report", "-i", file, "--folded", "-o", foldedFile])
+    #expect(toFile.status == 0 && toFile.stdout.isEmpty)
+    #expect(try String(contentsOfFile: foldedFile, encoding: .utf8) == folded.stdout)
+
+    let svg = dir + "/flame.svg"
+    let fg = try ToolRunner.run([ToolRunner.sonde, "report", "-i", file, "--flamegraph", svg])
+    #expect(fg.status == 0, "\(fg.stderr)")
+    // Well-formed XML, and every frame's width is its count's share of the plot width.
+    let check = try ToolRunner.run([
+      "python3", "-c",
+      """
+      import sys, xml.etree.ElementTree as ET
+      root = ET.parse(sys.argv[1]).getroot()
+      ns = {'s': 'http://www.w3.org/2000/svg'}
+      total = float(root.get('data-total')); width = float(root.get('width'))
+      frames = root.findall('.//s:g[@class="f"]', ns)
+      bad = 0
+      for g in frames:
+          w = float(g.find('s:rect', ns).get('width'))
+          if abs(w - float(g.get('data-v')) / total * (width - 20)) > 0.02: bad += 1
+      names = set(g.get('data-n') for g in frames)
+      print(len(frames), bad, int(total), ' '.join(sorted(n for n in names if n.startswith('demo_'))))
+      """, svg,
+    ])
+    #expect(check.status == 0, "\(check.stderr)")
+    let fields = check.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+    #expect(fields.count >= 6)
+    if fields.count >= 6 {
+      #expect(Int(fields[0]) ?? 0 > 5)
+      #expect(fields[1] == "0", "frames whose width disagrees with their count")
+      #expect(Double(fields[2]) == total)
+      #expect(Array(fields[3...5]) == ["demo_cool", "demo_hot", "demo_warm"])
+    }
+  }
+
+  @Test func sondeScriptPrintsEverySampleLikePerfScript() throws {
+    let dir = try ToolRunner.tempDirectory("script")
+    let file = dir + "/s.data"
+    let rec = try ToolRunner.run([
+      ToolRunner.sonde, "record", "-F", "499", "-g", "-o", file, "--", ToolRunner.demo, "shares", "400",
+    ])
+    #expect(rec.status == 0)
+    let ours = try ToolRunner.run([ToolRunner.sonde, "script", "-i", file])
+    let theirs = try ToolRunner.run(["perf", "script", "-i", file])
+    #expect(ours.status == 0 && theirs.status == 0)
+    let header = { (s: String) in s.split(separator: "\n").filter { $0.contains(" cpu-clock:") } }
+    let ourHeaders = header(ours.stdout)
+    let theirHeaders = header(theirs.stdout)
+    #expect(ourHeaders.count == theirHeaders.count)
+    // Event lines agree exactly; frame lines agree on symbol and module for the demo's own frames.
+    #expect(
+      ourHeaders.prefix(50).map { $0.trimmingCharacters(in: .whitespaces) }
+        == theirHeaders.prefix(50).map { $0.trimmingCharacters(in: .whitespaces) })
+    let frames = { (s: String) in
+      s.split(separator: "\n").filter { $0.hasPrefix("\t") && $0.contains("demo_") }.map {
+        $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().joined(separator: " ")
+      }
+    }
+    #expect(frames(ours.stdout) == frames(theirs.stdout))
+  }
+
+  @Test func ctrlCStillWritesAValidFile() throws {
+    let dir = try ToolRunner.tempDirectory("sigint")
+    let file = dir + "/int.data"
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ToolRunner.sonde)
+    p.arguments = ["record", "-a", "-F", "499", "-g", "-o", file]
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = Pipe()
+    try p.run()
+    usleep(700_000)
+    kill(p.processIdentifier, SIGINT)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0, "\(stderr)")
+    #expect(stderr.contains("Captured and wrote"))
+    let dump = try ToolRunner.run(["perf", "report", "-D", "-i", file])
+    #expect(dump.status == 0, "\(dump.stderr)")
+    let report = try ToolRunner.run([ToolRunner.sonde, "report", "-i", file, "--sort", "comm"])
+    #expect(report.status == 0, "\(report.stderr)")
+  }
+
+  @Test func dwarfModeRecordsRegistersAndStackThatPerfCanUnwind() throws {
+    let dir = try ToolRunner.tempDirectory("dwarf")
+    let file = dir + "/d.data"
+    let rec = try ToolRunner.run([
+      ToolRunner.sonde, "record", "-F", "499", "--call-graph", "dwarf,8192", "-o", file, "--", ToolRunner.demo,
+      "shares", "600",
+    ])
+    #expect(rec.status == 0, "\(rec.stderr)")
+    // perf's own DWARF unwinder recovers the callers from the REGS_USER + STACK_USER Sonde recorded.
+    let perf = try ToolRunner.run([
+      "perf", "report", "--stdio", "--children", "--sort", "sym", "-g", "none", "-i", file,
+    ])
+    let shares = RecordAcceptanceTests.childrenShares(perf.stdout)
+    #expect((shares["demo_hot"] ?? 0) > 35, "\(perf.stdout.prefix(1500))")
+    #expect((shares["main"] ?? 0) > 80)
+  }
+
+  @Test func recordingAnExistingProcessSynthesizesItsCommAndMappings() throws {
+    let dir = try ToolRunner.tempDirectory("pid")
+    let file = dir + "/p.data"
+    let target = Process()
+    target.executableURL = URL(fileURLWithPath: ToolRunner.demo)
+    target.arguments = ["selfshares", "3000"]
+    try target.run()
+    defer { target.terminate() }
+    usleep(200_000)
+    let rec = try ToolRunner.run([
+      ToolRunner.sonde, "record", "-p", String(target.processIdentifier), "-F", "499", "-g", "--duration", "1", "-o",
+      file,
+    ])
+    #expect(rec.status == 0, "\(rec.stderr)")
+    let perf = try ToolRunner.run([
+      "perf", "report", "--stdio", "--no-children", "--sort", "comm,sym", "-g", "none", "-i", file,
+    ])
+    #expect(perf.stdout.contains("sonde-demo"), "COMM was synthesized")
+    #expect(perf.stdout.contains("self_hot"), "MMAP2 of the demo was synthesized")
+  }
+}
