@@ -183,7 +183,15 @@ public struct FlameGraphSVG: Sendable {
         if ((e.ctrlKey || e.metaKey) && e.key === "f") { e.preventDefault(); searchBtn.dispatchEvent(new Event("click")); }
         if (e.key === "Escape") { unzoom(); resetSearch(); }
       });
+      // Deep links: ?z=NAME zooms into the widest frame called NAME, ?s=REGEX searches.
       var params = new URLSearchParams(window.location.search);
+      if (params.get("z")) {
+        var best = null;
+        frames.forEach(function (g) {
+          if (attr(g, "data-n") === params.get("z") && (!best || +attr(g, "data-v") > +attr(best, "data-v"))) best = g;
+        });
+        if (best) zoom(best);
+      }
       if (params.get("s")) search(params.get("s"));
     }
     function fit(name, w) {
