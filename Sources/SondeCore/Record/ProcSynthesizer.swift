@@ -66,7 +66,7 @@ enum ProcSynthesizer {
     defer { fclose(f) }
     var line = [CChar](repeating: 0, count: 512)
     while fgets(&line, Int32(line.count), f) != nil {
-      let s = String(cString: line)
+      let s = String(decoding: line.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
       let parts = s.split(separator: " ")
       if parts.count >= 3, parts[2].trimmingWhitespace() == "_text" { return UInt64(parts[0], radix: 16) }
     }

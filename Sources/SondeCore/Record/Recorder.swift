@@ -112,14 +112,14 @@ public final class Recorder {
     }
     while true {
       let ready = try poller.wait(timeoutMilliseconds: 100)
-      for index in ready { drain(rings[index]) }
+      for index in ready { _ = drain(rings[index]) }
       if shouldStop() { break }
       if let d = options.duration, monotonicSeconds() - startTime >= d { break }
       if let launcher, launcher.wait(block: false) { break }
       if launcher == nil && options.target != .systemWide && poller.allHungUp { break }
     }
     for o in opened { try? o.fd.disable() }
-    for ring in rings { drain(ring) }
+    for ring in rings { _ = drain(ring) }
     if let launcher {
       if !launcher.wait(block: false) {
         kill(launcher.pid, SIGTERM)
