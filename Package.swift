@@ -38,6 +38,9 @@ let package = Package(
     .executableTarget(
       name: "sonde-demo",
       cSettings: [.unsafeFlags(["-O1", "-fno-omit-frame-pointer", "-fno-inline"])]),
+    // perf.data parsing throughput (Benchmarks/perfdata.sh runs it next to perf report).
+    .executableTarget(
+      name: "sonde-perfdata-bench", dependencies: ["PerfEvents", "SondeCore"], path: "Benchmarks/PerfDataBench"),
     .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde"]),
     .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents"]),
     .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents"]),

@@ -11,8 +11,14 @@ public final class FileSymbolResolver {
   private var byPid: [Int32: [Profile.Mapping]] = [:]
   private var images: [String: LoadedImage?] = [:]
 
-  public init(profile: Profile, symbolizer: Symbolizer = Symbolizer()) {
+  /// Whether the profile was recorded on the running kernel: only then do /proc/kallsyms and this
+  /// process's vDSO describe its kernel and vDSO frames.
+  private let sameKernel: Bool
+  private lazy var vdso: (elf: ELFFile, symbols: SymbolTable)? = sameKernel ? Self.loadOwnVDSO() : nil
+
+  public init(profile: Profile, sameKernel: Bool = true, symbolizer: Symbolizer = Symbolizer()) {
     self.symbolizer = symbolizer
+    self.sameKernel = sameKernel
     for m in profile.mappings where m.pid != -1 { byPid[m.pid, default: []].append(m) }
   }
 
@@ -20,6 +26,9 @@ public final class FileSymbolResolver {
   public func resolve(pid: Int32, address: UInt64, isKernel: Bool, isReturnAddress: Bool) -> ResolvedFrame {
     let lookup = isReturnAddress ? address &- 1 : address
     if isKernel || Symbolizer.isKernelAddress(address) {
+      guard sameKernel else {
+        return ResolvedFrame(name: "[unknown]", module: "[kernel.kallsyms]", isKernel: true, moduleAddress: address)
+      }
       let f = symbolizer.symbolizeKernel(lookup)
       let module = f.module.map { $0 == "[kernel]" ? "[kernel.kallsyms]" : $0 } ?? "[kernel.kallsyms]"
       return ResolvedFrame(
@@ -32,7 +41,13 @@ public final class FileSymbolResolver {
     }
     let module = Self.shortName(mapping.path)
     let offset = lookup &- mapping.start &+ mapping.fileOffset
-    guard mapping.path.hasPrefix("/"), let image = image(mapping.path) else {
+    let loaded: (elf: ELFFile, symbols: SymbolTable)?
+    if mapping.path == "[vdso]" {
+      loaded = vdso
+    } else {
+      loaded = mapping.path.hasPrefix("/") ? image(mapping.path).map { ($0.elf, $0.symbols) } : nil
+    }
+    guard let image = loaded else {
       return ResolvedFrame(
         name: "[unknown]", module: module, isKernel: false, path: mapping.path, moduleAddress: offset)
     }
@@ -51,6 +66,19 @@ public final class FileSymbolResolver {
     let loaded = try? symbolizer.loadFile(path)
     images[path] = loaded
     return loaded
+  }
+
+  /// The vDSO is the same image in every process of one kernel: read this process's copy.
+  static func loadOwnVDSO() -> (elf: ELFFile, symbols: SymbolTable)? {
+    guard let maps = readSmallFile("/proc/self/maps"),
+      let line = maps.split(separator: "\n").first(where: { $0.hasSuffix("[vdso]") }),
+      let range = line.split(separator: " ").first?.split(separator: "-"), range.count == 2,
+      let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16), end > start,
+      let pointer = UnsafeRawPointer(bitPattern: start)
+    else { return nil }
+    let bytes = UnsafeRawBufferPointer(start: pointer, count: Int(end - start))
+    guard let elf = try? ELFFile(bytes: Array(bytes), path: "[vdso]") else { return nil }
+    return (elf, elf.symbolTable())
   }
 
   static func shortName(_ path: String) -> String {

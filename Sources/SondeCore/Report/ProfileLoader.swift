@@ -31,6 +31,12 @@ public struct ProfileLoader {
       builder.setRate(frequency: a.freq != 0 ? a.sample_freq : nil, period: a.freq == 0 ? a.sample_period : nil)
     }
     var comm: [Int32: String] = [:]
+    // Events sampled with a fixed period (-c) do not carry PERIOD in each sample: weigh by the attr's period.
+    var fixedPeriod: [UInt64: UInt64] = [:]
+    for e in file.events where e.attributes.freq == 0 {
+      for id in e.ids { fixedPeriod[id] = e.attributes.sample_period }
+    }
+    let defaultPeriod = file.events.first.map { $0.attributes.freq == 0 ? $0.attributes.sample_period : 1 } ?? 1
     do {
       let scan = try file.forEachDecodedRecord { record in
         switch record.body {
@@ -42,8 +48,9 @@ public struct ProfileLoader {
           if !pids.isEmpty && !pids.contains(pid) { return }
           if !comms.isEmpty && !comms.contains(name) { return }
           let stack = Self.stack(s, misc: record.misc)
+          let weight = s.period != 0 ? s.period : (fixedPeriod[s.eventID] ?? defaultPeriod)
           builder.add(
-            thread: Profile.Thread(pid: pid, tid: tid, comm: name), stack: stack, weight: max(s.period, 1),
+            thread: Profile.Thread(pid: pid, tid: tid, comm: name), stack: stack, weight: max(weight, 1),
             time: s.time)
         case .comm(let c):
           comm[Int32(bitPattern: c.tid)] = c.comm

@@ -13,9 +13,15 @@ public struct ReportSession {
   public init(path: String, loader: ProfileLoader = ProfileLoader()) throws(SondeError) {
     file = try PerfDataFile(path: path)
     (profile, summary) = try loader.load(file)
-    let resolver = FileSymbolResolver(profile: profile)
+    let resolver = FileSymbolResolver(profile: profile, sameKernel: Self.recordedOnThisKernel(file))
     resolved = ResolvedProfile(profile) { pid, address, kernel, ret in
       resolver.resolve(pid: pid, address: address, isKernel: kernel, isReturnAddress: ret)
     }
+  }
+
+  /// Whether the file's os release matches the running kernel (true when the file does not say).
+  public static func recordedOnThisKernel(_ file: PerfDataFile) -> Bool {
+    guard let recorded = file.features.osRelease else { return true }
+    return recorded == HostFeatures.collect(commandLine: []).osRelease
   }
 }

@@ -11,7 +11,7 @@ public enum ScriptEngine {
     let file = try PerfDataFile(path: path)
     // Mappings first (the resolver needs them all), then the samples in order with comm over time.
     let (profile, _) = try ProfileLoader().load(file)
-    let resolver = FileSymbolResolver(profile: profile)
+    let resolver = FileSymbolResolver(profile: profile, sameKernel: ReportSession.recordedOnThisKernel(file))
     let names = file.events.map { $0.name.isEmpty ? ProfileLoader.eventName($0.attributes) : $0.name }
     var nameByID: [UInt64: String] = [:]
     for (e, n) in zip(file.events, names) { for id in e.ids { nameByID[id] = n } }
