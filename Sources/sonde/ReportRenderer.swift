@@ -61,9 +61,12 @@ enum ReportRenderer {
   }
 
   /// perf's graph layout: `---root` then branches `|--NN.NN%--frame`, chains continuing underneath.
-  static func renderTree(_ root: CallTreeNode, total: Double, indent: Int) -> String {
+  static func renderTree(_ tree: CallTreeNode, total: Double, indent: Int) -> String {
+    // A caller-order tree has a virtual root; with a single outermost caller, start the chain there.
+    var root = tree
+    if root.frame.name.isEmpty && root.children.count == 1 { root = root.children[0] }
     var out = String(repeating: " ", count: indent) + "|\n"
-    out += String(repeating: " ", count: indent) + "---" + root.frame.name + "\n"
+    if !root.frame.name.isEmpty { out += String(repeating: " ", count: indent) + "---" + root.frame.name + "\n" }
     func walk(_ node: CallTreeNode, _ prefix: String) {
       var n = node
       // A single child carrying all the weight continues the chain on the same column.
@@ -77,7 +80,8 @@ enum ReportRenderer {
         let label = "|--\(pct)--"
         out += prefix + "   " + label + child.frame.name + "\n"
         let last = i == n.children.count - 1
-        let continuation = prefix + "   " + (last ? " " : "|") + String(repeating: " ", count: label.count - 1)
+        // Continuation lines print at prefix + 3, so this lines them up under the child's name.
+        let continuation = prefix + "   " + (last ? " " : "|") + String(repeating: " ", count: label.count - 4)
         walk(child, continuation)
         if !last { out += prefix + "   |\n" }
       }

@@ -148,4 +148,42 @@ struct SampleRingTests {
     }
     #expect(ids == [idA, idB])
   }
+
+  @Test func theAsyncStreamDeliversEveryRecordAndEndsWhenAskedToStop() async throws {
+    let event = try Self.clockSampler(period: 1_000_000, wakeupEvents: 4)
+    let ring = try SampleRing(event: event, dataPages: 8)
+    let poller = try RingPoller(rings: [ring])
+    let layout = SampleLayout(event.attributes)
+    try event.enable()
+    Self.burn(milliseconds: 30)
+    try event.disable()
+    let stop = StopFlag()
+    var samples = 0
+    for try await bytes in poller.records(pollMilliseconds: 20, stop: { stop.isSet }) {
+      let record = try bytes.withUnsafeBytes { try PerfRecord.decode($0, layout: layout) }
+      if case .sample = record.body { samples += 1 }
+      if samples >= 20 { stop.set() }
+    }
+    #expect(samples >= 20 && samples <= 40, "30 ms at 1 per ms: \(samples)")
+  }
+}
+
+/// A flag shared with the stream's polling task.
+final class StopFlag: @unchecked Sendable {
+  private var value = false
+  private let lock = NSLockLike()
+  var isSet: Bool { lock.withLock { value } }
+  func set() { lock.withLock { value = true } }
+}
+
+/// A pthread mutex, to avoid Foundation in this test file.
+final class NSLockLike: @unchecked Sendable {
+  private var mutex = pthread_mutex_t()
+  init() { pthread_mutex_init(&mutex, nil) }
+  deinit { pthread_mutex_destroy(&mutex) }
+  func withLock<T>(_ body: () -> T) -> T {
+    pthread_mutex_lock(&mutex)
+    defer { pthread_mutex_unlock(&mutex) }
+    return body()
+  }
 }

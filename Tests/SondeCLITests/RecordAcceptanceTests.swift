@@ -229,6 +229,34 @@ struct RecordAcceptanceTests {
     #expect(report.status == 0, "\(report.stderr)")
   }
 
+  @Test func callGraphsShowCalleeAndCallerTrees() throws {
+    let dir = try ToolRunner.tempDirectory("graph")
+    let file = dir + "/g.data"
+    let rec = try ToolRunner.run([
+      ToolRunner.sonde, "record", "-F", "999", "-g", "-o", file, "--", ToolRunner.demo, "shares", "800",
+    ])
+    #expect(rec.status == 0)
+    let callee = try ToolRunner.run([ToolRunner.sonde, "report", "-i", file, "-g", "--sort", "sym", "--limit", "1"])
+    let lines = callee.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.contains { $0.hasSuffix("[.] burn") })
+    #expect(lines.contains { $0.trimmingCharacters(in: .whitespaces) == "---burn" })
+    let branch = lines.first { $0.contains("--demo_hot") }
+    let pct = branch.flatMap { l in l.split(separator: "-").first { $0.hasSuffix("%") } }.flatMap {
+      Double($0.dropLast())
+    }
+    #expect(abs((pct ?? 0) - 50) <= 4, "\(branch ?? "no demo_hot branch")")
+    let caller = try ToolRunner.run([
+      ToolRunner.sonde, "report", "-i", file, "--children", "--call-graph", "caller", "--sort", "sym", "--limit", "8",
+    ])
+    // In caller order the demo_hot entry's tree starts from the outermost caller.
+    let text = caller.stdout
+    let hot = try #require(text.range(of: "[.] demo_hot"))
+    let after = text[hot.upperBound...].split(separator: "\n").prefix(5).map { $0.trimmingCharacters(in: .whitespaces) }
+    #expect(after == ["|", "---__libc_start_call_main", "main", "shares", "demo_hot"], "\(after)")
+    let filtered = try ToolRunner.run([ToolRunner.sonde, "report", "-i", file, "--comm", "no-such-comm"])
+    #expect(filtered.stdout.contains("# Samples: 0 "))
+  }
+
   @Test func dwarfModeRecordsRegistersAndStackThatPerfCanUnwind() throws {
     let dir = try ToolRunner.tempDirectory("dwarf")
     let file = dir + "/d.data"

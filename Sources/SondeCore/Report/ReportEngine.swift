@@ -155,8 +155,9 @@ public enum ReportEngine {
       dropped: source.dropped, rows: out, options: options)
   }
 
-  /// Merges the paths through a row's frame: callers down to it (caller order) or, from it, down the
-  /// stack towards main (callee order: the leaf's callers first).
+  /// Merges the paths through a row's frame. Callee order: rooted at the frame, branching towards main
+  /// (the frame's callers, nearest first). Caller order: a virtual root (empty name) whose branches run
+  /// from the outermost caller down to the frame. Frames merge by name and module, not call site.
   static func tree(
     _ profile: ResolvedProfile, _ contributors: [(sample: Int, index: Int)], order: CallGraphOrder, useWeight: Bool,
     root: ResolvedFrame
@@ -164,26 +165,26 @@ public enum ReportEngine {
     final class Node {
       var frame: ResolvedFrame
       var weight: UInt64 = 0
-      var children: [ResolvedFrame: Node] = [:]
-      var order: [ResolvedFrame] = []
+      var children: [String: Node] = [:]
+      var order: [String] = []
       init(_ f: ResolvedFrame) { frame = f }
     }
-    let top = Node(root)
+    let top = Node(order == .callee ? root : ResolvedFrame(name: "", module: "", isKernel: false))
     for (si, i) in contributors {
       let s = profile.samples[si]
       let w = useWeight ? s.weight : s.count
       top.weight += w
-      // Path excluding the row's own frame.
-      let path: [ResolvedFrame] =
-        order == .callee ? Array(s.frames[0..<i].reversed()) : Array(s.frames[0..<i]) + []
+      let path: ArraySlice<ResolvedFrame> =
+        order == .callee ? ArraySlice(s.frames[0..<i].reversed()) : s.frames[0...i]
       var node = top
-      for f in (order == .caller ? path : path) {
-        if let c = node.children[f] {
+      for f in path {
+        let key = f.name + "\u{0}" + f.module
+        if let c = node.children[key] {
           node = c
         } else {
           let c = Node(f)
-          node.children[f] = c
-          node.order.append(f)
+          node.children[key] = c
+          node.order.append(key)
           node = c
         }
         node.weight += w

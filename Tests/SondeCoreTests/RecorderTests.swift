@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+@testable import PerfEvents
+@testable import SondeCore
+
+/// The record engine driven directly (no CLI): what it writes is time-ordered, attributable and complete.
+@Suite(.serialized)
+struct RecorderTests {
+  static var binPath: String {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
+  }
+
+  static func temp(_ name: String) -> String { NSTemporaryDirectory() + "sonde-rec-\(name)-\(getpid()).data" }
+
+  @Test func aCommandIsRecordedFromExecWithTimeOrderedAttributableRecords() throws {
+    var options = RecordOptions()
+    options.target = .command([Self.binPath + "/sonde-demo", "selfshares", "300"])
+    options.frequency = 999
+    options.callGraph = .framePointer
+    options.output = Self.temp("cmd")
+    defer { unlink(options.output) }
+    let result = try Recorder(options: options).run()
+    #expect(result.samples >= 240 && result.samples <= 330, "~300 samples at 999 Hz for 0.3 s: \(result.samples)")
+    #expect(result.lost == 0)
+    #expect(result.commandStatus == 0)
+
+    let file = try PerfDataFile(path: options.output)
+    let ids = Set(file.events.flatMap(\.ids))
+    #expect(ids.count == result.rings, "one fd per CPU for one event")
+    var lastTime: UInt64 = 0
+    var ordered = true
+    var samples = 0
+    var execComm = false
+    var demoMapped = false
+    var unattributed = 0
+    var badChains = 0
+    try file.forEachDecodedRecord { r in
+      if r.time != 0 {
+        if r.time < lastTime { ordered = false }
+        lastTime = r.time
+      }
+      switch r.body {
+      case .sample(let s):
+        samples += 1
+        if !ids.contains(s.identifier) { unattributed += 1 }
+        if s.callchain.first != CallchainContext.kernel && s.callchain.first != CallchainContext.user { badChains += 1 }
+      case .comm(let c): if c.comm == "sonde-demo" && r.misc & RecordMisc.commExec != 0 { execComm = true }
+      case .mmap2(let m): if m.filename.hasSuffix("/sonde-demo") { demoMapped = true }
+      default: break
+      }
+    }
+    #expect(ordered, "records are merged across CPUs in time order")
+    #expect(unattributed == 0, "every sample's IDENTIFIER names one of the file's event ids")
+    #expect(badChains == 0, "callchains start with a context marker")
+    #expect(samples == result.samples)
+    #expect(execComm, "the kernel's COMM_EXEC record names the command")
+    #expect(demoMapped)
+
+    // The profile built from it attributes the samples to the demo's three functions 50/30/20.
+    let session = try ReportSession(path: options.output)
+    var report = ReportOptions()
+    report.sortKeys = [.symbol]
+    let rows = ReportEngine.report(session.resolved, options: report).rows
+    let share = { (name: String) in rows.first { $0.symbol == name }?.selfPercent ?? 0 }
+    #expect(abs(share("self_hot") - 50) < 6 && abs(share("self_warm") - 30) < 6 && abs(share("self_cool") - 20) < 6)
+    #expect(session.profile.threads.allSatisfy { $0.comm == "sonde-demo" })
+  }
+
+  @Test func systemWideOnOneCPUSamplesOnlyThatCPU() throws {
+    var options = RecordOptions()
+    options.target = .systemWide
+    options.cpus = [0]
+    options.duration = 0.3
+    options.frequency = 499
+    options.output = Self.temp("cpu0")
+    defer { unlink(options.output) }
+    let result = try Recorder(options: options).run()
+    #expect(result.rings == 1)
+    #expect(result.samples > 50)
+    let file = try PerfDataFile(path: options.output)
+    #expect(SampleType(rawValue: file.events[0].attributes.sample_type).contains(.cpu))
+    var cpus = Set<UInt32>()
+    try file.forEachDecodedRecord { if case .sample(let s) = $0.body { cpus.insert(s.cpu) } }
+    #expect(cpus == [0])
+  }
+
+  @Test func aThreadOfARunningProcessIsRecordedWithSynthesizedSideBand() throws {
+    let target = Process()
+    target.executableURL = URL(fileURLWithPath: Self.binPath + "/sonde-demo")
+    target.arguments = ["spin", "2000"]
+    try target.run()
+    defer { target.terminate() }
+    usleep(100_000)
+    var options = RecordOptions()
+    options.target = .threads([target.processIdentifier])
+    options.duration = 0.4
+    options.frequency = 499
+    options.output = Self.temp("tid")
+    defer { unlink(options.output) }
+    let result = try Recorder(options: options).run()
+    #expect(result.samples > 100)
+    let session = try ReportSession(path: options.output)
+    #expect(session.profile.threads.map(\.comm) == ["sonde-demo"])
+    #expect(session.profile.mappings.contains { $0.path.hasSuffix("/sonde-demo") })
+    var filtered = ProfileLoader()
+    filtered.comms = ["nothing-by-this-name"]
+    let (empty, _) = try filtered.load(session.file)
+    #expect(empty.sampleCount == 0)
+    filtered = ProfileLoader()
+    filtered.pids = [target.processIdentifier]
+    #expect(try filtered.load(session.file).0.sampleCount == UInt64(result.samples))
+  }
+
+  @Test func unknownEventsAndMissingProcessesAreExplainedErrors() throws {
+    var options = RecordOptions()
+    options.events = ["no-such-event"]
+    options.target = .systemWide
+    options.output = Self.temp("bad")
+    let e1 = #expect(throws: SondeError.self) { try Recorder(options: options).run() }
+    #expect(e1?.kind == .invalidInput)
+    options.events = ["cpu-clock"]
+    options.target = .processes([999_999_999])
+    let e2 = #expect(throws: SondeError.self) { try Recorder(options: options).run() }
+    #expect(e2?.kind == .noSuchProcess)
+    options.target = .command(["/nonexistent/program"])
+    let e3 = #expect(throws: SondeError.self) { try Recorder(options: options).run() }
+    #expect(e3?.kind == .invalidInput)
+  }
+}
