@@ -92,6 +92,24 @@ public final class Recorder {
     }
     for pid in processes { synthesized.append(contentsOf: ProcSynthesizer.records(forProcess: pid, layout: layout)) }
 
+    // The file is written as the recording goes: synthesized side-band first, then rounds of records
+    // merged across CPUs in time order, each followed by FINISHED_ROUND as perf writes them.
+    var events: [PerfDataEvent] = []
+    for (i, attr) in attrs.enumerated() {
+      events.append(PerfDataEvent(attributes: attr, ids: ids[i], name: options.events[i]))
+    }
+    let writer = try PerfDataWriter(path: options.output, events: events)
+    var buildIDs = BuildIDCollector(decoder: decoder)
+    var bytesWritten: UInt64 = 0
+    func write(_ records: [[UInt8]]) throws(SondeError) {
+      for r in records {
+        try writer.append(r)
+        buildIDs.observe(r)
+        bytesWritten += UInt64(r.count)
+      }
+    }
+    try write(synthesized)
+
     let poller = try RingPoller(rings: rings)
     if let launcher {
       try launcher.start()
@@ -99,20 +117,22 @@ public final class Recorder {
       for o in opened { try o.fd.enable() }
     }
 
-    var collected: [(time: UInt64, bytes: [UInt8])] = []
+    var sorter = RecordSorter()
     var stats = RecordResult(
       output: options.output, samples: 0, lost: 0, lostSamples: 0, throttles: 0, records: 0, bytesWritten: 0,
       durationSeconds: 0, commandStatus: nil, rings: rings.count)
     let drain = { (ring: SampleRing) in
       ring.drain { bytes in
-        let time = decoder.time(of: bytes)
-        collected.append((time, [UInt8](bytes)))
+        sorter.add(time: decoder.time(of: bytes), bytes: [UInt8](bytes))
         Self.count(bytes, into: &stats)
       }
     }
     while true {
-      let ready = try poller.wait(timeoutMilliseconds: 100)
-      for index in ready { _ = drain(rings[index]) }
+      _ = try poller.wait(timeoutMilliseconds: 100)
+      // A round drains every ring, so the next round's horizon is safe for all CPUs.
+      for ring in rings { _ = drain(ring) }
+      let ready = sorter.finishRound()
+      if !ready.isEmpty { try write(ready + [RecordSorter.finishedRoundRecord]) }
       if shouldStop() { break }
       if let d = options.duration, monotonicSeconds() - startTime >= d { break }
       if let launcher, launcher.wait(block: false) { break }
@@ -127,28 +147,13 @@ public final class Recorder {
       }
       stats.commandStatus = launcher.status
     }
+    try write(sorter.finishAll())
 
-    // Merge the per-CPU streams by time (stable: synthesized records, time 0, stay first and in order).
-    collected.sort { $0.time < $1.time }
-    var events: [PerfDataEvent] = []
-    for (i, attr) in attrs.enumerated() {
-      events.append(PerfDataEvent(attributes: attr, ids: ids[i], name: options.events[i]))
-    }
-    let writer = try PerfDataWriter(path: options.output, events: events)
-    var bytes: UInt64 = 0
-    for r in synthesized {
-      try writer.append(r)
-      bytes += UInt64(r.count)
-    }
-    for r in collected {
-      try writer.append(r.bytes)
-      bytes += UInt64(r.bytes.count)
-    }
     var features = HostFeatures.collect(commandLine: options.commandLine)
-    features.buildIDs = BuildIDCollector.collect(records: synthesized + collected.map(\.bytes), decoder: decoder)
+    features.buildIDs = buildIDs.entries()
     try writer.finish(features: features)
-    stats.records = synthesized.count + collected.count
-    stats.bytesWritten = bytes
+    stats.records = writer.recordCount
+    stats.bytesWritten = bytesWritten
     stats.durationSeconds = monotonicSeconds() - startTime
     return stats
   }
