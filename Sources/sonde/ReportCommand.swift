@@ -38,6 +38,8 @@ struct ReportCommand: ParsableCommand {
   var pid: String?
   @Option(help: "Only these command names (comma-separated).")
   var comm: String?
+  @Option(help: "Only this event (name as recorded); the table shows one section per event otherwise.")
+  var event: String?
   @Option(name: .customLong("limit"), help: "Show at most N rows.")
   var limit: Int?
   @Flag(help: "Print folded stacks (comm;root;…;leaf count) instead of the table.")
@@ -51,13 +53,37 @@ struct ReportCommand: ParsableCommand {
     var loader = ProfileLoader()
     if let pid { loader.pids = Set(pid.split(separator: ",").compactMap { Int32($0) }) }
     if let comm { loader.comms = Set(comm.split(separator: ",").map(String.init)) }
-    let session: ReportSession
+    let file: PerfDataFile
     do {
-      session = try ReportSession(path: input, loader: loader)
+      file = try PerfDataFile(path: input)
     } catch {
       samplingStatus("sonde report: \(error)")
       throw ExitCode.failure
     }
+    let names = ReportSession.eventNames(file)
+    if let event {
+      guard let index = names.firstIndex(of: event) else {
+        samplingStatus("sonde report: no event '\(event)' in \(input) (it has: \(names.joined(separator: ", ")))")
+        throw ExitCode.failure
+      }
+      loader.event = index
+    }
+    // Like perf, the table reports each event separately when a file holds several.
+    let tableEvents: [Int?] =
+      loader.event == nil && names.count > 1 && !folded && flamegraph == nil
+      ? names.indices.map { $0 } : [loader.event]
+    var sessions: [ReportSession] = []
+    do {
+      for e in tableEvents {
+        var l = loader
+        l.event = e
+        sessions.append(try ReportSession(file: file, loader: l))
+      }
+    } catch {
+      samplingStatus("sonde report: \(error)")
+      throw ExitCode.failure
+    }
+    let session = sessions[0]
     if folded || flamegraph != nil {
       if folded {
         let text = FoldedExporter.render(session.resolved)
@@ -94,8 +120,10 @@ struct ReportCommand: ParsableCommand {
     } else if graphs {
       options.callGraph = .callee
     }
-    let report = ReportEngine.report(session.resolved, options: options)
-    writeStdout(ReportRenderer.render(report, session: session))
+    for (i, s) in sessions.enumerated() {
+      let report = ReportEngine.report(s.resolved, options: options)
+      writeStdout((i > 0 ? "\n" : "") + ReportRenderer.render(report, session: s))
+    }
   }
 
   func writeWhole(_ path: String, _ text: String) throws {

@@ -257,6 +257,27 @@ struct RecordAcceptanceTests {
     #expect(filtered.stdout.contains("# Samples: 0 "))
   }
 
+  @Test func twoEventsShareEachCPUsRingAndAreReportedSeparatelyLikePerf() throws {
+    let dir = try ToolRunner.tempDirectory("two")
+    let file = dir + "/two.data"
+    let rec = try ToolRunner.run([
+      ToolRunner.sonde, "record", "-e", "cpu-clock,task-clock", "-F", "499", "-g", "-o", file, "--", ToolRunner.demo,
+      "selfshares", "400",
+    ])
+    #expect(rec.status == 0, "\(rec.stderr)")
+    let perf = try ToolRunner.run([
+      "perf", "report", "--stdio", "--no-children", "--sort", "sym", "-g", "none", "-i", file,
+    ])
+    let sonde = try ToolRunner.run([ToolRunner.sonde, "report", "--sort", "sym", "-i", file])
+    let sections = { (text: String) in
+      text.split(separator: "\n").filter { $0.contains("of event") || $0.contains("[.] self_") }.map {
+        $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+      }
+    }
+    #expect(sections(sonde.stdout) == sections(perf.stdout))
+    #expect(sections(sonde.stdout).filter { $0.contains("of event") }.count == 2)
+  }
+
   @Test func dwarfModeRecordsRegistersAndStackThatPerfCanUnwind() throws {
     let dir = try ToolRunner.tempDirectory("dwarf")
     let file = dir + "/d.data"

@@ -10,6 +10,8 @@ public struct ProfileLoader {
   public var pids: Set<Int32> = []
   /// Keep only samples of threads with these command names (empty: all).
   public var comms: Set<String> = []
+  /// Keep only samples of this event (index into the file's events; nil: all events together).
+  public var event: Int?
 
   public init() {}
 
@@ -25,8 +27,15 @@ public struct ProfileLoader {
   public func load(_ file: PerfDataFile) throws(SondeError) -> (Profile, Summary) {
     var summary = Summary()
     let names = file.events.enumerated().map { i, e in e.name.isEmpty ? Self.eventName(e.attributes) : e.name }
-    var builder = ProfileBuilder(eventName: names.first ?? "")
-    if let first = file.events.first {
+    var builder = ProfileBuilder(
+      eventName: event.flatMap { names.indices.contains($0) ? names[$0] : nil } ?? names.first ?? "")
+    var eventIDs: Set<UInt64>?
+    if let event, file.events.indices.contains(event) {
+      eventIDs = Set(file.events[event].ids)
+      let a = file.events[event].attributes
+      builder.setRate(frequency: a.freq != 0 ? a.sample_freq : nil, period: a.freq == 0 ? a.sample_period : nil)
+    }
+    if event == nil, let first = file.events.first {
       let a = first.attributes
       builder.setRate(frequency: a.freq != 0 ? a.sample_freq : nil, period: a.freq == 0 ? a.sample_period : nil)
     }
@@ -45,6 +54,7 @@ public struct ProfileLoader {
           let pid = Int32(bitPattern: s.pid)
           let tid = Int32(bitPattern: s.tid)
           let name = comm[tid] ?? comm[pid] ?? ":\(tid)"
+          if let eventIDs, !eventIDs.contains(s.eventID) { return }
           if !pids.isEmpty && !pids.contains(pid) { return }
           if !comms.isEmpty && !comms.contains(name) { return }
           let stack = Self.stack(s, misc: record.misc)

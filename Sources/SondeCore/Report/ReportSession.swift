@@ -11,12 +11,21 @@ public struct ReportSession {
   public let resolved: ResolvedProfile
 
   public init(path: String, loader: ProfileLoader = ProfileLoader()) throws(SondeError) {
-    file = try PerfDataFile(path: path)
+    try self.init(file: PerfDataFile(path: path), loader: loader)
+  }
+
+  public init(file: PerfDataFile, loader: ProfileLoader = ProfileLoader()) throws(SondeError) {
+    self.file = file
     (profile, summary) = try loader.load(file)
     let resolver = FileSymbolResolver(profile: profile, sameKernel: Self.recordedOnThisKernel(file))
     resolved = ResolvedProfile(profile) { pid, address, kernel, ret in
       resolver.resolve(pid: pid, address: address, isKernel: kernel, isReturnAddress: ret)
     }
+  }
+
+  /// Each event's name: from the file's event descriptions, else perf's name for its attr.
+  public static func eventNames(_ file: PerfDataFile) -> [String] {
+    file.events.map { $0.name.isEmpty ? ProfileLoader.eventName($0.attributes) : $0.name }
   }
 
   /// Whether the file's os release matches the running kernel (true when the file does not say).
