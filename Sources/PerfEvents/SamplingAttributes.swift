@@ -38,6 +38,17 @@ public enum SamplingAttributes {
     return attr
   }
 
+  /// The software "dummy" event: never counts, used to carry side-band records (mmap, comm, task)
+  /// into a ring of their own. Excludes the kernel like perf's `dummy:u`.
+  public static func dummy() -> perf_event_attr {
+    var attr = perf_event_attr()
+    attr.size = SONDE_PERF_ATTR_SIZE
+    attr.type = PERF_TYPE_SOFTWARE.rawValue
+    attr.config = UInt64(PERF_COUNT_SW_DUMMY.rawValue)
+    attr.exclude_kernel = 1
+    return attr
+  }
+
   private static func splitModifiers(_ name: String) -> (String, Set<Character>) {
     guard let colon = name.lastIndex(of: ":") else { return (name, []) }
     return (String(name[..<colon]), Set(name[name.index(after: colon)...]))

@@ -39,6 +39,8 @@ struct RecordCommand: ParsableCommand {
   var duration: Double?
   @Option(name: [.customShort("m"), .customLong("mmap-pages")], help: "Data pages per ring (power of two).")
   var mmapPages = 128
+  @Flag(help: "Flight recorder: keep only the newest samples in overwrite rings, write them at the end.")
+  var overwrite = false
   @Argument(parsing: .captureForPassthrough, help: "The command to run (after --).")
   var command: [String] = []
 
@@ -51,6 +53,7 @@ struct RecordCommand: ParsableCommand {
     options.output = output
     options.duration = duration
     options.dataPages = mmapPages
+    options.overwrite = overwrite
     options.commandLine = CommandLine.arguments
     if let cg = callGraph {
       let parts = cg.split(separator: ",")

@@ -69,9 +69,13 @@ struct ReportCommand: ParsableCommand {
       loader.event = index
     }
     // Like perf, the table reports each event separately when a file holds several.
+    // Side-band carriers (the software dummy event) never sample and get no section.
+    let sampling = file.events.indices.filter {
+      !(file.events[$0].attributes.type == 1 && file.events[$0].attributes.config == 9)
+    }
     let tableEvents: [Int?] =
-      loader.event == nil && names.count > 1 && !folded && flamegraph == nil
-      ? names.indices.map { $0 } : [loader.event]
+      loader.event == nil && sampling.count > 1 && !folded && flamegraph == nil
+      ? sampling.map { $0 } : [loader.event ?? (sampling.count == 1 && names.count > 1 ? sampling[0] : nil)]
     var sessions: [ReportSession] = []
     do {
       for e in tableEvents {

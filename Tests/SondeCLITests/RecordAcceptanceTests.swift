@@ -278,6 +278,31 @@ struct RecordAcceptanceTests {
     #expect(sections(sonde.stdout).filter { $0.contains("of event") }.count == 2)
   }
 
+  @Test func theFlightRecorderKeepsOnlyTheNewestSamplesAndTheirSideBand() throws {
+    let dir = try ToolRunner.tempDirectory("overwrite")
+    let file = dir + "/ow.data"
+    let rec = try ToolRunner.run([
+      ToolRunner.sonde, "record", "--overwrite", "-m", "4", "-F", "999", "-g", "-o", file, "--", ToolRunner.demo,
+      "shares", "2000",
+    ])
+    #expect(rec.status == 0, "\(rec.stderr)")
+    let counts = try #require(ToolRunner.recordCounts(rec.stderr))
+    // 16 KiB of backward ring per CPU holds ~150 of the ~2000 samples: only the newest survive.
+    #expect(counts.samples > 50 && counts.samples < 600, "\(counts)")
+    let times = try ToolRunner.run(["perf", "script", "-i", file, "-F", "time"]).stdout.split(separator: "\n")
+      .compactMap { Double($0.trimmingCharacters(in: .whitespaces).dropLast()) }
+    #expect(times.count == counts.samples)
+    // Each CPU's ring keeps that CPU's newest samples; a CPU the task left early keeps older ones, but
+    // most kept samples come from the end of the 2 s run.
+    let newest = times.max() ?? 0
+    let recent = times.filter { newest - $0 < 0.5 }.count
+    #expect(recent * 2 >= times.count, "\(recent) of \(times.count) samples in the last 0.5 s")
+    // The side-band went to its own forward ring, so samples still symbolize.
+    let report = try ToolRunner.run([ToolRunner.sonde, "report", "--sort", "sym", "-i", file])
+    #expect(ToolRunner.top(ToolRunner.shares(report.stdout), 1) == ["burn"], "\(report.stdout.prefix(600))")
+    #expect(report.stdout.components(separatedBy: "of event").count == 2, "no section for the dummy event")
+  }
+
   @Test func dwarfModeRecordsRegistersAndStackThatPerfCanUnwind() throws {
     let dir = try ToolRunner.tempDirectory("dwarf")
     let file = dir + "/d.data"

@@ -100,7 +100,7 @@ struct RecorderTests {
     options.output = Self.temp("tid")
     defer { unlink(options.output) }
     let result = try Recorder(options: options).run()
-    #expect(result.samples > 100)
+    #expect(result.samples > 40, "0.4 s at 499 Hz of a spinning thread (it may share the CPU with other tests)")
     let session = try ReportSession(path: options.output)
     #expect(session.profile.threads.map(\.comm) == ["sonde-demo"])
     #expect(session.profile.mappings.contains { $0.path.hasSuffix("/sonde-demo") })

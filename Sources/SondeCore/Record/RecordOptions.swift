@@ -32,6 +32,8 @@ public struct RecordOptions: Sendable {
   public var dataPages: Int = 128
   /// Wake the reader after this many bytes (0: the kernel's default of half the ring).
   public var wakeupWatermark: UInt32 = 0
+  /// Flight recorder: backward (overwrite) rings that keep only the newest data, read once at the end.
+  public var overwrite = false
   /// The command line stored in the file's cmdline feature.
   public var commandLine: [String] = []
 

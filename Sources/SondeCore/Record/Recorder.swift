@@ -24,7 +24,9 @@ public final class Recorder {
   /// Records until the command exits, the targets exit, the duration passes, or `shouldStop` says so.
   public func run(shouldStop: () -> Bool = { false }) throws(SondeError) -> RecordResult {
     let startTime = monotonicSeconds()
-    let attrs = try buildAttributes()
+    let specs = try buildAttributes()
+    let attrs = specs.map(\.attr)
+    let names = specs.map(\.name)
     let cpus = try resolveCPUs()
 
     var launcher: CommandLauncher?
@@ -60,17 +62,25 @@ public final class Recorder {
     // Open every (event, task, cpu); the first fd per CPU owns that CPU's ring.
     var opened: [OpenedFD] = []
     var rings: [SampleRing] = []
-    var ringOwner: [Int32: PerfEventFD] = [:]
+    // Backward (overwrite) and forward rings cannot be shared, so each CPU has one owner per direction.
+    struct RingKey: Hashable {
+      var cpu: Int32
+      var backward: Bool
+    }
+    var ringOwner: [RingKey: PerfEventFD] = [:]
     for cpu in cpus {
       for task in tasks {
-        for (index, attr) in attrs.enumerated() {
+        for (index, spec) in specs.enumerated() {
           let target = EventTarget(pid: task, cpu: cpu)
-          let fd = try PerfEventFD.open(attr, target: target, label: options.events[index])
-          if let owner = ringOwner[cpu] {
+          let fd = try PerfEventFD.open(spec.attr, target: target, label: spec.name)
+          let key = RingKey(cpu: cpu, backward: spec.attr.write_backward != 0)
+          if let owner = ringOwner[key] {
             try fd.setOutput(to: owner)
           } else {
-            ringOwner[cpu] = fd
-            rings.append(try SampleRing(event: fd, dataPages: options.dataPages))
+            ringOwner[key] = fd
+            // Side-band rings stay small: mmap/comm/task records are rare.
+            let pages = key.backward || !options.overwrite ? options.dataPages : 16
+            rings.append(try SampleRing(event: fd, dataPages: pages, overwrite: key.backward))
           }
           opened.append(OpenedFD(event: index, fd: fd))
         }
@@ -96,7 +106,7 @@ public final class Recorder {
     // merged across CPUs in time order, each followed by FINISHED_ROUND as perf writes them.
     var events: [PerfDataEvent] = []
     for (i, attr) in attrs.enumerated() {
-      events.append(PerfDataEvent(attributes: attr, ids: ids[i], name: options.events[i]))
+      events.append(PerfDataEvent(attributes: attr, ids: ids[i], name: names[i]))
     }
     let writer = try PerfDataWriter(path: options.output, events: events)
     var buildIDs = BuildIDCollector(decoder: decoder)
@@ -129,17 +139,32 @@ public final class Recorder {
     }
     while true {
       _ = try poller.wait(timeoutMilliseconds: 100)
-      // A round drains every ring, so the next round's horizon is safe for all CPUs.
-      for ring in rings { _ = drain(ring) }
-      let ready = sorter.finishRound()
-      if !ready.isEmpty { try write(ready + [RecordSorter.finishedRoundRecord]) }
+      if !options.overwrite {
+        // A round drains every ring, so the next round's horizon is safe for all CPUs.
+        for ring in rings { _ = drain(ring) }
+        let ready = sorter.finishRound()
+        if !ready.isEmpty { try write(ready + [RecordSorter.finishedRoundRecord]) }
+      } else {
+        // Flight recorder: only the forward side-band rings are read as we go; they are kept until the end.
+        for ring in rings where !ring.overwrite { _ = drain(ring) }
+      }
       if shouldStop() { break }
       if let d = options.duration, monotonicSeconds() - startTime >= d { break }
       if let launcher, launcher.wait(block: false) { break }
       if launcher == nil && options.target != .systemWide && poller.allHungUp { break }
     }
     for o in opened { try? o.fd.disable() }
-    for ring in rings { _ = drain(ring) }
+    for ring in rings {
+      if options.overwrite {
+        // The newest records each backward ring still holds (the kernel overwrote older ones).
+        _ = try? ring.snapshot { bytes in
+          sorter.add(time: decoder.time(of: bytes), bytes: [UInt8](bytes))
+          Self.count(bytes, into: &stats)
+        }
+      } else {
+        _ = drain(ring)
+      }
+    }
     if let launcher {
       if !launcher.wait(block: false) {
         kill(launcher.pid, SIGTERM)
@@ -175,34 +200,40 @@ public final class Recorder {
     }
   }
 
-  /// The perf_event_attr of each requested event, configured for sampling.
-  private func buildAttributes() throws(SondeError) -> [perf_event_attr] {
+  /// The perf_event_attr of each requested event, configured for sampling, with its name. In overwrite
+  /// mode the sampling events write backward and a forward "dummy" event carries the side-band
+  /// (as perf does), so mmap/comm records are not overwritten by samples.
+  private func buildAttributes() throws(SondeError) -> [(attr: perf_event_attr, name: String)] {
     guard !options.events.isEmpty else { throw SondeError.invalid("record", "no events given") }
-    var attrs: [perf_event_attr] = []
-    for (i, name) in options.events.enumerated() {
+    var specs: [(attr: perf_event_attr, name: String)] = []
+    let names = options.events + (options.overwrite ? ["dummy:u"] : [])
+    for (i, name) in names.enumerated() {
+      let isDummy = options.overwrite && i == options.events.count
       // Interim: SamplingAttributes knows the common events until the EventParser is merged.
-      guard var attr = SamplingAttributes.baseAttributes(forEvent: name) else {
+      guard var attr = isDummy ? SamplingAttributes.dummy() : SamplingAttributes.baseAttributes(forEvent: name) else {
         throw SondeError.invalid(
           "record -e \(name)", "unknown or unsupported event '\(name)' for sampling",
           remedy: "sample cpu-clock or task-clock (see 'sonde list')")
       }
       let systemWide = options.target == .systemWide
       SamplingAttributes.configureSampling(
-        &attr, frequency: options.frequency, period: options.period, callGraph: options.callGraph,
-        trackSideBand: i == 0, systemWide: systemWide || options.cpus != nil)
+        &attr, frequency: isDummy ? nil : options.frequency, period: isDummy ? 1 : options.period,
+        callGraph: options.callGraph, trackSideBand: options.overwrite ? isDummy : i == 0,
+        systemWide: systemWide || options.cpus != nil)
       if case .command = options.target {
         attr.enable_on_exec = 1
         attr.inherit = 1
       } else if case .processes = options.target {
         attr.inherit = 1
       }
+      if options.overwrite && !isDummy { attr.write_backward = 1 }
       if options.wakeupWatermark > 0 {
         attr.watermark = 1
         attr.wakeup_events = options.wakeupWatermark
       }
-      attrs.append(attr)
+      specs.append((attr, name))
     }
-    return attrs
+    return specs
   }
 
   private func resolveCPUs() throws(SondeError) -> [Int32] {
