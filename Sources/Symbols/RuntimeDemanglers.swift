@@ -14,38 +14,79 @@ private func lookupFunction(_ name: String, libraries: [String]) -> UnsafeMutabl
 /// The Swift runtime's demangler, `swift_demangle` from libswiftCore.
 ///
 /// `char *swift_demangle(const char *name, size_t length, char *buffer, size_t *bufferSize, uint32_t flags)`
-/// returns a malloc'd string when no buffer is passed; Sonde frees it.
+/// returns a malloc'd string when no buffer is passed; Sonde frees it. The runtime prints types without
+/// sugar (`Swift.Array<Int>`); `SwiftSugar` rewrites them as `swift demangle` prints them (`[Int]`).
+/// The simplified form comes from the toolchain's libswiftDemangle when it is installed (exactly
+/// `swift demangle --simplified`), else from a textual simplification of the runtime's output.
 final class SwiftRuntimeDemangler: Sendable {
   typealias Function =
     @convention(c) (
       UnsafePointer<CChar>?, Int, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?, UInt32
     ) -> UnsafeMutablePointer<CChar>?
+  /// `size_t swift_demangle_getSimplifiedDemangledName(const char *, char *buffer, size_t length)`.
+  typealias BufferFunction = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<CChar>?, Int) -> Int
 
   static let shared = SwiftRuntimeDemangler()
   private let function: Function?
+  private let simplifiedFunction: BufferFunction?
 
   private init() {
     let symbol = lookupFunction("swift_demangle", libraries: ["libswiftCore.so"])
     function = symbol.map { unsafeBitCast($0, to: Function.self) }
+    // libswiftDemangle ships with the toolchain next to lib/swift/linux/libswiftCore.so.
+    var simplified: BufferFunction?
+    let maps = try? ProcessMaps.read(pid: getpid())
+    if symbol != nil, let core = maps?.mappings.first(where: { $0.path.hasSuffix("/libswiftCore.so") })?.path {
+      let parts = core.split(separator: "/", omittingEmptySubsequences: false)
+      if parts.count > 3 {
+        let library = parts.dropLast(3).joined(separator: "/") + "/libswiftDemangle.so"
+        if let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL),
+          let entry = dlsym(handle, "swift_demangle_getSimplifiedDemangledName")
+        {
+          simplified = unsafeBitCast(entry, to: BufferFunction.self)
+        }
+      }
+    }
+    simplifiedFunction = simplified
   }
 
   /// Whether the runtime entry point was found.
   var isAvailable: Bool { function != nil }
 
+  /// The full demangling, as `swift demangle` prints it.
   func demangle(_ name: String) -> String? {
     guard let function else { return nil }
     var copy = name
-    return copy.withUTF8 { utf8 -> String? in
+    let raw = copy.withUTF8 { utf8 -> String? in
       utf8.withMemoryRebound(to: CChar.self) { chars -> String? in
         guard let result = function(chars.baseAddress, chars.count, nil, nil, 0) else { return nil }
         defer { free(result) }
-        let text = String(cString: result)
-        return text == name ? nil : text
+        return String(cString: result)
       }
     }
+    guard let raw, raw != name else { return nil }
+    return SwiftSugar.apply(raw)
   }
 
-  /// A shorter rendering of a fully demangled Swift name: drops specialization descriptions, `Swift.`
+  /// The simplified demangling (no module names, no implicit self types).
+  func demangleSimplified(_ name: String) -> String? {
+    if let simplifiedFunction {
+      var capacity = 1024
+      while capacity <= 1 << 20 {
+        var buffer = [CChar](repeating: 0, count: capacity)
+        let length = name.withCString { simplifiedFunction($0, &buffer, capacity) }
+        if length == 0 { break }
+        if length < capacity {
+          let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+          return text == name ? nil : text
+        }
+        capacity = length + 1
+      }
+    }
+    return demangle(name).map(SwiftRuntimeDemangler.simplify)
+  }
+
+  /// A textual approximation of the simplified form: drops specialization descriptions, `Swift.`
   /// qualifiers, extension annotations and generic `where` clauses.
   static func simplify(_ text: String) -> String {
     var result = text
@@ -86,6 +127,119 @@ final class SwiftRuntimeDemangler: Sendable {
   }
 }
 
+/// Re-sugars the Swift runtime's demangled text the way `swift demangle` prints types by default:
+/// `Swift.Array<T>` → `[T]`, `Swift.Dictionary<K, V>` → `[K : V]`, `Swift.Optional<T>` → `T?` (parenthesized
+/// when T is a function type or a composition), `Swift.ImplicitlyUnwrappedOptional<T>` → `T!`.
+enum SwiftSugar {
+  private static let forms: [(prefix: [Character], kind: Int)] = [
+    (Array("Swift.Array<"), 0), (Array("Swift.Dictionary<"), 1), (Array("Swift.Optional<"), 2),
+    (Array("Swift.ImplicitlyUnwrappedOptional<"), 3),
+  ]
+
+  static func apply(_ text: String) -> String {
+    let chars = Array(text)
+    guard text.contains("Swift.") else { return text }
+    return rewrite(chars[...])
+  }
+
+  private static func isIdentifier(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" || c == "." }
+
+  private static func rewrite(_ chars: ArraySlice<Character>) -> String {
+    var out = ""
+    var i = chars.startIndex
+    outer: while i < chars.endIndex {
+      if chars[i] == "S", i == chars.startIndex || !isIdentifier(chars[i - 1]) {
+        for form in forms where chars[i...].starts(with: form.prefix) {
+          let open = i + form.prefix.count - 1
+          guard let close = matchingClose(chars, open) else { continue }
+          let arguments = splitTopLevel(chars[(open + 1)..<close]).map { rewrite($0) }
+          switch form.kind {
+          case 0 where arguments.count == 1: out += "[" + arguments[0] + "]"
+          case 1 where arguments.count == 2: out += "[" + arguments[0] + " : " + arguments[1] + "]"
+          case 2 where arguments.count == 1, 3 where arguments.count == 1:
+            let mark = form.kind == 2 ? "?" : "!"
+            out += isSimple(arguments[0]) ? arguments[0] + mark : "(" + arguments[0] + ")" + mark
+          default: continue
+          }
+          i = close + 1
+          continue outer
+        }
+      }
+      out.append(chars[i])
+      i += 1
+    }
+    return out
+  }
+
+  /// The index of the `>` closing the `<` at `open`; `->` arrows are not brackets.
+  private static func matchingClose(_ chars: ArraySlice<Character>, _ open: Int) -> Int? {
+    var depth = 0
+    var i = open
+    while i < chars.endIndex {
+      switch chars[i] {
+      case "<", "(", "[": depth += 1
+      case ")", "]": depth -= 1
+      case ">":
+        if i > chars.startIndex && chars[i - 1] == "-" { break }
+        depth -= 1
+        if depth == 0 { return i }
+      default: break
+      }
+      i += 1
+    }
+    return nil
+  }
+
+  /// Splits generic arguments at top-level `, `.
+  private static func splitTopLevel(_ chars: ArraySlice<Character>) -> [ArraySlice<Character>] {
+    var parts: [ArraySlice<Character>] = []
+    var depth = 0
+    var start = chars.startIndex
+    var i = chars.startIndex
+    while i < chars.endIndex {
+      switch chars[i] {
+      case "<", "(", "[": depth += 1
+      case ")", "]": depth -= 1
+      case ">": if !(i > chars.startIndex && chars[i - 1] == "-") { depth -= 1 }
+      case ",":
+        if depth == 0 {
+          parts.append(chars[start..<i])
+          start = i + 1
+          if start < chars.endIndex && chars[start] == " " { start += 1 }
+        }
+      default: break
+      }
+      i += 1
+    }
+    parts.append(chars[start..<chars.endIndex])
+    return parts
+  }
+
+  /// Whether an optional's wrapped type prints without parentheses (not a function type or composition).
+  private static func isSimple(_ type: String) -> Bool {
+    if type.hasPrefix("@") || type.hasPrefix("any ") || type.hasPrefix("some ") || type.hasPrefix("inout ") {
+      return false
+    }
+    var depth = 0
+    let chars = Array(type)
+    for (i, c) in chars.enumerated() {
+      switch c {
+      case "<", "(", "[": depth += 1
+      case ")", "]": depth -= 1
+      case ">":
+        if i > 0 && chars[i - 1] == "-" {
+          if depth == 0 { return false }
+        } else {
+          depth -= 1
+        }
+      case "&": if depth == 0 { return false }
+      default: break
+      }
+    }
+    return true
+  }
+}
+
 /// The C++ runtime's Itanium demangler, `__cxa_demangle` from libstdc++ (or libc++abi).
 final class CxxRuntimeDemangler: Sendable {
   typealias Function =
@@ -108,7 +262,43 @@ final class CxxRuntimeDemangler: Sendable {
     var status: Int32 = 0
     guard let result = name.withCString({ function($0, nil, nil, &status) }) else { return nil }
     defer { free(result) }
-    return status == 0 ? String(cString: result) : nil
+    return status == 0 ? CxxRuntimeDemangler.expandStandardAbbreviations(String(cString: result)) : nil
+  }
+
+  private static let abbreviations: [(String, String)] = [
+    ("std::string", "std::basic_string<char, std::char_traits<char>, std::allocator<char> >"),
+    ("std::istream", "std::basic_istream<char, std::char_traits<char> >"),
+    ("std::ostream", "std::basic_ostream<char, std::char_traits<char> >"),
+    ("std::iostream", "std::basic_iostream<char, std::char_traits<char> >"),
+  ]
+
+  /// Spells the Itanium standard abbreviations `Ss`, `Si`, `So`, `Sd` in full, as c++filt does (it demangles
+  /// verbosely); `__cxa_demangle` prints them as `std::string` etc. These spellings only arise from the
+  /// abbreviations, since demangled names never contain typedefs.
+  static func expandStandardAbbreviations(_ text: String) -> String {
+    guard text.contains("std::") else { return text }
+    let chars = Array(text)
+    var out = ""
+    var i = 0
+    func isWordCharacter(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" }
+    func isIdentifier(_ c: Character) -> Bool { isWordCharacter(c) || c == ":" }
+    outer: while i < chars.count {
+      if chars[i] == "s", i == 0 || !isIdentifier(chars[i - 1]) {
+        for (short, full) in abbreviations {
+          let pattern = Array(short)
+          let end = i + pattern.count
+          if end <= chars.count, Array(chars[i..<end]) == pattern, end == chars.count || !isWordCharacter(chars[end]) {
+            out += full
+            if end < chars.count && chars[end] == ">" { out += " " }  // `> >`, as the demanglers space it
+            i = end
+            continue outer
+          }
+        }
+      }
+      out.append(chars[i])
+      i += 1
+    }
+    return out
   }
 }
 
