@@ -63,6 +63,9 @@ public final class Symbolizer: Sendable {
 
   private var demangler: Demangler? { options.demangle ? options.demangler : nil }
 
+  /// How many images the cache holds (bounded by `Options.maxCachedImages`).
+  public var cachedImageCount: Int { state.withLock { $0.images.count } }
+
   // MARK: Files
 
   /// Symbolizes ELF virtual addresses of the binary at `path` (what `addr2line -f -e` takes).

@@ -95,9 +95,10 @@ enum Support {
   /// Builds `output` from `source` with `command` unless a build for the same source hash exists.
   /// Builds into a temporary name and renames, so concurrent test processes never see half a file.
   static func buildOnce(
-    name: String, source: String, sourceExtension: String, build: (String, String) throws -> Int32
+    name: String, source: String, sourceExtension: String, flags: [String],
+    build: (String, String) throws -> Int32
   ) throws -> String {
-    let directory = temporaryDirectory("fixture-" + hash(source + name))
+    let directory = temporaryDirectory("fixture-" + hash(source + name + flags.joined(separator: " ")))
     let output = directory + "/" + name
     if FileManager.default.fileExists(atPath: output) { return output }
     let sourcePath = directory + "/\(name)-\(getpid()).\(sourceExtension)"
@@ -117,16 +118,20 @@ enum Support {
   /// The Swift fixture program, built once per source hash (see `FixtureSources.swiftProgram`).
   static let swiftFixture: Result<String, Error> = Result {
     guard let swiftc = swiftcPath else { throw FixtureError(message: "swiftc not found") }
-    return try buildOnce(name: "sonde-symbols-fixture", source: FixtureSources.swiftProgram, sourceExtension: "swift") {
-      try run(swiftc, ["-Onone", "-module-name", "Fixture", $0, "-o", $1]).0
-    }
+    let flags = ["-Onone", "-module-name", "Fixture"]
+    return try buildOnce(
+      name: "sonde-symbols-fixture", source: FixtureSources.swiftProgram, sourceExtension: "swift", flags: flags
+    ) { try run(swiftc, flags + [$0, "-o", $1]).0 }
   }
 
   /// A small C shared library that the fixture program dlopen()s.
   static let sharedLibraryFixture: Result<String, Error> = Result {
     guard let clang = tool("clang") else { throw FixtureError(message: "clang not found") }
-    return try buildOnce(name: "libsondefixture.so", source: FixtureSources.cLibrary, sourceExtension: "c") {
-      try run(clang, ["-shared", "-fPIC", "-O1", $0, "-o", $1]).0
+    let flags = ["-shared", "-fPIC", "-O1", "-Wl,--build-id"]
+    return try buildOnce(
+      name: "libsondefixture.so", source: FixtureSources.cLibrary, sourceExtension: "c", flags: flags
+    ) {
+      try run(clang, flags + [$0, "-o", $1]).0
     }
   }
 

@@ -1,0 +1,93 @@
+import Foundation
+import PerfEvents
+import Testing
+
+@testable import Symbols
+
+@Suite struct SymbolizerTests {
+  /// Addresses of the test process's own libc functions, found through dlsym.
+  static func libcAddresses() throws -> [(UInt64, String)] {
+    let handle = try #require(dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD))
+    return try ["getpid", "strlen", "qsort", "fopen", "opendir", "pthread_create", "mmap", "nanosleep"].map { name in
+      let symbol = try #require(dlsym(handle, name))
+      return (UInt64(UInt(bitPattern: symbol)) + 1, name)
+    }
+  }
+
+  @Test func concurrentTasksGetTheSameAnswersAsASequentialRun() async throws {
+    let addresses = try Self.libcAddresses()
+    let symbolizer = Symbolizer()
+    let pid = getpid()
+    let expected = Symbolizer().symbolize(pid: pid, addresses: addresses.map(\.0))
+    let results = await withTaskGroup(of: [SymbolizedFrame].self) { group in
+      for _ in 0..<16 { group.addTask { symbolizer.symbolize(pid: pid, addresses: addresses.map(\.0)) } }
+      var all: [[SymbolizedFrame]] = []
+      for await result in group { all.append(result) }
+      return all
+    }
+    #expect(results.count == 16)
+    for result in results { #expect(result == expected) }
+    // The libc aliases resolve to a symbol whose range covers the address (the name may be an alias).
+    for (frame, (_, name)) in zip(expected, addresses) {
+      #expect(frame.status == .resolved, "\(name)")
+      #expect(frame.symbolOffset == 1, "\(name): \(frame)")
+    }
+  }
+
+  @Test func identicalBinariesAreLoadedOnceByBuildID() throws {
+    let directory = Support.temporaryDirectory("dedupe-\(getpid())")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let library = try Support.sharedLibraryFixture.get()
+    try? FileManager.default.removeItem(atPath: directory + "/a.so")
+    try? FileManager.default.removeItem(atPath: directory + "/b.so")
+    try FileManager.default.copyItem(atPath: library, toPath: directory + "/a.so")
+    try FileManager.default.copyItem(atPath: library, toPath: directory + "/b.so")
+    let symbolizer = Symbolizer()
+    let a = try symbolizer.loadFile(directory + "/a.so")
+    let b = try symbolizer.loadFile(directory + "/b.so")
+    #expect(a === b)
+    #expect(a.elf.buildIDHex != nil)
+  }
+
+  @Test func imageCacheIsBoundedByLRU() throws {
+    var options = Symbolizer.Options()
+    options.maxCachedImages = 2
+    let symbolizer = Symbolizer(options: options)
+    let files = ["/bin/true", "/bin/ls", try Support.sharedLibraryFixture.get(), try #require(LibcLocator.path)]
+    for file in files + files { _ = try symbolizer.loadFile(file) }
+    #expect(symbolizer.cachedImageCount <= 2)
+    // Results stay correct after evictions.
+    let frames = try symbolizer.symbolize(file: try Support.sharedLibraryFixture.get(), addresses: [])
+    #expect(frames.isEmpty)
+  }
+
+  @Test func unknownAddressesRenderWithModuleAndOffset() throws {
+    let symbolizer = Symbolizer()
+    let frames = try symbolizer.symbolize(file: try #require(LibcLocator.path), addresses: [0x10])
+    #expect(frames[0].status == .noSymbol)
+    #expect(frames[0].name == "[unknown]")
+    #expect(frames[0].description == "[unknown] (libc.so.6+0x10)")
+  }
+
+  @Test func cliReportsBadInputAsErrors() throws {
+    let (missing, _) = try Support.run(Support.sonde, ["symbolize", "-e", "/nonexistent", "0x10"])
+    #expect(missing != 0)
+    let (badAddress, _) = try Support.run(Support.sonde, ["symbolize", "-e", "/bin/true", "xyz"])
+    #expect(badAddress != 0)
+    let (noMode, _) = try Support.run(Support.sonde, ["symbolize", "0x10"])
+    #expect(noMode != 0)
+    let (noProcess, _) = try Support.run(Support.sonde, ["symbolize", "-p", "2147483646", "0x10"])
+    #expect(noProcess != 0)
+  }
+
+  @Test func cliPrintsAddr2lineStyleText() throws {
+    let library = try Support.sharedLibraryFixture.get()
+    let elf = try ELFFile.open(path: library)
+    let symbol = try #require(elf.symbolTable().symbols.first { $0.name == "sonde_fixture_library_function" })
+    let (status, output) = try Support.run(
+      Support.sonde, ["symbolize", "-e", library, String(symbol.address + 4, radix: 16)])
+    #expect(status == 0)
+    #expect(
+      output == "0x\(String(symbol.address + 4, radix: 16))\tsonde_fixture_library_function+0x4 (libsondefixture.so)\n")
+  }
+}
