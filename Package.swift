@@ -39,5 +39,7 @@ let package = Package(
     .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents"]),
     .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents"]),
     .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "PerfEvents"]),
+    // Benchmark: Symbolizer throughput versus llvm-symbolizer (results in BENCHMARKS.md).
+    .executableTarget(name: "sonde-bench-symbols", dependencies: ["Symbols"], path: "Benchmarks/SymbolsBenchmark"),
   ]
 )

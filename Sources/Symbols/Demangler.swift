@@ -48,7 +48,7 @@ public struct Demangler: Sendable {
   /// The demangled form of `name`, or nil if it is not mangled or the demangler rejects it.
   public func demangle(_ name: String) -> String? {
     // Symbol versions (`name@@GLIBCXX_3.4`) as nm -D prints them are not part of the mangling.
-    if let at = name.firstIndex(of: "@"), at != name.startIndex, !name.hasPrefix("@__swiftmacro") {
+    if let at = name.utf8.firstIndex(of: UInt8(ascii: "@")), at != name.startIndex, !name.hasPrefix("@__swiftmacro") {
       return demangle(String(name[..<at])).map { $0 + name[at...] }
     }
     switch ManglingScheme.of(name) {

@@ -91,3 +91,21 @@ import Testing
       output == "0x\(String(symbol.address + 4, radix: 16))\tsonde_fixture_library_function+0x4 (libsondefixture.so)\n")
   }
 }
+
+@Suite struct DebugFileTests {
+  /// libc is stripped of `.symtab`; with libc6-dbg installed (scripts/setup.sh) its build-id debug file supplies
+  /// the static functions.
+  @Test func strippedLibcFindsItsBuildIDDebugFile() throws {
+    let libc = try #require(LibcLocator.path)
+    let image = try Symbolizer().loadFile(libc)
+    #expect(!image.elf.hasSymtab)
+    let hex = try #require(image.elf.buildIDHex)
+    let expected = "/usr/lib/debug/.build-id/\(hex.prefix(2))/\(hex.dropFirst(2)).debug"
+    guard FileManager.default.fileExists(atPath: expected) else {
+      Issue.record("libc6-dbg is not installed (scripts/setup.sh installs it): \(expected) missing")
+      return
+    }
+    #expect(image.debugFile?.path == expected)
+    #expect(image.symbols.symbols.count > image.elf.symbolTable().symbols.count)
+  }
+}
