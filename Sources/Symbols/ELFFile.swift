@@ -104,6 +104,12 @@ public final class ELFFile: @unchecked Sendable {
   /// The function containing ELF virtual address `vaddr`, if any.
   public func symbol(containing vaddr: UInt64) -> ELFSymbol? { symbolTable().lookup(vaddr) }
 
+  /// The defined symbols called `name` (e.g. to place a uprobe: translate `address` with
+  /// `fileOffset(forVirtualAddress:)`).
+  public func symbols(named name: String) throws(SondeError) -> [ELFSymbol] {
+    try allSymbols().filter { $0.name == name && $0.sectionIndex != 0 }
+  }
+
   /// All symbols of `.symtab` and `.dynsym` (every kind), throwing if a symbol table is corrupt.
   public func allSymbols() throws(SondeError) -> [ELFSymbol] {
     var result: [ELFSymbol] = []

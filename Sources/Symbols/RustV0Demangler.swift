@@ -43,6 +43,8 @@ struct RustV0Parser {
   /// False while parsing parts that are not shown (impl paths, the instantiating crate).
   var printing = true
   var depth = 0
+  /// Parse steps left: back-references can make a short name expand exponentially, so work is bounded.
+  var budget = 100_000
   /// Number of higher-ranked lifetimes currently bound (for naming `'a`, `'b`, …).
   var boundLifetimes = 0
 
@@ -128,8 +130,11 @@ struct RustV0Parser {
   /// Parses `<path>`; `inValue` selects `::<…>` (value paths) versus `<…>` (types) for generic arguments.
   mutating func path(inValue: Bool) -> Bool {
     depth += 1
+    budget -= 1
     defer { depth -= 1 }
-    guard depth < RustV0Parser.maxDepth, let tag = next() else { return false }
+    guard depth < RustV0Parser.maxDepth, budget > 0, output.utf8.count < 1 << 16, let tag = next() else {
+      return false
+    }
     switch tag {
     case UInt8(ascii: "C"):
       guard disambiguator() != nil, let name = undisambiguatedIdentifier() else { return false }
@@ -235,8 +240,11 @@ struct RustV0Parser {
 
   mutating func type() -> Bool {
     depth += 1
+    budget -= 1
     defer { depth -= 1 }
-    guard depth < RustV0Parser.maxDepth, let tag = peek else { return false }
+    guard depth < RustV0Parser.maxDepth, budget > 0, output.utf8.count < 1 << 16, let tag = peek else {
+      return false
+    }
     if let basic = RustV0Parser.basicTypes[tag] {
       position += 1
       emit(basic)

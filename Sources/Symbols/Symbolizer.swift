@@ -125,7 +125,7 @@ public final class Symbolizer: Sendable {
         mapping = entry?.maps.mapping(containing: address)
       }
       guard let entry, let mapping else { return SymbolizedFrame(address: address, status: .unmapped) }
-      return frame(address: address, mapping: mapping, entry: entry, pid: pid)
+      return frame(address: address, mapping: mapping, pid: pid, vdso: entry.vdso, perfMap: entry.perfMap)
     }
   }
 
@@ -151,7 +151,54 @@ public final class Symbolizer: Sendable {
     return entry
   }
 
-  private func frame(address: UInt64, mapping: MemoryMapping, entry: ProcessEntry, pid: Int32) -> SymbolizedFrame {
+  /// Symbolizes an address using a mapping the caller already knows — e.g. from a perf.data MMAP2 record —
+  /// instead of the live `/proc/PID/maps`.
+  ///
+  /// With a `pid` whose process still runs, the file is opened as that process sees it (its root, or the mapped
+  /// inode itself); otherwise by its path on this machine, accepted only if the inode matches (when known).
+  /// The vDSO image is the process's if it runs, else this process's (the same kernel maps the same vDSO).
+  public func symbolize(address: UInt64, in mapping: MemoryMapping, pid: Int32? = nil) -> SymbolizedFrame {
+    if Symbolizer.isKernelAddress(address) { return symbolizeKernel(address) }
+    let entry = pid.flatMap { try? process($0, refresh: false) }
+    var vdso = entry?.vdso
+    if mapping.kind == .vdso && vdso == nil { vdso = (try? process(getpid(), refresh: false))?.vdso }
+    var perfMap = entry?.perfMap
+    if mapping.kind == .anonymous && perfMap == nil, let pid { perfMap = PerfMap.load(pid: pid) }
+    return frame(address: address, mapping: mapping, pid: entry == nil ? nil : pid, vdso: vdso, perfMap: perfMap)
+  }
+
+  /// Where a runtime address of a process lands: its mapping, the offset into the mapped file, and the ELF
+  /// virtual address (the address symbol tables and uprobes use), honouring the mapping offset and load bias.
+  public struct AddressResolution: Sendable {
+    public var mapping: MemoryMapping
+    /// `address - mapping.start + mapping.offset`.
+    public var fileOffset: UInt64
+    /// The ELF virtual address, when the mapping is an ELF file (or the vDSO) that could be opened.
+    public var elfAddress: UInt64?
+  }
+
+  /// Resolves a runtime address of `pid` to its file offset and ELF virtual address, or nil if unmapped.
+  public func resolve(pid: Int32, address: UInt64) -> AddressResolution? {
+    var entry = try? process(pid, refresh: false)
+    if entry?.maps.mapping(containing: address) == nil { entry = try? process(pid, refresh: true) }
+    guard let entry, let mapping = entry.maps.mapping(containing: address) else { return nil }
+    let offset = mapping.fileOffset(of: address)
+    switch mapping.kind {
+    case .file:
+      let image = try? loadMapped(pid: pid, mapping: mapping)
+      return AddressResolution(
+        mapping: mapping, fileOffset: offset, elfAddress: image?.elf.virtualAddress(forFileOffset: offset))
+    case .vdso:
+      return AddressResolution(
+        mapping: mapping, fileOffset: offset, elfAddress: entry.vdso?.elf.virtualAddress(forFileOffset: offset))
+    default:
+      return AddressResolution(mapping: mapping, fileOffset: offset, elfAddress: nil)
+    }
+  }
+
+  private func frame(
+    address: UInt64, mapping: MemoryMapping, pid: Int32?, vdso: LoadedImage?, perfMap: PerfMap?
+  ) -> SymbolizedFrame {
     switch mapping.kind {
     case .file:
       let image: LoadedImage
@@ -172,16 +219,16 @@ public final class Symbolizer: Sendable {
         address: address, vaddr: vaddr, module: mapping.path, deleted: mapping.isDeleted, demangler: demangler)
     case .vdso:
       let offset = address - mapping.start
-      guard let image = entry.vdso, let vaddr = image.elf.virtualAddress(forFileOffset: offset) else {
+      guard let image = vdso, let vaddr = image.elf.virtualAddress(forFileOffset: offset) else {
         return SymbolizedFrame(address: address, status: .noSymbol, module: "[vdso]", moduleOffset: offset)
       }
       return image.frame(address: address, vaddr: vaddr, module: "[vdso]", deleted: false, demangler: demangler)
     case .anonymous:
-      if let jit = entry.perfMap?.lookup(address) {
+      if let jit = perfMap?.lookup(address) {
         return SymbolizedFrame(
           address: address, status: .resolved, symbol: jit.name,
           demangled: demangler?.demangle(jit.name), symbolOffset: address - jit.start,
-          module: "/tmp/perf-\(pid).map", moduleOffset: address - mapping.start)
+          module: "/tmp/perf-\(pid ?? 0).map", moduleOffset: address - mapping.start)
       }
       return SymbolizedFrame(
         address: address, status: .noSymbol, module: "[anon]", moduleOffset: address - mapping.start)
@@ -206,20 +253,29 @@ public final class Symbolizer: Sendable {
   ///
   /// Tries `/proc/PID/root/<path>` (so binaries inside containers resolve) when the file there still has the
   /// mapped inode; otherwise `/proc/PID/map_files/<start>-<end>`, which refers to the mapped inode itself and
-  /// so still works for deleted or replaced binaries.
-  func loadMapped(pid: Int32, mapping: MemoryMapping) throws(SondeError) -> LoadedImage {
+  /// so still works for deleted or replaced binaries. Without a pid (or when the process is gone), the path on
+  /// this machine is used if its inode matches the mapping's (or the mapping has none).
+  func loadMapped(pid: Int32?, mapping: MemoryMapping) throws(SondeError) -> LoadedImage {
     let key = "map:\(mapping.device):\(mapping.inode):\(mapping.path)"
     if let image = state.withLock({ $0.images.get(key) }) { return image }
-    let rootPrefix = "/proc/\(pid)/root"
+    var rootPrefix = ""
     var candidates: [String] = []
-    let rooted = rootPrefix + mapping.path
     var info = stat()
-    if !mapping.isDeleted, stat(rooted, &info) == 0, UInt64(info.st_ino) == mapping.inode {
-      candidates.append(rooted)
+    if let pid {
+      rootPrefix = "/proc/\(pid)/root"
+      let rooted = rootPrefix + mapping.path
+      if !mapping.isDeleted, stat(rooted, &info) == 0, UInt64(info.st_ino) == mapping.inode {
+        candidates.append(rooted)
+      }
+      let range = String(mapping.start, radix: 16) + "-" + String(mapping.end, radix: 16)
+      candidates.append("/proc/\(pid)/map_files/\(range)")
+      if !mapping.isDeleted && !candidates.contains(rooted) { candidates.append(rooted) }
     }
-    let range = String(mapping.start, radix: 16) + "-" + String(mapping.end, radix: 16)
-    candidates.append("/proc/\(pid)/map_files/\(range)")
-    if !mapping.isDeleted && !candidates.contains(rooted) { candidates.append(rooted) }
+    if stat(mapping.path, &info) == 0,
+      mapping.inode == 0 || (UInt64(info.st_ino) == mapping.inode && sameDevice(mapping.device, UInt64(info.st_dev)))
+    {
+      candidates.append(mapping.path)
+    }
     var lastError = SondeError(.system, operation: "open \(mapping.path)", reason: "no candidate path")
     for path in candidates {
       do {
@@ -282,6 +338,17 @@ public final class Symbolizer: Sendable {
       address: address, status: .resolved, symbol: symbol.name, demangled: nil, symbolOffset: offset, module: module,
       moduleOffset: address)
   }
+}
+
+/// Whether a maps-style `major:minor` (hex) device names the stat `st_dev` (glibc's makedev encoding).
+/// An unknown (`00:00` or unparsable) device matches anything.
+func sameDevice(_ device: String, _ dev: UInt64) -> Bool {
+  let parts = device.split(separator: ":")
+  guard parts.count == 2, let major = UInt64(parts[0], radix: 16), let minor = UInt64(parts[1], radix: 16),
+    major != 0 || minor != 0
+  else { return true }
+  let encoded = ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & ~0xff) << 12) | ((major & ~0xfff) << 32)
+  return encoded == dev
 }
 
 /// Reads `count` bytes at `address` of process `pid` through `/proc/PID/mem` (needs ptrace access).

@@ -81,6 +81,30 @@ import Testing
     }
     // A back-reference cycle must not recurse forever.
     #expect(d.demangle("_RNvNvB0_1a1b") == nil)
+    // Nested back-references that double the output at each level are cut off, not expanded 2^40 times:
+    // generic arguments T1 = (u32, u32), Tk = (T(k-1), T(k-1)) written as two back-references.
+    func base62(_ value: Int) -> String {
+      guard value > 0 else { return "_" }
+      var v = value - 1
+      let digits = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+      var text = ""
+      repeat {
+        text = String(digits[v % 62]) + text
+        v /= 62
+      } while v > 0
+      return text + "_"
+    }
+    var body = "INvC1a1f"
+    var previous = body.count
+    body += "TmmE"
+    for _ in 0..<40 {
+      let here = body.count
+      body += "TB\(base62(previous))B\(base62(previous))E"
+      previous = here
+    }
+    let start = ContinuousClock.now
+    #expect(d.demangle("_R" + body + "E") == nil)
+    #expect(ContinuousClock.now - start < .seconds(2))
   }
 
   /// rustc legacy manglings (hash dropped by default, kept on request).

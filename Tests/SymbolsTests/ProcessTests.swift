@@ -199,3 +199,33 @@ final class ServingFixture {
     #expect(frames[0].status == .unmapped)
   }
 }
+
+@Suite struct MappingAPITests {
+  /// What perf.data's report needs: resolve a runtime address to file offset and ELF address, then symbolize
+  /// later from the recorded mapping alone, after the process has exited.
+  @Test func recordedMappingsSymbolizeAfterTheProcessExits() throws {
+    let binary = try Support.swiftFixture.get()
+    let fixture = try ServingFixture(executable: binary)
+    let symbolizer = Symbolizer()
+    let resolution = try #require(symbolizer.resolve(pid: fixture.pid, address: fixture.marker))
+    let libraryMapping = try #require(try ProcessMaps.read(pid: fixture.pid).mapping(containing: fixture.library))
+    fixture.stop()
+
+    let elf = try ELFFile.open(path: binary)
+    let symbol = try #require(elf.symbolTable().symbols.first { $0.name == "sonde_fixture_marker" })
+    #expect(resolution.mapping.path == binary)
+    #expect(resolution.elfAddress == symbol.address + 1)
+    #expect(resolution.fileOffset == elf.fileOffset(forVirtualAddress: symbol.address + 1))
+
+    // A fresh symbolizer (no cached process) works from the recorded mappings and the files on disk.
+    let later = Symbolizer()
+    let frame = later.symbolize(address: fixture.marker, in: resolution.mapping, pid: fixture.pid)
+    #expect(frame.symbol == "sonde_fixture_marker" && frame.symbolOffset == 1)
+    let library = later.symbolize(address: fixture.library, in: libraryMapping)
+    #expect(library.symbol == "sonde_fixture_library_function" && library.symbolOffset == 2)
+    // A recorded inode that does not match the file on disk is not trusted.
+    var stale = libraryMapping
+    stale.inode &+= 1
+    #expect(Symbolizer().symbolize(address: fixture.library, in: stale).status == .moduleUnreadable)
+  }
+}

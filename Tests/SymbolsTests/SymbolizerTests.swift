@@ -80,6 +80,18 @@ import Testing
     #expect(noProcess != 0)
   }
 
+  @Test func cliReadsAddressesAndNamesFromStandardInput() throws {
+    let library = try Support.sharedLibraryFixture.get()
+    let elf = try ELFFile.open(path: library)
+    let symbol = try #require(try elf.symbols(named: "sonde_fixture_library_other").first)
+    let (status, output) = try Support.run(
+      Support.sonde, ["symbolize", "-e", library], input: "0x\(String(symbol.address, radix: 16))\n\n")
+    #expect(status == 0)
+    #expect(output.contains("\tsonde_fixture_library_other (libsondefixture.so)"))
+    let (_, names) = try Support.run(Support.sonde, ["symbolize", "--demangle"], input: "_Z3fooi\nmain\n")
+    #expect(names == "foo(int)\nmain\n")
+  }
+
   @Test func cliPrintsAddr2lineStyleText() throws {
     let library = try Support.sharedLibraryFixture.get()
     let elf = try ELFFile.open(path: library)
