@@ -14,6 +14,8 @@ public final class Symbolizer: Sendable {
   public struct Options: Sendable {
     /// Most loaded images kept (each holds a mapping and a decoded symbol table).
     public var maxCachedImages: Int = 256
+    /// Approximate bound on the memory of decoded symbol tables across cached images, in bytes.
+    public var maxCachedSymbolBytes: Int = 512 << 20
     /// Most processes whose maps are kept.
     public var maxCachedProcesses: Int = 64
     /// Demangle names (nil `demangled` when off).
@@ -42,8 +44,11 @@ public final class Symbolizer: Sendable {
   }
 
   struct State {
+    /// Loaded images by identity: `build:<hex>` when the image has a build-id, else its file key. This is the
+    /// LRU that bounds memory.
     var images: LRUCache<String, LoadedImage>
-    var imagesByBuildID: LRUCache<String, LoadedImage>
+    /// File keys (device, inode, path, …) → image identity, so a second path to the same binary is not reloaded.
+    var aliases: LRUCache<String, String>
     var processes: LRUCache<Int32, ProcessEntry>
     var kernel: KernelSymbols?
   }
@@ -56,8 +61,8 @@ public final class Symbolizer: Sendable {
     self.options = options
     state = Locked(
       State(
-        images: LRUCache(capacity: options.maxCachedImages),
-        imagesByBuildID: LRUCache(capacity: options.maxCachedImages),
+        images: LRUCache(capacity: options.maxCachedImages, maxCost: options.maxCachedSymbolBytes),
+        aliases: LRUCache(capacity: options.maxCachedImages * 8),
         processes: LRUCache(capacity: options.maxCachedProcesses), kernel: nil))
   }
 
@@ -65,6 +70,17 @@ public final class Symbolizer: Sendable {
 
   /// How many images the cache holds (bounded by `Options.maxCachedImages`).
   public var cachedImageCount: Int { state.withLock { $0.images.count } }
+
+  /// The approximate bytes of symbol tables the cache holds (bounded by `Options.maxCachedSymbolBytes`).
+  public var cachedSymbolBytes: Int { state.withLock { $0.images.totalCost } }
+
+  /// The cached image for a file key, if its identity is still cached.
+  private func cachedImage(_ key: String) -> LoadedImage? {
+    state.withLock { state in
+      guard let id = state.aliases.get(key) else { return nil }
+      return state.images.get(id)
+    }
+  }
 
   // MARK: Files
 
@@ -84,7 +100,7 @@ public final class Symbolizer: Sendable {
         reason: errnoDescription(code))
     }
     let key = "file:\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
-    if let image = state.withLock({ $0.images.get(key) }) { return image }
+    if let image = cachedImage(key) { return image }
     let elf = try ELFFile.open(path: path)
     return intern(elf: elf, key: key, locator: locator(rootPrefix: ""), targetPath: path)
   }
@@ -95,15 +111,18 @@ public final class Symbolizer: Sendable {
 
   /// Stores a freshly opened image, reusing an already loaded one with the same build-id.
   private func intern(elf: ELFFile, key: String, locator: DebugFileLocator?, targetPath: String) -> LoadedImage {
-    if let id = elf.buildIDHex, let existing = state.withLock({ $0.imagesByBuildID.get(id) }) {
-      state.withLock { $0.images.set(key, existing) }
+    let id = elf.buildIDHex.map { "build:" + $0 } ?? key
+    if let existing = state.withLock({ state -> LoadedImage? in
+      guard let image = state.images.get(id) else { return nil }
+      state.aliases.set(key, id)
+      return image
+    }) {
       return existing
     }
     let image = LoadedImage(elf: elf, locator: locator, targetPath: targetPath)
-    _ = image.symbols.symbols.count
     state.withLock { state in
-      state.images.set(key, image)
-      if let id = elf.buildIDHex { state.imagesByBuildID.set(id, image) }
+      state.images.set(id, image, cost: image.approximateBytes)
+      state.aliases.set(key, id)
     }
     return image
   }
@@ -257,7 +276,7 @@ public final class Symbolizer: Sendable {
   /// this machine is used if its inode matches the mapping's (or the mapping has none).
   func loadMapped(pid: Int32?, mapping: MemoryMapping) throws(SondeError) -> LoadedImage {
     let key = "map:\(mapping.device):\(mapping.inode):\(mapping.path)"
-    if let image = state.withLock({ $0.images.get(key) }) { return image }
+    if let image = cachedImage(key) { return image }
     var rootPrefix = ""
     var candidates: [String] = []
     var info = stat()
@@ -295,7 +314,7 @@ public final class Symbolizer: Sendable {
       let elf = try? ELFFile(bytes: bytes, path: "[vdso]")
     else { return nil }
     let key = "vdso:" + (elf.buildIDHex ?? String(elf.store.crc32(), radix: 16))
-    if let image = state.withLock({ $0.images.get(key) }) { return image }
+    if let image = cachedImage(key) { return image }
     return intern(elf: elf, key: key, locator: nil, targetPath: "[vdso]")
   }
 

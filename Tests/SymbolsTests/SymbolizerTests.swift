@@ -56,6 +56,16 @@ import Testing
     let files = ["/bin/true", "/bin/ls", try Support.sharedLibraryFixture.get(), try #require(LibcLocator.path)]
     for file in files + files { _ = try symbolizer.loadFile(file) }
     #expect(symbolizer.cachedImageCount <= 2)
+
+    // The memory bound: a budget below libc's symbol table keeps only the most recent image.
+    var small = Symbolizer.Options()
+    small.maxCachedSymbolBytes = 64 << 10
+    let bounded = Symbolizer(options: small)
+    for file in files { _ = try bounded.loadFile(file) }
+    #expect(bounded.cachedImageCount == 1)
+    #expect(bounded.cachedSymbolBytes > 64 << 10)  // the newest entry always stays, even when over budget
+    let frame = try bounded.symbolize(file: "/bin/true", addresses: [0])
+    #expect(frame.count == 1)
     // Results stay correct after evictions.
     let frames = try symbolizer.symbolize(file: try Support.sharedLibraryFixture.get(), addresses: [])
     #expect(frames.isEmpty)
