@@ -7,6 +7,10 @@
 import Foundation
 import Symbols
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 struct Options {
   var count = 20_000
   var rounds = 5
@@ -136,6 +140,34 @@ for module in options.modules {
   }
 }
 
+/// Process mode: the same libc addresses as runtime addresses of this process, through /proc/self/maps.
+func processMode(count: Int, rounds: Int, demangle: Bool) throws -> (cold: Double, warm: Double)? {
+  let maps = try ProcessMaps.read(pid: getpid())
+  guard let libc = maps.mappings.first(where: { $0.path.hasSuffix("/libc.so.6") }) else { return nil }
+  let elf = try ELFFile.open(path: libc.path)
+  let runtime = try addressSet(libc.path, count: count).compactMap { vaddr -> UInt64? in
+    guard let offset = elf.fileOffset(forVirtualAddress: vaddr) else { return nil }
+    let mapping = maps.mappings.first {
+      $0.path == libc.path && offset >= $0.offset && offset - $0.offset < $0.end - $0.start
+    }
+    return mapping.map { $0.start + offset - $0.offset }
+  }
+  var cold: [Double] = []
+  var warm: [Double] = []
+  var options = Symbolizer.Options()
+  options.demangle = demangle
+  for _ in 0..<rounds {
+    let symbolizer = Symbolizer(options: options)
+    var start = ContinuousClock.now
+    _ = symbolizer.symbolize(pid: getpid(), addresses: runtime)
+    cold.append(seconds(ContinuousClock.now - start))
+    start = ContinuousClock.now
+    _ = symbolizer.symbolize(pid: getpid(), addresses: runtime)
+    warm.append(seconds(ContinuousClock.now - start))
+  }
+  return (median(cold), median(warm))
+}
+
 func rate(_ count: Int, _ seconds: Double) -> String {
   let perSecond = Double(count) / seconds
   return perSecond >= 1e6 ? String(format: "%.1f M/s", perSecond / 1e6) : String(format: "%.0f k/s", perSecond / 1e3)
@@ -151,4 +183,11 @@ for row in rows {
     "| \(row.configuration) | \(rate(options.count, row.sondeCold)) | \(rate(options.count, row.llvmCold)) | "
       + String(format: "%.1f×", row.llvmCold / row.sondeCold) + " | \(rate(options.count, row.sondeWarm)) | "
       + "\(rate(options.count, row.llvmWarm)) | " + String(format: "%.1f×", row.llvmWarm / row.sondeWarm) + " |")
+}
+
+if let process = try processMode(count: options.count, rounds: options.rounds, demangle: options.demangle) {
+  print(
+    "\nProcess mode (`symbolize(pid:addresses:)`, the same libc addresses at their runtime addresses in this "
+      + "process, through /proc/self/maps): cold \(rate(options.count, process.cold)), warm "
+      + "\(rate(options.count, process.warm)).")
 }

@@ -36,6 +36,8 @@ public final class Symbolizer: Sendable {
     let perfMap: PerfMap?
     /// The vDSO image read out of the process, when it has one.
     let vdso: LoadedImage?
+    /// Images already resolved for this process's mappings, by mapping start (skips key building per address).
+    let mapped = Locked<[UInt64: LoadedImage]>([:])
     init(maps: ProcessMaps, perfMap: PerfMap?, vdso: LoadedImage?) {
       self.maps = maps
       self.perfMap = perfMap
@@ -144,7 +146,7 @@ public final class Symbolizer: Sendable {
         mapping = entry?.maps.mapping(containing: address)
       }
       guard let entry, let mapping else { return SymbolizedFrame(address: address, status: .unmapped) }
-      return frame(address: address, mapping: mapping, pid: pid, vdso: entry.vdso, perfMap: entry.perfMap)
+      return frame(address: address, mapping: mapping, pid: pid, vdso: entry.vdso, perfMap: entry.perfMap, entry: entry)
     }
   }
 
@@ -216,13 +218,19 @@ public final class Symbolizer: Sendable {
   }
 
   private func frame(
-    address: UInt64, mapping: MemoryMapping, pid: Int32?, vdso: LoadedImage?, perfMap: PerfMap?
+    address: UInt64, mapping: MemoryMapping, pid: Int32?, vdso: LoadedImage?, perfMap: PerfMap?,
+    entry: ProcessEntry? = nil
   ) -> SymbolizedFrame {
     switch mapping.kind {
     case .file:
       let image: LoadedImage
       do {
-        image = try loadMapped(pid: pid, mapping: mapping)
+        if let cached = entry?.mapped.withLock({ $0[mapping.start] }) {
+          image = cached
+        } else {
+          image = try loadMapped(pid: pid, mapping: mapping)
+          entry?.mapped.withLock { $0[mapping.start] = image }
+        }
       } catch {
         return SymbolizedFrame(
           address: address, status: .moduleUnreadable, module: mapping.path,
