@@ -168,7 +168,7 @@ public final class Symbolizer: Sendable {
     var vdso: LoadedImage?
     if let mapping = maps.mappings.first(where: { $0.kind == .vdso }) { vdso = loadVDSO(pid: pid, mapping: mapping) }
     let entry = ProcessEntry(maps: maps, perfMap: perfMap, vdso: vdso)
-    state.withLock { $0.processes.set(pid, entry) }
+    state.withLock { _ = $0.processes.set(pid, entry) }
     return entry
   }
 

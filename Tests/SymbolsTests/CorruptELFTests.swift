@@ -143,7 +143,7 @@ import Testing
     #expect(throws: SondeError.self) { try ELFFile(bytes: shPast, path: "sh-past-eof") }
     // Huge program header count.
     var phHuge = bytes
-    phHuge[56] = 0xff
+    phHuge[56] = 0xfe  // 0xfffe entries (0xffff would mean PN_XNUM)
     phHuge[57] = 0xff
     #expect(throws: SondeError.self) { try ELFFile(bytes: phHuge, path: "ph-huge") }
     // Truncated in the middle of the header.
