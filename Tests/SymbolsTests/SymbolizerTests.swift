@@ -131,3 +131,41 @@ import Testing
     #expect(image.symbols.symbols.count > image.elf.symbolTable().symbols.count)
   }
 }
+
+@Suite struct RefreshAndEndiannessTests {
+  /// A library loaded after the process's maps were cached is found: a miss re-reads /proc/PID/maps.
+  @Test func mapsAreRereadWhenAnAddressIsNotInTheCachedMaps() throws {
+    let symbolizer = Symbolizer()
+    _ = symbolizer.symbolize(pid: getpid(), addresses: [0x1000])  // caches the current maps
+    let directory = Support.temporaryDirectory("refresh-\(getpid())")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    // A private copy so this process has not mapped it before.
+    let copy = directory + "/librefresh.so"
+    try? FileManager.default.removeItem(atPath: copy)
+    try FileManager.default.copyItem(atPath: try Support.sharedLibraryFixture.get(), toPath: copy)
+    let handle = try #require(dlopen(copy, RTLD_NOW | RTLD_LOCAL))
+    defer { dlclose(handle) }
+    let function = try #require(dlsym(handle, "sonde_fixture_library_other"))
+    let frame = symbolizer.symbolize(pid: getpid(), address: UInt64(UInt(bitPattern: function)))
+    #expect(frame.symbol == "sonde_fixture_library_other")
+    #expect(frame.module == copy)
+  }
+
+  /// Big-endian 32-bit images (e.g. from a MIPS or PowerPC target) symbolize through the CLI like any other.
+  @Test(arguments: [(false, true), (false, false), (true, true)])
+  func cliSymbolizesForeignClassAndByteOrder(is64: Bool, bigEndian: Bool) throws {
+    var builder = ELFBuilder()
+    builder.is64 = is64
+    builder.bigEndian = bigEndian
+    builder.machine = bigEndian ? 8 : 3
+    builder.symbols = [.init(name: "_Z6targeti", address: 0x40_0480, size: 0x20)]
+    let path = Support.temporaryDirectory("foreign-\(getpid())") + "/image-\(is64)-\(bigEndian)"
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try Data(builder.build()).write(to: URL(fileURLWithPath: path))
+    let frames = try Support.symbolizeJSON(["-e", path, "0x400490"])
+    #expect(frames.first?["symbol"] as? String == "_Z6targeti")
+    #expect(frames.first?["demangled"] as? String == "target(int)")
+    #expect(frames.first?["offset"] as? Int == 0x10)
+    #expect(frames.first?["build_id"] as? String == "deadbeef0102030405060708090a0b0c0d0e0f10")
+  }
+}
