@@ -208,7 +208,8 @@ public final class Symbolizer: Sendable {
     case .file:
       let image = try? loadMapped(pid: pid, mapping: mapping)
       return AddressResolution(
-        mapping: mapping, fileOffset: offset, elfAddress: image?.elf.virtualAddress(forFileOffset: offset))
+        mapping: mapping, fileOffset: offset,
+        elfAddress: image?.elf.virtualAddress(forFileOffset: offset, in: mapping))
     case .vdso:
       return AddressResolution(
         mapping: mapping, fileOffset: offset, elfAddress: entry.vdso?.elf.virtualAddress(forFileOffset: offset))
@@ -237,7 +238,7 @@ public final class Symbolizer: Sendable {
           moduleOffset: mapping.fileOffset(of: address), moduleDeleted: mapping.isDeleted, detail: error.reason)
       }
       let offset = mapping.fileOffset(of: address)
-      guard let vaddr = image.elf.virtualAddress(forFileOffset: offset) else {
+      guard let vaddr = image.elf.virtualAddress(forFileOffset: offset, in: mapping) else {
         return SymbolizedFrame(
           address: address, status: .noSymbol, module: mapping.path, moduleOffset: offset,
           moduleDeleted: mapping.isDeleted, buildID: image.elf.buildIDHex)

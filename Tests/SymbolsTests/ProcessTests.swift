@@ -229,3 +229,32 @@ final class ServingFixture {
     #expect(Symbolizer().symbolize(address: fixture.library, in: stale).status == .moduleUnreadable)
   }
 }
+
+@Suite struct LoadBiasTests {
+  /// The whole image is loaded with one bias, so every runtime address of the binary — including the file
+  /// page that the text and data segments share — maps to `address - bias`.
+  @Test func everyMappingOfTheBinaryAndLibraryResolvesWithTheirSingleLoadBias() throws {
+    let binary = try Support.swiftFixture.get()
+    let library = try Support.sharedLibraryFixture.get()
+    let fixture = try ServingFixture(executable: binary)
+    defer { fixture.stop() }
+    let maps = try ProcessMaps.read(pid: fixture.pid)
+    let symbolizer = Symbolizer()
+    for path in [binary, library] {
+      let own = maps.mappings.filter { $0.path == path }
+      try #require(own.count >= 2, "\(path) has \(own.count) mappings")
+      let elf = try ELFFile.open(path: path)
+      let firstLoad = try #require(elf.loadSegments.min { $0.virtualAddress < $1.virtualAddress })
+      let base = try #require(own.first { $0.offset == 0 })
+      let bias = base.start &- (firstLoad.virtualAddress & ~4095)
+      for mapping in own {
+        for address in [mapping.start, mapping.start + 0x10, mapping.end - 8] {
+          let resolution = try #require(symbolizer.resolve(pid: fixture.pid, address: address))
+          #expect(
+            resolution.elfAddress == address &- bias,
+            "\(path): \(mapping.permissions) mapping at offset \(mapping.offset)")
+        }
+      }
+    }
+  }
+}
