@@ -74,11 +74,48 @@ final class SwiftRuntimeDemangler: Sendable {
         capacity = length + 1
       }
     }
-    return demangle(name).map(SwiftRuntimeDemangler.simplify)
+    return demangle(name).map { SwiftRuntimeDemangler.simplify($0, module: SwiftRuntimeDemangler.moduleName(of: name)) }
   }
 
   /// A textual approximation of the simplified form: drops specialization descriptions, `Swift.`
   /// qualifiers, extension annotations and generic `where` clauses.
+  /// The module of a `$s<len><Module>…` symbol (the first identifier after the prefix), if that is its shape.
+  static func moduleName(of mangled: String) -> String? {
+    var rest = Substring(mangled)
+    for prefix in ["_$s", "$s", "_$e", "$e", "$S", "_$S"] where rest.hasPrefix(prefix) {
+      rest = rest.dropFirst(prefix.count)
+      break
+    }
+    let digits = rest.prefix { $0.isASCII && $0.isNumber }
+    guard let length = Int(digits), length > 0, rest.utf8.count >= digits.count + length else { return nil }
+    let start = rest.index(rest.startIndex, offsetBy: digits.count)
+    let end = rest.index(start, offsetBy: length)
+    let module = rest[start..<end]
+    guard module.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
+    return String(module)
+  }
+
+  static func simplify(_ text: String, module: String?) -> String {
+    var result = simplify(text)
+    if let module, module != "Swift" { result = removingQualifier(module + ".", from: result) }
+    return result
+  }
+
+  /// Removes `qualifier` where it starts a name (not in the middle of another identifier).
+  private static func removingQualifier(_ qualifier: String, from text: String) -> String {
+    var out = ""
+    var rest = Substring(text)
+    while let range = rest.firstRange(of: qualifier) {
+      let before = range.lowerBound == rest.startIndex ? out.last : rest[rest.index(before: range.lowerBound)]
+      out += rest[..<range.lowerBound]
+      if let before, before.isLetter || before.isNumber || before == "_" || before == "." {
+        out += qualifier
+      }
+      rest = rest[range.upperBound...]
+    }
+    return out + rest
+  }
+
   static func simplify(_ text: String) -> String {
     var result = text
     for noise in ["generic specialization ", "function signature specialization "] {

@@ -195,6 +195,17 @@ import Testing
     }
   }
 
+  /// Without the toolchain's libswiftDemangle the simplified form comes from the runtime's text.
+  @Test func swiftTextualSimplificationDropsTheSymbolsModule() throws {
+    #expect(SwiftRuntimeDemangler.moduleName(of: "$s7Fixture5PointV9manhattanSiyF") == "Fixture")
+    #expect(SwiftRuntimeDemangler.moduleName(of: "$sSa6appendyyxnF") == nil)
+    let full = try #require(Demangler().demangle("$s7Fixture3sumyxSayxGSjRzlF"))
+    let simple = SwiftRuntimeDemangler.simplify(full, module: "Fixture")
+    #expect(simple == "sum<A>([A]) -> A")
+    #expect(
+      SwiftRuntimeDemangler.simplify("MyFixture.Fixture.f() -> ()", module: "Fixture") == "MyFixture.Fixture.f() -> ()")
+  }
+
   @Test func swiftSugarMatchesTheCompilerSpelling() {
     #expect(
       SwiftSugar.apply("Swift.Array<Swift.Optional<(Swift.Int) -> Swift.Int>>") == "[((Swift.Int) -> Swift.Int)?]")
