@@ -79,6 +79,7 @@ import Testing
 
   @Test func findsSeparateDebugFilesByBuildIDAndDebugLink() throws {
     let root = Support.temporaryDirectory("debug-\(getpid())")
+    defer { try? FileManager.default.removeItem(atPath: root) }
     var stripped = sample(is64: true, bigEndian: false)
     stripped.includeSymtab = false
     stripped.buildID = [0xab, 0xcd, 0xef, 0x01, 0x02]
