@@ -159,8 +159,9 @@ import Testing
     builder.bigEndian = bigEndian
     builder.machine = bigEndian ? 8 : 3
     builder.symbols = [.init(name: "_Z6targeti", address: 0x40_0480, size: 0x20)]
-    let path = Support.temporaryDirectory("foreign-\(getpid())") + "/image-\(is64)-\(bigEndian)"
-    defer { try? FileManager.default.removeItem(atPath: path) }
+    let directory = Support.temporaryDirectory("foreign-\(getpid())-\(is64)-\(bigEndian)")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/image"
     try Data(builder.build()).write(to: URL(fileURLWithPath: path))
     let frames = try Support.symbolizeJSON(["-e", path, "0x400490"])
     #expect(frames.first?["symbol"] as? String == "_Z6targeti")
