@@ -46,5 +46,7 @@ let package = Package(
     .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents"]),
     .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "PerfEvents"]),
     .testTarget(name: "ProfilesTests", dependencies: ["Profiles"]),
+    // Benchmark: Symbolizer throughput versus llvm-symbolizer (results in BENCHMARKS.md).
+    .executableTarget(name: "sonde-bench-symbols", dependencies: ["Symbols"], path: "Benchmarks/SymbolsBenchmark"),
   ]
 )

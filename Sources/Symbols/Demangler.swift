@@ -47,10 +47,14 @@ public struct Demangler: Sendable {
 
   /// The demangled form of `name`, or nil if it is not mangled or the demangler rejects it.
   public func demangle(_ name: String) -> String? {
+    // Symbol versions (`name@@GLIBCXX_3.4`) as nm -D prints them are not part of the mangling.
+    if let at = name.utf8.firstIndex(of: UInt8(ascii: "@")), at != name.startIndex, !name.hasPrefix("@__swiftmacro") {
+      return demangle(String(name[..<at])).map { $0 + name[at...] }
+    }
     switch ManglingScheme.of(name) {
     case .swift:
-      guard let text = SwiftRuntimeDemangler.shared.demangle(name) else { return nil }
-      return simplifySwift ? SwiftRuntimeDemangler.simplify(text) : text
+      let runtime = SwiftRuntimeDemangler.shared
+      return simplifySwift ? runtime.demangleSimplified(name) : runtime.demangle(name)
     case .itanium: return CxxRuntimeDemangler.shared.demangle(name)
     case .rustLegacy: return RustLegacyDemangler.demangle(name, includeHash: includeRustHash)
     case .rustV0: return RustV0Demangler.demangle(name)

@@ -82,6 +82,35 @@ public final class ELFFile: @unchecked Sendable {
     return segment.virtualAddress &+ fileOffset &- segment.offset
   }
 
+  /// The ELF virtual address of `fileOffset` as seen through `mapping` (a line of /proc/PID/maps or a
+  /// perf.data MMAP2 record).
+  ///
+  /// Linkers often let segments share a file page (the end of the text segment and the start of the data
+  /// segment), and the loader maps that page once per segment, so a file offset alone can be ambiguous. The
+  /// mapping disambiguates: the segment must be mappable at the mapping's offset (its page-aligned start at or
+  /// before it), and among those the one whose permissions match the mapping (executable, then writable),
+  /// then the latest, wins.
+  public func virtualAddress(forFileOffset fileOffset: UInt64, in mapping: MemoryMapping) -> UInt64? {
+    let page: UInt64 = 4096
+    let permissions = Array(mapping.permissions.utf8)
+    let mappingWritable = permissions.count > 1 && permissions[1] == UInt8(ascii: "w")
+    let mappingExecutable = permissions.count > 2 && permissions[2] == UInt8(ascii: "x")
+    var best: (segment: ELFProgramHeader, score: Int, alignedStart: UInt64)?
+    for segment in loadSegments {
+      let alignedStart = segment.offset & ~(page - 1)
+      let (end, overflow) = segment.offset.addingReportingOverflow(segment.fileSize)
+      guard !overflow, alignedStart <= mapping.offset, fileOffset >= alignedStart,
+        fileOffset - alignedStart < ((end - alignedStart) + page - 1) & ~(page - 1)
+      else { continue }
+      let writable = segment.flags & 2 != 0
+      let score = (segment.isExecutable == mappingExecutable ? 2 : 0) + (writable == mappingWritable ? 1 : 0)
+      if let current = best, (current.score, current.alignedStart) >= (score, alignedStart) { continue }
+      best = (segment, score, alignedStart)
+    }
+    guard let best else { return virtualAddress(forFileOffset: fileOffset) }
+    return best.segment.virtualAddress &+ fileOffset &- best.segment.offset
+  }
+
   /// The file offset holding the byte at ELF virtual address `vaddr`, or nil if it is not file-backed.
   public func fileOffset(forVirtualAddress vaddr: UInt64) -> UInt64? {
     for segment in loadSegments where vaddr >= segment.virtualAddress {
@@ -103,6 +132,12 @@ public final class ELFFile: @unchecked Sendable {
 
   /// The function containing ELF virtual address `vaddr`, if any.
   public func symbol(containing vaddr: UInt64) -> ELFSymbol? { symbolTable().lookup(vaddr) }
+
+  /// The defined symbols called `name` (e.g. to place a uprobe: translate `address` with
+  /// `fileOffset(forVirtualAddress:)`).
+  public func symbols(named name: String) throws(SondeError) -> [ELFSymbol] {
+    try allSymbols().filter { $0.name == name && $0.sectionIndex != 0 }
+  }
 
   /// All symbols of `.symtab` and `.dynsym` (every kind), throwing if a symbol table is corrupt.
   public func allSymbols() throws(SondeError) -> [ELFSymbol] {

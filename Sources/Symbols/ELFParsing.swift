@@ -44,11 +44,16 @@ extension ELFFile {
   }
 
   static func parseProgramHeaders(_ r: ByteReader, _ h: ELFHeader) throws(SondeError) -> [ELFProgramHeader] {
-    let count = UInt64(h.programHeaderCount)
+    var count = UInt64(h.programHeaderCount)
     guard count > 0, h.programHeaderOffset != 0 else { return [] }
+    if count == 0xffff, h.sectionHeaderOffset != 0 {
+      // PN_XNUM: the real count is in section 0's sh_info.
+      count = UInt64(try r.u32(h.sectionHeaderOffset + (h.is64Bit ? 44 : 28)))
+    }
     let entrySize = UInt64(h.programHeaderEntrySize)
     guard entrySize >= (h.is64Bit ? 56 : 32) else { throw corrupt("", "program header entry size \(entrySize)") }
-    guard r.contains(offset: h.programHeaderOffset, size: count * entrySize) else {
+    guard count <= UInt64(r.count) / entrySize, r.contains(offset: h.programHeaderOffset, size: count * entrySize)
+    else {
       throw corrupt("", "program headers (\(count) × \(entrySize) at \(h.programHeaderOffset)) extend past EOF")
     }
     var result: [ELFProgramHeader] = []

@@ -87,13 +87,21 @@ public struct SymbolTable: Sendable {
   }
 
   public init(symbols input: [ELFSymbol]) {
-    let sorted = input.sorted { a, b in
-      if a.address != b.address { return a.address < b.address }
-      return SymbolTable.rank(a) > SymbolTable.rank(b)
-    }
+    // Sort by address only (cheap), then keep the preferred symbol of each run of equal addresses.
+    let sorted = input.sorted { $0.address < $1.address }
     var unique: [ELFSymbol] = []
     unique.reserveCapacity(sorted.count)
-    for symbol in sorted where unique.last?.address != symbol.address { unique.append(symbol) }
+    var index = 0
+    while index < sorted.count {
+      var best = sorted[index]
+      var next = index + 1
+      while next < sorted.count && sorted[next].address == best.address {
+        if SymbolTable.rank(sorted[next]) > SymbolTable.rank(best) { best = sorted[next] }
+        next += 1
+      }
+      unique.append(best)
+      index = next
+    }
     symbols = unique
     var ends: [UInt64] = []
     ends.reserveCapacity(unique.count)
@@ -118,7 +126,7 @@ public struct SymbolTable: Sendable {
       case .other: 0
       }
     let fromSymtab = s.isDynamic ? 0 : 1
-    let underscores = -s.name.prefix { $0 == "_" }.count
+    let underscores = -s.name.utf8.prefix { $0 == UInt8(ascii: "_") }.count
     return (sized, function, binding, underscores, fromSymtab)
   }
 

@@ -25,7 +25,8 @@ public struct KernelSymbols: Sendable {
     var result: [Symbol] = []
     var nonZero = false
     for line in text.split(separator: "\n") {
-      let fields = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: true)
+      // `address type name`, then `\t[module]` for module symbols.
+      let fields = line.split(maxSplits: 3, omittingEmptySubsequences: true) { $0 == " " || $0 == "\t" }
       guard fields.count >= 3, let address = UInt64(fields[0], radix: 16), let type = fields[1].first else {
         continue
       }
@@ -63,11 +64,10 @@ public struct KernelSymbols: Sendable {
     }
     guard low > 0 else { return nil }
     let symbol = symbols[low - 1]
-    // Past the last symbol of a module (or of the kernel text) the address is not in that symbol.
-    if low == symbols.count && symbol.module != nil { return nil }
-    if low < symbols.count && symbols[low].module != symbol.module && address - symbol.address > 1 << 20 {
-      return nil
-    }
+    // kallsyms has no sizes: the last symbol of the table or of a module extends to the next symbol, so
+    // bound it (1 MiB) rather than attributing the rest of the address space to it.
+    let isLastOfItsText = low == symbols.count || symbols[low].module != symbol.module
+    if isLastOfItsText && address - symbol.address >= 1 << 20 { return nil }
     return (symbol, address - symbol.address)
   }
 }

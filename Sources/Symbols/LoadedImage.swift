@@ -21,6 +21,11 @@ public final class LoadedImage: Sendable {
     }
   }
 
+  /// Approximate heap bytes of the decoded symbol table (entries plus names), for the cache's memory bound.
+  public var approximateBytes: Int {
+    symbols.symbols.reduce(symbols.symbols.count * (MemoryLayout<ELFSymbol>.stride + 8)) { $0 + $1.name.utf8.count }
+  }
+
   /// The demangled name of `symbol` (cached per image).
   func demangle(_ symbol: String, with demangler: Demangler) -> String? {
     if let cached = demangleCache.withLock({ $0[symbol] }) { return cached }

@@ -33,6 +33,21 @@ public struct MemoryMapping: Sendable, Hashable {
   public var isDeleted: Bool
   public var kind: Kind
 
+  public init(
+    start: UInt64, end: UInt64, permissions: String = "r-xp", offset: UInt64, device: String = "00:00",
+    inode: UInt64 = 0, path: String, isDeleted: Bool = false, kind: Kind = .file
+  ) {
+    self.start = start
+    self.end = end
+    self.permissions = permissions
+    self.offset = offset
+    self.device = device
+    self.inode = inode
+    self.path = path
+    self.isDeleted = isDeleted
+    self.kind = kind
+  }
+
   public var isExecutable: Bool { permissions.utf8.dropFirst(2).first == UInt8(ascii: "x") }
   public func contains(_ address: UInt64) -> Bool { address >= start && address < end }
   /// The file offset of `address` inside the backing file.

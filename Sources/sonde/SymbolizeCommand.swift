@@ -11,7 +11,8 @@ struct SymbolizeCommand: ParsableCommand {
     discussion: """
       Addresses are hexadecimal, with or without 0x. With -e they are ELF virtual addresses of FILE (as
       addr2line takes them); with -p they are runtime addresses in process PID; with --kernel they are kernel
-      addresses looked up in /proc/kallsyms. --demangle takes symbol names instead of addresses.
+      addresses looked up in /proc/kallsyms. --demangle takes symbol names instead of addresses. With no
+      addresses (or names) on the command line they are read from standard input, one per line.
       """)
 
   @Option(name: .customShort("e"), help: "An ELF file whose virtual addresses to symbolize.")
@@ -41,10 +42,16 @@ struct SymbolizeCommand: ParsableCommand {
   func validate() throws {
     let modes = [file != nil, pid != nil, kernel, demangle].filter { $0 }.count
     guard modes == 1 else { throw ValidationError("choose exactly one of -e FILE, -p PID, --kernel, --demangle") }
-    guard !items.isEmpty else { throw ValidationError("give at least one address (or name with --demangle)") }
   }
 
   func run() throws {
+    var items = self.items
+    if items.isEmpty {
+      while let line = readLine() {
+        let item = line.trimmingWhitespace()
+        if !item.isEmpty { items.append(item) }
+      }
+    }
     var options = Symbolizer.Options()
     options.demangle = !noDemangle
     options.demangler = Demangler(simplifySwift: simplify)
