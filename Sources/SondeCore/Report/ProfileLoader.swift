@@ -40,6 +40,7 @@ public struct ProfileLoader {
       builder.setRate(frequency: a.freq != 0 ? a.sample_freq : nil, period: a.freq == 0 ? a.sample_period : nil)
     }
     var comm: [Int32: String] = [:]
+    let regsUserMask = file.events.first?.attributes.sample_regs_user ?? 0
     // Events sampled with a fixed period (-c) do not carry PERIOD in each sample: weigh by the attr's period.
     var fixedPeriod: [UInt64: UInt64] = [:]
     for e in file.events where e.attributes.freq == 0 {
@@ -57,7 +58,8 @@ public struct ProfileLoader {
           if let eventIDs, !eventIDs.contains(s.eventID) { return }
           if !pids.isEmpty && !pids.contains(pid) { return }
           if !comms.isEmpty && !comms.contains(name) { return }
-          let stack = Self.stack(s, misc: record.misc)
+          var stack = Self.stack(s, misc: record.misc)
+          if stack.user.isEmpty, let ip = Self.userIP(s, mask: regsUserMask) { stack.user = [ip] }
           let weight = s.period != 0 ? s.period : (fixedPeriod[s.eventID] ?? defaultPeriod)
           builder.add(
             thread: Profile.Thread(pid: pid, tid: tid, comm: name), stack: stack, weight: max(weight, 1),
@@ -111,6 +113,15 @@ public struct ProfileLoader {
       if inKernel { stack.kernel.append(a) } else { stack.user.append(a) }
     }
     return stack
+  }
+
+  /// The user-space instruction pointer from sampled user registers (DWARF mode: the callchain then
+  /// has only kernel frames, and the registers say where user code was when it entered the kernel).
+  static func userIP(_ s: Sample, mask: UInt64) -> UInt64? {
+    let ipBit: UInt64 = 1 << 8  // PERF_REG_X86_IP
+    guard s.regsUser.abi != 0, mask & ipBit != 0 else { return nil }
+    let index = (mask & (ipBit - 1)).nonzeroBitCount
+    return index < s.regsUser.values.count ? s.regsUser.values[index] : nil
   }
 
   /// perf's default name for an attr when the file carries no event description.
