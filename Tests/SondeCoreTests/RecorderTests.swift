@@ -129,3 +129,31 @@ struct RecorderTests {
     #expect(e3?.kind == .invalidInput)
   }
 }
+
+/// Pure helpers of the profile loader.
+struct ProfileLoaderTests {
+  @Test func callchainsSplitAtTheirContextMarkers() {
+    var s = Sample()
+    s.callchain = [
+      CallchainContext.kernel, 0xffff_ffff_8100_0001, 0xffff_ffff_8100_0002, CallchainContext.user, 0x401000,
+    ]
+    let stack = ProfileLoader.stack(s, misc: RecordMisc.kernel)
+    #expect(stack.kernel == [0xffff_ffff_8100_0001, 0xffff_ffff_8100_0002])
+    #expect(stack.user == [0x401000])
+    var bare = Sample()
+    bare.ip = 0x1234
+    #expect(ProfileLoader.stack(bare, misc: RecordMisc.user).user == [0x1234])
+    #expect(ProfileLoader.stack(bare, misc: RecordMisc.kernel).kernel == [0x1234])
+  }
+
+  @Test func theUserIPComesFromTheSampledRegistersByMaskPosition() {
+    var s = Sample()
+    // The DWARF-mode mask (ax…r15 without segment registers): IP (bit 8) is the 9th value.
+    s.regsUser = SampledRegisters(abi: 2, values: (0..<20).map { UInt64($0) * 100 })
+    #expect(ProfileLoader.userIP(s, mask: SamplingAttributes.x86UserRegisterMask) == 800)
+    #expect(ProfileLoader.userIP(s, mask: 0b1_0000_0001) == 100, "IP after one lower register")
+    #expect(ProfileLoader.userIP(s, mask: 0xff) == nil, "IP not sampled")
+    s.regsUser = SampledRegisters()
+    #expect(ProfileLoader.userIP(s, mask: SamplingAttributes.x86UserRegisterMask) == nil, "abi none")
+  }
+}

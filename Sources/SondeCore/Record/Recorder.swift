@@ -108,6 +108,8 @@ public final class Recorder {
     for (i, attr) in attrs.enumerated() {
       events.append(PerfDataEvent(attributes: attr, ids: ids[i], name: names[i]))
     }
+    // Like perf, keep the previous recording as FILE.old instead of overwriting it.
+    if fileExists(options.output) { _ = rename(options.output, options.output + ".old") }
     let writer = try PerfDataWriter(path: options.output, events: events)
     var buildIDs = BuildIDCollector(decoder: decoder)
     var bytesWritten: UInt64 = 0
