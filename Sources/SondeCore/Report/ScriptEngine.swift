@@ -17,6 +17,12 @@ public enum ScriptEngine {
     for (e, n) in zip(file.events, names) { for id in e.ids { nameByID[id] = n } }
     var comm: [Int32: String] = [:]
     var count = 0
+    let first = file.events.first?.attributes
+    let chains = first.map { SampleType(rawValue: $0.sample_type).contains(.callchain) } ?? false
+    let fixedPeriod = first.map { $0.freq == 0 ? $0.sample_period : 0 } ?? 0
+    let regsUserMask = first?.sample_regs_user ?? 0
+    // With several events perf right-aligns event names to the longest one.
+    let eventWidth = names.count > 1 ? names.map(\.count).max() ?? 0 : 0
     do {
       try file.forEachDecodedRecord { record in
         switch record.body {
@@ -29,7 +35,9 @@ public enum ScriptEngine {
           let tid = Int32(bitPattern: s.tid)
           let name = comm[tid] ?? comm[pid] ?? ":\(tid)"
           let event = nameByID[s.eventID] ?? names.first ?? "event"
-          let stack = ProfileLoader.stack(s, misc: record.misc)
+          var stack = ProfileLoader.stack(s, misc: record.misc)
+          if stack.user.isEmpty, let ip = ProfileLoader.userIP(s, mask: regsUserMask) { stack.user = [ip] }
+          let period = s.period != 0 ? s.period : fixedPeriod
           var frames: [ResolvedFrame] = []
           for (i, a) in stack.kernel.enumerated() {
             frames.append(resolver.resolve(pid: pid, address: a, isKernel: true, isReturnAddress: i > 0))
@@ -40,10 +48,13 @@ public enum ScriptEngine {
           let seconds = s.time / 1_000_000_000
           var micros = String(s.time % 1_000_000_000 / 1000)
           while micros.count < 6 { micros = "0" + micros }
+          // perf script pads the command to 16 columns unless it prints call chains, and prints the raw
+          // sample address on the event line but module-relative addresses in call chains.
+          let commText = chains ? name : pad(name, 16)
           var text =
-            "\(name) \(pad(String(tid), 5)) \(pad(String(seconds), 5)).\(micros): \(pad(String(s.period), 10)) \(event): "
-          if s.callchain.isEmpty, let f = frames.first {
-            text += " \(pad(hex(f.moduleAddress), 16)) \(symbolText(f)) (\(f.path))\n"
+            "\(commText) \(pad(String(tid), 5)) \(pad(String(seconds), 5)).\(micros): \(pad(String(period), 10)) \(pad(event, eventWidth)): "
+          if !chains, let f = frames.first {
+            text += " \(pad(hex(s.ip), 16)) \(symbolText(f)) (\(f.path))\n"
           } else {
             text += "\n"
             for f in frames { text += "\t\(pad(hex(f.moduleAddress), 16)) \(symbolText(f)) (\(f.path))\n" }
