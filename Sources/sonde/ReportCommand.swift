@@ -28,8 +28,10 @@ struct ReportCommand: ParsableCommand {
   var stdio = false
   @Option(name: [.short, .customLong("sort")], help: "Sort keys: comm,dso,sym,pid,tid.")
   var sort = "comm,dso,sym"
-  @Flag(inversion: .prefixedNo, help: "Also accumulate callers' overhead (perf's --children).")
-  var children = false
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Accumulate callers' overhead (perf's --children; the default when the file has call chains).")
+  var children: Bool?
   @Flag(name: .customShort("g"), help: "Show call graphs (callee order unless --call-graph caller).")
   var graphs = false
   @Option(name: .customLong("call-graph"), help: "Call graph order: caller or callee (implies -g).")
@@ -114,7 +116,8 @@ struct ReportCommand: ParsableCommand {
       guard let k = ReportSortKey.parse(String($0)) else { throw ValidationError("--sort: unknown key '\($0)'") }
       return k
     }
-    options.children = children
+    let hasCallchains = file.events.contains { SampleType(rawValue: $0.attributes.sample_type).contains(.callchain) }
+    options.children = children ?? hasCallchains
     options.limit = limit
     if let callGraph {
       guard let order = CallGraphOrder(rawValue: callGraph) else {

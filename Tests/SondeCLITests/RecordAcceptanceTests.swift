@@ -55,7 +55,7 @@ struct RecordAcceptanceTests {
     let perf = try ToolRunner.run([
       "perf", "report", "--stdio", "--no-children", "--sort", "sym", "-g", "none", "-i", perfFile,
     ])
-    let sonde = try ToolRunner.run([ToolRunner.sonde, "report", "--sort", "sym", "-i", perfFile])
+    let sonde = try ToolRunner.run([ToolRunner.sonde, "report", "--no-children", "--sort", "sym", "-i", perfFile])
     #expect(sonde.status == 0, "\(sonde.stderr)")
     let a = ToolRunner.shares(sonde.stdout)
     let b = ToolRunner.shares(perf.stdout)
@@ -63,6 +63,19 @@ struct RecordAcceptanceTests {
     for f in ToolRunner.top(b, 3) {
       #expect(abs((a[f] ?? 0) - (b[f] ?? 0)) <= 1, "\(f): sonde \(a[f] ?? 0)% vs perf \(b[f] ?? 0)%")
     }
+    // With no options both default to children mode for a file with call chains: same top entries, same order.
+    let perfDefault = try ToolRunner.run(["perf", "report", "--stdio", "-i", perfFile])
+    let sondeDefault = try ToolRunner.run([ToolRunner.sonde, "report", "-i", perfFile])
+    let rows = { (text: String) in
+      text.split(separator: "\n").filter { !$0.hasPrefix("#") && $0.contains("%") && $0.contains("[") }.prefix(6).map {
+        let f = $0.split(separator: " ", omittingEmptySubsequences: true)
+        return (String(f.last ?? ""), Double(f.first?.dropLast() ?? "") ?? -1)
+      }
+    }
+    let ours = rows(sondeDefault.stdout)
+    let theirs = rows(perfDefault.stdout)
+    #expect(ours.map(\.0) == theirs.map(\.0))
+    for (o, t) in zip(ours, theirs) { #expect(abs(o.1 - t.1) <= 1, "\(o) vs \(t)") }
     // Children mode agrees too (the callers' shares of the shared-leaf workload).
     let perf2 = try ToolRunner.run([
       "perf", "report", "--stdio", "--children", "--sort", "sym", "-g", "none", "-i", perfFile,
@@ -250,7 +263,9 @@ struct RecordAcceptanceTests {
       ToolRunner.sonde, "record", "-F", "999", "-g", "-o", file, "--", ToolRunner.demo, "shares", "800",
     ])
     #expect(rec.status == 0)
-    let callee = try ToolRunner.run([ToolRunner.sonde, "report", "-i", file, "-g", "--sort", "sym", "--limit", "1"])
+    let callee = try ToolRunner.run([
+      ToolRunner.sonde, "report", "-i", file, "--no-children", "-g", "--sort", "sym", "--limit", "1",
+    ])
     let lines = callee.stdout.split(separator: "\n").map(String.init)
     #expect(lines.contains { $0.hasSuffix("[.] burn") })
     #expect(lines.contains { $0.trimmingCharacters(in: .whitespaces) == "---burn" })
@@ -282,7 +297,7 @@ struct RecordAcceptanceTests {
     let perf = try ToolRunner.run([
       "perf", "report", "--stdio", "--no-children", "--sort", "sym", "-g", "none", "-i", file,
     ])
-    let sonde = try ToolRunner.run([ToolRunner.sonde, "report", "--sort", "sym", "-i", file])
+    let sonde = try ToolRunner.run([ToolRunner.sonde, "report", "--no-children", "--sort", "sym", "-i", file])
     let sections = { (text: String) in
       text.split(separator: "\n").filter { $0.contains("of event") || $0.contains("[.] self_") }.map {
         $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
@@ -312,7 +327,7 @@ struct RecordAcceptanceTests {
     let recent = times.filter { newest - $0 < 0.5 }.count
     #expect(recent * 2 >= times.count, "\(recent) of \(times.count) samples in the last 0.5 s")
     // The side-band went to its own forward ring, so samples still symbolize.
-    let report = try ToolRunner.run([ToolRunner.sonde, "report", "--sort", "sym", "-i", file])
+    let report = try ToolRunner.run([ToolRunner.sonde, "report", "--no-children", "--sort", "sym", "-i", file])
     #expect(ToolRunner.top(ToolRunner.shares(report.stdout), 1) == ["burn"], "\(report.stdout.prefix(600))")
     #expect(report.stdout.components(separatedBy: "of event").count == 2, "no section for the dummy event")
   }

@@ -146,7 +146,20 @@ public enum ReportEngine {
     out.sort {
       let a = options.children ? $0.childrenWeight : $0.selfWeight
       let b = options.children ? $1.childrenWeight : $1.selfWeight
-      return a != b ? a > b : ($0.symbol, $0.dso, $0.comm) < ($1.symbol, $1.dso, $1.comm)
+      if a != b { return a > b }
+      // Ties break on the sort keys in order, as perf's hist entries do.
+      for k in options.sortKeys {
+        let (x, y): (String, String)
+        switch k {
+        case .comm: (x, y) = ($0.comm, $1.comm)
+        case .dso: (x, y) = ($0.dso, $1.dso)
+        case .symbol: (x, y) = ($0.symbol, $1.symbol)
+        case .pid: if $0.pid != $1.pid { return $0.pid < $1.pid } else { continue }
+        case .tid: if $0.tid != $1.tid { return $0.tid < $1.tid } else { continue }
+        }
+        if x != y { return x < y }
+      }
+      return false
     }
     if let limit = options.limit { out = Array(out.prefix(limit)) }
     let source = profile.source
