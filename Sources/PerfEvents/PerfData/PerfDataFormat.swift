@@ -89,7 +89,7 @@ public struct PerfDataEvent: Sendable {
     var attr = perf_event_attr()
     withUnsafeMutableBytes(of: &attr) { dst in
       let n = min(dst.count, bytes.count)
-      dst.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n)
+      if let d = dst.baseAddress, let b = bytes.baseAddress, n > 0 { d.copyMemory(from: b, byteCount: n) }
     }
     return attr
   }

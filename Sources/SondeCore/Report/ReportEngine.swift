@@ -115,18 +115,20 @@ public enum ReportEngine {
       guard let leaf = s.frames.last else { continue }
       let leafKey = key(s, leaf)
       rows[leafKey, default: Accum(frame: leaf, thread: s.thread)].selfWeight += w
-      rows[leafKey]!.samples += s.count
+      rows[leafKey, default: Accum(frame: leaf, thread: s.thread)].samples += s.count
       if options.children {
         var seen = Set<Key>()
         for (i, f) in s.frames.enumerated().reversed() {
           let k = key(s, f)
           if seen.insert(k).inserted {
             rows[k, default: Accum(frame: f, thread: s.thread)].childrenWeight += w
-            if options.callGraph != nil { rows[k]!.contributors.append((si, i)) }
+            if options.callGraph != nil {
+              rows[k, default: Accum(frame: f, thread: s.thread)].contributors.append((si, i))
+            }
           }
         }
       } else if options.callGraph != nil {
-        rows[leafKey]!.contributors.append((si, s.frames.count - 1))
+        rows[leafKey, default: Accum(frame: leaf, thread: s.thread)].contributors.append((si, s.frames.count - 1))
       }
     }
     let denominator = Double(max(total, 1))
