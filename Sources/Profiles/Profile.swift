@@ -129,6 +129,9 @@ public struct ProfileBuilder: Sendable {
     }
   }
 
+  /// Names the sampled event (when it is only known after reading, as in pipe-mode streams).
+  public mutating func setEventName(_ name: String) { profile.eventName = name }
+
   public mutating func addMapping(_ mapping: Profile.Mapping) { profile.mappings.append(mapping) }
   public mutating func addLost(_ n: UInt64) { profile.lost += n }
   public mutating func addDropped(_ n: UInt64) { profile.dropped += n }

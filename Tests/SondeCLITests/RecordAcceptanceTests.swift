@@ -332,6 +332,29 @@ struct RecordAcceptanceTests {
     #expect(report.stdout.components(separatedBy: "of event").count == 2, "no section for the dummy event")
   }
 
+  @Test func pipeModeStreamsToPerfAndBackIntoSonde() throws {
+    let dir = try ToolRunner.tempDirectory("pipe")
+    let stream = dir + "/stream.data"
+    let rec = try ToolRunner.run([
+      "sh", "-c", "'\(ToolRunner.sonde)' record -F 999 -g -o - -- '\(ToolRunner.demo)' selfshares 400 > '\(stream)'",
+    ])
+    #expect(rec.status == 0, "\(rec.stderr)")
+    let counts = try #require(ToolRunner.recordCounts(rec.stderr))
+    let perf = try ToolRunner.run([
+      "sh", "-c", "perf report --stdio -i - --no-children --sort sym -g none < '\(stream)'",
+    ])
+    #expect(perf.status == 0, "\(perf.stderr)")
+    #expect(perf.stdout.contains("# Samples: \(counts.samples)  of event 'cpu-clock'"))
+    #expect(ToolRunner.top(ToolRunner.shares(perf.stdout), 3) == Self.selfFunctions)
+    let sonde = try ToolRunner.run([
+      "sh", "-c", "'\(ToolRunner.sonde)' report -i - --no-children --sort sym < '\(stream)'",
+    ])
+    #expect(sonde.status == 0, "\(sonde.stderr)")
+    let a = ToolRunner.shares(sonde.stdout)
+    let b = ToolRunner.shares(perf.stdout)
+    for f in Self.selfFunctions { #expect(abs((a[f] ?? 0) - (b[f] ?? 0)) < 0.01, "\(f)") }
+  }
+
   @Test func dwarfModeRecordsRegistersAndStackThatPerfCanUnwind() throws {
     let dir = try ToolRunner.tempDirectory("dwarf")
     let file = dir + "/d.data"

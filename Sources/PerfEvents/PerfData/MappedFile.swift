@@ -9,7 +9,8 @@ public final class MappedFile: @unchecked Sendable {
 
   /// Maps `path`; reads it instead when mmap is not possible (pipes, empty files).
   public init(path: String) throws(SondeError) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    // "-" is standard input, as perf report -i - reads a pipe-mode stream.
+    let fd = path == "-" ? dup(0) : open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else {
       throw SondeError(
         errno == ENOENT ? .invalidInput : .system, operation: "open(\(path))", errno: errno,

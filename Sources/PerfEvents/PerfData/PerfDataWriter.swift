@@ -19,11 +19,14 @@ public final class PerfDataWriter {
   private var dataOffset: UInt64 = 0
   /// Records appended so far.
   public private(set) var recordCount = 0
+  /// Pipe mode: a stream (header, HEADER_ATTR and HEADER_FEATURE records, then data) with no seeking.
+  public let isPipe: Bool
 
   /// Creates (truncates) `path` and writes everything up to the start of the data section.
   public init(path: String, events: [PerfDataEvent]) throws(SondeError) {
     self.path = path
     self.events = events
+    isPipe = false
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
     guard fd >= 0 else {
       throw SondeError(
@@ -48,7 +51,44 @@ public final class PerfDataWriter {
     try flush()
   }
 
-  deinit { if fd >= 0 { close(fd) } }
+  /// Pipe mode on an already open descriptor (e.g. 1 for `-o -`), as `perf record -o -` writes it:
+  /// the 16-byte pipe header, one HEADER_ATTR record per event (attr + ids), the environment as
+  /// HEADER_FEATURE records, then the data. `perf report -i -` and `PerfDataFile` read it.
+  public init(pipe descriptor: Int32, events: [PerfDataEvent], features: PerfDataFeatures) throws(SondeError) {
+    path = "-"
+    self.events = events
+    isPipe = true
+    fd = descriptor
+    buffer.u64(PerfDataFormat.magic)
+    buffer.u64(UInt64(PerfDataFormat.pipeHeaderSize))
+    for e in events {
+      let start = buffer.bytes.count
+      buffer.u32(RecordType.headerAttr)
+      buffer.u16(0)
+      buffer.u16(0)
+      buffer.append(e.fileBytes)
+      for id in e.ids { buffer.u64(id) }
+      buffer.patchU16(at: start + 6, UInt16(truncatingIfNeeded: buffer.bytes.count - start))
+    }
+    for feature in FeatureID.allCases where feature != .buildID {
+      guard let payload = FeatureCoding.encode(feature, features, events: events) else { continue }
+      let start = buffer.bytes.count
+      buffer.u32(RecordType.headerFeature)
+      buffer.u16(0)
+      buffer.u16(0)
+      buffer.u64(UInt64(feature.rawValue))
+      buffer.append(payload)
+      buffer.align(8)
+      guard buffer.bytes.count - start <= Int(UInt16.max) else {
+        buffer.bytes.removeSubrange(start...)
+        continue
+      }
+      buffer.patchU16(at: start + 6, UInt16(buffer.bytes.count - start))
+    }
+    try flush()
+  }
+
+  deinit { if fd >= 0 && !isPipe { close(fd) } }
 
   /// Appends one record (header included, size a multiple of 8).
   public func append(_ record: UnsafeRawBufferPointer) throws(SondeError) {
@@ -67,6 +107,11 @@ public final class PerfDataWriter {
 
   /// Writes the feature sections and the header, and closes the file.
   public func finish(features: PerfDataFeatures) throws(SondeError) {
+    if isPipe {
+      // The stream ends with the data; the environment went out first.
+      try flush()
+      return
+    }
     let dataSection = FileSection(offset: dataOffset, size: position - dataOffset)
     var payloads: [(FeatureID, [UInt8])] = []
     for feature in FeatureID.allCases {

@@ -108,9 +108,16 @@ public final class Recorder {
     for (i, attr) in attrs.enumerated() {
       events.append(PerfDataEvent(attributes: attr, ids: ids[i], name: names[i]))
     }
-    // Like perf, keep the previous recording as FILE.old instead of overwriting it.
-    if fileExists(options.output) { _ = rename(options.output, options.output + ".old") }
-    let writer = try PerfDataWriter(path: options.output, events: events)
+    let writer: PerfDataWriter
+    if options.output == "-" {
+      // Pipe mode to standard output (`sonde record -o - … | perf report -i -`).
+      writer = try PerfDataWriter(
+        pipe: 1, events: events, features: HostFeatures.collect(commandLine: options.commandLine))
+    } else {
+      // Like perf, keep the previous recording as FILE.old instead of overwriting it.
+      if fileExists(options.output) { _ = rename(options.output, options.output + ".old") }
+      writer = try PerfDataWriter(path: options.output, events: events)
+    }
     var buildIDs = BuildIDCollector(decoder: decoder)
     var bytesWritten: UInt64 = 0
     func write(_ records: [[UInt8]]) throws(SondeError) {

@@ -86,7 +86,12 @@ public struct ProfileLoader {
     } catch {
       throw SondeError(.corruptData, operation: "read \(file.path)", reason: "\(error)")
     }
-    summary.eventNames = names
+    // Pipe-mode streams define their events as they go: name them now that all were seen.
+    let finalNames = file.events.map { $0.name.isEmpty ? Self.eventName($0.attributes) : $0.name }
+    if names.isEmpty, let first = finalNames.first {
+      builder.setEventName(event.flatMap { finalNames.indices.contains($0) ? finalNames[$0] : nil } ?? first)
+    }
+    summary.eventNames = finalNames
     return (builder.build(), summary)
   }
 
