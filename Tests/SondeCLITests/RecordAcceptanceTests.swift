@@ -10,6 +10,7 @@ struct RecordAcceptanceTests {
 
   @Test func sondeRecordsTheSameSharesAsPerfAndPerfReadsItsFile() throws {
     let dir = try ToolRunner.tempDirectory("acceptance")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let sondeFile = dir + "/sonde.data"
     let perfFile = dir + "/perf.data"
     let rec = try ToolRunner.run([
@@ -47,6 +48,7 @@ struct RecordAcceptanceTests {
 
   @Test func sondeReportMatchesPerfReportOnAFileWrittenByPerf() throws {
     let dir = try ToolRunner.tempDirectory("perf-file")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let perfFile = dir + "/perf.data"
     let perfRec = try ToolRunner.run([
       "perf", "record", "-F", "999", "-g", "-o", perfFile, "--", ToolRunner.demo, "selfshares", "1500",
@@ -100,6 +102,7 @@ struct RecordAcceptanceTests {
 
   @Test func aTinyRingAtAHighRateCountsLostSamplesAndTheTotalAddsUp() throws {
     let dir = try ToolRunner.tempDirectory("lost")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let file = dir + "/lost.data"
     // One 4 KiB data page per CPU, a 20 µs period and 1 KiB of stack per sample: the ring overflows.
     let rec = try ToolRunner.run([
@@ -129,6 +132,7 @@ struct RecordAcceptanceTests {
 
   @Test func foldedOutputHasTheFullChainsAndTheFlameGraphIsConsistent() throws {
     let dir = try ToolRunner.tempDirectory("folded")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let file = dir + "/shares.data"
     let rec = try ToolRunner.run([
       ToolRunner.sonde, "record", "-F", "999", "-g", "-o", file, "--", ToolRunner.demo, "shares", "1500",
@@ -196,6 +200,7 @@ struct RecordAcceptanceTests {
 
   @Test func sondeScriptPrintsEverySampleLikePerfScript() throws {
     let dir = try ToolRunner.tempDirectory("script")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let file = dir + "/s.data"
     let rec = try ToolRunner.run([
       ToolRunner.sonde, "record", "-F", "499", "-g", "-o", file, "--", ToolRunner.demo, "shares", "400",
@@ -222,6 +227,7 @@ struct RecordAcceptanceTests {
 
   @Test func sondeScriptMatchesPerfScriptWithoutCallChainsAndWithTwoEvents() throws {
     let dir = try ToolRunner.tempDirectory("script2")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let file = dir + "/s2.data"
     let rec = try ToolRunner.run([
       ToolRunner.sonde, "record", "-e", "cpu-clock,task-clock", "-F", "499", "-o", file, "--", ToolRunner.demo,
@@ -236,6 +242,7 @@ struct RecordAcceptanceTests {
 
   @Test func ctrlCStillWritesAValidFile() throws {
     let dir = try ToolRunner.tempDirectory("sigint")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let file = dir + "/int.data"
     let p = Process()
     p.executableURL = URL(fileURLWithPath: ToolRunner.sonde)
@@ -258,6 +265,7 @@ struct RecordAcceptanceTests {
 
   @Test func callGraphsShowCalleeAndCallerTrees() throws {
     let dir = try ToolRunner.tempDirectory("graph")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let file = dir + "/g.data"
     let rec = try ToolRunner.run([
       ToolRunner.sonde, "record", "-F", "999", "-g", "-o", file, "--", ToolRunner.demo, "shares", "800",
@@ -288,6 +296,7 @@ struct RecordAcceptanceTests {
 
   @Test func twoEventsShareEachCPUsRingAndAreReportedSeparatelyLikePerf() throws {
     let dir = try ToolRunner.tempDirectory("two")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let file = dir + "/two.data"
     let rec = try ToolRunner.run([
       ToolRunner.sonde, "record", "-e", "cpu-clock,task-clock", "-F", "499", "-g", "-o", file, "--", ToolRunner.demo,
@@ -309,6 +318,7 @@ struct RecordAcceptanceTests {
 
   @Test func theFlightRecorderKeepsOnlyTheNewestSamplesAndTheirSideBand() throws {
     let dir = try ToolRunner.tempDirectory("overwrite")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let file = dir + "/ow.data"
     let rec = try ToolRunner.run([
       ToolRunner.sonde, "record", "--overwrite", "-m", "4", "-F", "999", "-g", "-o", file, "--", ToolRunner.demo,
@@ -334,6 +344,7 @@ struct RecordAcceptanceTests {
 
   @Test func pipeModeStreamsToPerfAndBackIntoSonde() throws {
     let dir = try ToolRunner.tempDirectory("pipe")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let stream = dir + "/stream.data"
     let rec = try ToolRunner.run([
       "sh", "-c", "'\(ToolRunner.sonde)' record -F 999 -g -o - -- '\(ToolRunner.demo)' selfshares 400 > '\(stream)'",
@@ -357,6 +368,7 @@ struct RecordAcceptanceTests {
 
   @Test func dwarfModeRecordsRegistersAndStackThatPerfCanUnwind() throws {
     let dir = try ToolRunner.tempDirectory("dwarf")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let file = dir + "/d.data"
     let rec = try ToolRunner.run([
       ToolRunner.sonde, "record", "-F", "499", "--call-graph", "dwarf,8192", "-o", file, "--", ToolRunner.demo,
@@ -374,6 +386,7 @@ struct RecordAcceptanceTests {
 
   @Test func recordingAnExistingProcessSynthesizesItsCommAndMappings() throws {
     let dir = try ToolRunner.tempDirectory("pid")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let file = dir + "/p.data"
     let target = Process()
     target.executableURL = URL(fileURLWithPath: ToolRunner.demo)

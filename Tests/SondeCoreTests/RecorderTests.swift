@@ -157,3 +157,32 @@ struct ProfileLoaderTests {
     #expect(ProfileLoader.userIP(s, mask: SamplingAttributes.x86UserRegisterMask) == nil, "abi none")
   }
 }
+
+/// Files written by perf are ordered per round and per CPU buffer, not globally: the loader must apply
+/// side-band records in timestamp order, as perf's ordered-events queue does.
+struct TimeOrderTests {
+  @Test func aSampleStoredBeforeTheExecCommButTakenAfterItGetsTheNewName() throws {
+    var attr = try #require(SamplingAttributes.baseAttributes(forEvent: "cpu-clock"))
+    SamplingAttributes.configureSampling(
+      &attr, frequency: 999, period: nil, callGraph: .none, trackSideBand: true, systemWide: false)
+    let layout = SampleLayout(attr)
+    let path = NSTemporaryDirectory() + "sonde-order-\(getpid()).data"
+    defer { unlink(path) }
+    let writer = try PerfDataWriter(path: path, events: [PerfDataEvent(attributes: attr, ids: [1], name: "cpu-clock")])
+    var early = SampleID()
+    early.time = 100
+    var sample = Sample()
+    (sample.identifier, sample.ip, sample.pid, sample.tid, sample.time, sample.period) = (1, 0x10, 7, 7, 200, 1)
+    let records = [
+      PerfRecord(type: RecordType.comm, body: .comm(CommRecord(pid: 7, tid: 7, comm: "launcher"))),
+      PerfRecord(type: RecordType.sample, misc: RecordMisc.user, body: .sample(sample)),
+      PerfRecord(
+        type: RecordType.comm, misc: RecordMisc.commExec, body: .comm(CommRecord(pid: 7, tid: 7, comm: "app")),
+        sampleID: early),
+    ]
+    for r in records { try writer.append(r.encode(layout: layout)) }
+    try writer.finish(features: PerfDataFeatures())
+    let (profile, _) = try ProfileLoader().load(try PerfDataFile(path: path))
+    #expect(profile.threads.map(\.comm) == ["app"])
+  }
+}

@@ -179,6 +179,44 @@ public final class PerfDataFile: @unchecked Sendable {
     }
   }
 
+  /// Decodes every record in timestamp order, as perf's ordered-events queue delivers them: perf writes
+  /// each round's records per CPU buffer, so a sample can precede (in the file) the COMM or MMAP that
+  /// happened before it. Records without a timestamp keep their place relative to each other and sort
+  /// first. Files whose events lack sample_id_all or TIME are visited in file order.
+  @discardableResult
+  public func forEachDecodedRecordInTimeOrder(_ body: (PerfRecord) throws -> Void) throws -> Scan {
+    var index: [(time: UInt64, offset: Int, size: Int)] = []
+    // The first pass frames the records (and, in pipe mode, learns the events).
+    var scan = try forEachRecord { offset, bytes in index.append((0, offset, bytes.count)) }
+    let decoder = self.decoder
+    let timed =
+      !events.isEmpty
+      && events.allSatisfy {
+        $0.attributes.sample_id_all != 0 && SampleType(rawValue: $0.attributes.sample_type).contains(.time)
+      }
+    let bytes = storage.bytes
+    if timed {
+      for i in index.indices {
+        let e = index[i]
+        index[i].time = decoder.time(of: UnsafeRawBufferPointer(rebasing: bytes[e.offset..<e.offset + e.size]))
+      }
+      // Stable: ties keep file order.
+      index = index.enumerated().sorted {
+        $0.element.time != $1.element.time ? $0.element.time < $1.element.time : $0.offset < $1.offset
+      }.map(\.element)
+    }
+    for e in index {
+      let record = UnsafeRawBufferPointer(rebasing: bytes[e.offset..<e.offset + e.size])
+      do {
+        try body(try decoder.decode(record, base: e.offset))
+      } catch let error as RecordDecodeError {
+        throw Self.corrupt(path, error.offset, error.reason)
+      }
+    }
+    scan.records = index.count
+    return scan
+  }
+
   private func absorbPipeRecord(type: UInt32, _ record: UnsafeRawBufferPointer, at offset: Int) throws {
     if type == RecordType.headerAttr {
       guard record.count >= 8 + 64 else { throw Self.corrupt(path, offset, "HEADER_ATTR too short") }

@@ -48,7 +48,7 @@ public struct ProfileLoader {
     }
     let defaultPeriod = file.events.first.map { $0.attributes.freq == 0 ? $0.attributes.sample_period : 1 } ?? 1
     do {
-      let scan = try file.forEachDecodedRecord { record in
+      let scan = try file.forEachDecodedRecordInTimeOrder { record in
         switch record.body {
         case .sample(let s):
           summary.samples += 1

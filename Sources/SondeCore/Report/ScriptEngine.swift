@@ -24,7 +24,7 @@ public enum ScriptEngine {
     // With several events perf right-aligns event names to the longest one.
     let eventWidth = names.count > 1 ? names.map(\.count).max() ?? 0 : 0
     do {
-      try file.forEachDecodedRecord { record in
+      try file.forEachDecodedRecordInTimeOrder { record in
         switch record.body {
         case .comm(let c): comm[Int32(bitPattern: c.tid)] = c.comm
         case .fork(let t):
