@@ -72,7 +72,13 @@ public final class Recorder {
       for task in tasks {
         for (index, spec) in specs.enumerated() {
           let target = EventTarget(pid: task, cpu: cpu)
-          let fd = try PerfEventFD.open(spec.attr, target: target, label: spec.name)
+          let fd: PerfEventFD
+          do {
+            fd = try PerfEventFD.open(spec.attr, target: target, label: spec.name)
+          } catch let e where e.kind == .noSuchProcess && tasks.count > 1 {
+            // A thread of a -p target exited since /proc listed it; perf skips it too.
+            continue
+          }
           let key = RingKey(cpu: cpu, backward: spec.attr.write_backward != 0)
           if let owner = ringOwner[key] {
             try fd.setOutput(to: owner)
@@ -85,6 +91,9 @@ public final class Recorder {
           opened.append(OpenedFD(event: index, fd: fd))
         }
       }
+    }
+    guard !opened.isEmpty else {
+      throw SondeError(.noSuchProcess, operation: "record", reason: "every target thread exited before sampling began")
     }
     var ids = [[UInt64]](repeating: [], count: attrs.count)
     for o in opened { ids[o.event].append(try o.fd.id()) }
