@@ -12,6 +12,9 @@ public struct FlameGraphSVG: Sendable {
   public var useWeight = false
   /// The unit in tooltips ("samples", or e.g. "ns" for weights).
   public var unit = "samples"
+  /// Frames narrower than this many pixels (and everything above them) are left out, as flamegraph.pl's
+  /// --minwidth does, so huge profiles stay small; zooming cannot reveal them.
+  public var minimumWidth = 0.1
 
   public init(title: String = "Flame Graph", subtitle: String = "") {
     self.title = title
@@ -85,6 +88,7 @@ public struct FlameGraphSVG: Sendable {
     func emit(_ n: Node, x: UInt64, depth: Int) {
       let px = Double(Self.margin) + Double(x) / Double(total) * plotWidth
       let pw = Double(n.value) / Double(total) * plotWidth
+      if depth > 0 && pw < minimumWidth { return }
       let y = height - Self.bottom - (depth + 1) * frameHeight
       let percent = Double(n.value) * 100 / Double(total)
       let tip = "\(n.name) (\(n.value) \(unit), \(Self.fixed(percent, 2))%)"

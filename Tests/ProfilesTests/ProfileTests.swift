@@ -63,4 +63,20 @@ struct ProfileTests {
     #expect(FlameGraphSVG.label("a_rather_long_function_name", width: 76) == "a_rather..")
     #expect(FlameGraphSVG.label("x", width: 20) == "")
   }
+
+  @Test func framesNarrowerThanTheMinimumWidthAreLeftOut() {
+    var b = ProfileBuilder()
+    let t = Profile.Thread(pid: 1, tid: 1, comm: "p")
+    b.add(thread: t, stack: Profile.Stack(user: [1]), count: 100_000, weight: 100_000)
+    b.add(thread: t, stack: Profile.Stack(user: [2]), count: 1, weight: 1)
+    let r = ResolvedProfile(b.build()) { _, a, _, _ in
+      ResolvedFrame(name: a == 1 ? "big" : "tiny", module: "m", isKernel: false)
+    }
+    let svg = FlameGraphSVG().render(r)
+    #expect(svg.contains("data-n=\"big\""))
+    #expect(!svg.contains("data-n=\"tiny\""), "1 of 100001 samples is 0.01 px wide")
+    var all = FlameGraphSVG()
+    all.minimumWidth = 0
+    #expect(all.render(r).contains("data-n=\"tiny\""))
+  }
 }
