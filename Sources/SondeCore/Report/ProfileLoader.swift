@@ -54,7 +54,7 @@ public struct ProfileLoader {
           summary.samples += 1
           let pid = Int32(bitPattern: s.pid)
           let tid = Int32(bitPattern: s.tid)
-          let name = comm[tid] ?? comm[pid] ?? ":\(tid)"
+          let name = comm[tid] ?? comm[pid] ?? (tid == 0 ? "swapper" : ":\(tid)")
           if let eventIDs, !eventIDs.contains(s.eventID) { return }
           if !pids.isEmpty && !pids.contains(pid) { return }
           if !comms.isEmpty && !comms.contains(name) { return }

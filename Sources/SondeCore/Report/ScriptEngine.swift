@@ -33,7 +33,7 @@ public enum ScriptEngine {
           count += 1
           let pid = Int32(bitPattern: s.pid)
           let tid = Int32(bitPattern: s.tid)
-          let name = comm[tid] ?? comm[pid] ?? ":\(tid)"
+          let name = comm[tid] ?? comm[pid] ?? (tid == 0 ? "swapper" : ":\(tid)")
           let event = nameByID[s.eventID] ?? names.first ?? "event"
           var stack = ProfileLoader.stack(s, misc: record.misc)
           if stack.user.isEmpty, let ip = ProfileLoader.userIP(s, mask: regsUserMask) { stack.user = [ip] }
