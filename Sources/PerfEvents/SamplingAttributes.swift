@@ -67,7 +67,10 @@ public enum SamplingAttributes {
       attr.sample_freq = frequency ?? 4000
       attr.freq = 1
     }
-    var type: SampleType = [.identifier, .ip, .tid, .time, .period]
+    // PERIOD varies per sample only in frequency mode; with a fixed period (-c) it is the attr's, so it
+    // is left out of each sample as perf does (readers weigh by attr.sample_period).
+    var type: SampleType = [.identifier, .ip, .tid, .time]
+    if period == nil { type.insert(.period) }
     if systemWide { type.insert(.cpu) }
     switch callGraph {
     case .none: break
