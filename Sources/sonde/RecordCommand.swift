@@ -15,7 +15,9 @@ struct RecordCommand: ParsableCommand {
         sonde record -a -e cpu-clock --call-graph dwarf,8192 --duration 2
       """)
 
-  @Option(name: .short, help: "Events to sample (perf syntax, comma-separated or repeated).")
+  @Option(
+    name: [.customShort("e"), .customLong("event")],
+    help: ArgumentHelp("Events to sample (perf syntax, comma-separated or repeated).", valueName: "events"))
   var event: [String] = []
   @Option(name: [.customShort("F"), .customLong("freq")], help: "Samples per second.")
   var frequency: UInt64?
@@ -33,7 +35,9 @@ struct RecordCommand: ParsableCommand {
   var all = false
   @Option(name: [.customShort("C"), .customLong("cpu")], help: "CPUs to sample (list like 0-1,3).")
   var cpu: String?
-  @Option(name: .short, help: "Output file.")
+  @Option(
+    name: [.customShort("o"), .customLong("output")],
+    help: ArgumentHelp("Output file ('-' streams perf's pipe format to stdout).", valueName: "file"))
   var output = "perf.data"
   @Option(help: "Stop after this many seconds.")
   var duration: Double?
@@ -71,6 +75,8 @@ struct RecordCommand: ParsableCommand {
       options.callGraph = .framePointer
     }
     var argv = command
+    // Passthrough capture also swallows a lone --help; answer it as help, not as a command to run.
+    if argv == ["--help"] || argv == ["-h"] { throw CleanExit.helpRequest(self) }
     if argv.first == "--" { argv.removeFirst() }
     if let pid {
       options.target = .processes(try Self.ids(pid, "-p"))

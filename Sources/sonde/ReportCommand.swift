@@ -15,8 +15,8 @@ struct ReportCommand: ParsableCommand {
     abstract: "Summarize a perf.data file: top symbols, call graphs, folded stacks, flame graph SVG.",
     discussion: """
       Examples:
-        sonde report                        # like perf report --stdio --no-children
-        sonde report -g --sort sym          # with callee call graphs
+        sonde report                         # as perf report --stdio
+        sonde report --no-children -g        # self overhead, callee graphs
         sonde report --children --call-graph caller
         sonde report --folded -o out.folded
         sonde report --flamegraph flame.svg
@@ -46,7 +46,7 @@ struct ReportCommand: ParsableCommand {
   var limit: Int?
   @Flag(help: "Print folded stacks (comm;root;…;leaf count) instead of the table.")
   var folded = false
-  @Option(name: .short, help: "Write --folded output to this file instead of stdout.")
+  @Option(name: .short, help: ArgumentHelp("Write --folded output to this file instead of stdout.", valueName: "file"))
   var output: String?
   @Option(help: "Write an interactive flame graph SVG to this file.")
   var flamegraph: String?
