@@ -32,8 +32,10 @@ let package = Package(
     .executableTarget(
       name: "sonde-demo",
       cSettings: [.unsafeFlags(["-O1", "-fno-omit-frame-pointer", "-fno-inline"])]),
-    .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde"]),
-    .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents"]),
-    .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents"]),
+    // Shared by the test targets: locating built products, running the CLI and oracle tools.
+    .target(name: "SondeTestSupport", path: "Tests/SondeTestSupport"),
+    .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde", "SondeTestSupport"]),
+    .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents", "SondeTestSupport"]),
+    .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents", "SondeTestSupport"]),
   ]
 )

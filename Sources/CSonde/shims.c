@@ -80,3 +80,26 @@ int sonde_spawn_paused(const char *path, char *const argv[], char *const envp[],
   out->error_fd = err[0];
   return 0;
 }
+
+int sonde_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+static volatile sig_atomic_t interrupted_flag;
+
+static void on_interrupt(int signo) {
+  (void)signo;
+  interrupted_flag = 1;
+}
+
+void sonde_install_interrupt_handler(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;
+  sigaction(SIGINT, &action, NULL);
+  sigaction(SIGTERM, &action, NULL);
+}
+
+int sonde_interrupted(void) { return interrupted_flag != 0; }
+
+void sonde_clear_interrupt(void) { interrupted_flag = 0; }

@@ -62,4 +62,15 @@ struct sonde_paused_child {
 int sonde_spawn_paused(const char *path, char *const argv[], char *const envp[],
                        struct sonde_paused_child *out);
 
+/// pidfd_open(2): a descriptor that polls readable when the process exits. -1 with errno on failure.
+int sonde_pidfd_open(pid_t pid);
+
+/// Installs a SIGINT/SIGTERM handler that only sets a flag (no SA_RESTART, so blocking calls return
+/// EINTR and the caller can check `sonde_interrupted`). Idempotent.
+void sonde_install_interrupt_handler(void);
+/// Whether SIGINT or SIGTERM arrived since the handler was installed or the flag was cleared.
+int sonde_interrupted(void);
+/// Clears the interrupt flag.
+void sonde_clear_interrupt(void);
+
 #endif
