@@ -41,9 +41,11 @@ let package = Package(
     // perf.data parsing throughput (Benchmarks/perfdata.sh runs it next to perf report).
     .executableTarget(
       name: "sonde-perfdata-bench", dependencies: ["PerfEvents", "SondeCore"], path: "Benchmarks/PerfDataBench"),
-    .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde"]),
-    .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents"]),
-    .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents"]),
+    // Shared by the test targets: locating built products, running the CLI and oracle tools.
+    .target(name: "SondeTestSupport", path: "Tests/SondeTestSupport"),
+    .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde", "SondeTestSupport"]),
+    .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents", "SondeTestSupport"]),
+    .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents", "SondeTestSupport"]),
     .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "PerfEvents"]),
     .testTarget(name: "ProfilesTests", dependencies: ["Profiles"]),
     // Benchmark: Symbolizer throughput versus llvm-symbolizer (results in BENCHMARKS.md).

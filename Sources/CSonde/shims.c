@@ -81,28 +81,25 @@ int sonde_spawn_paused(const char *path, char *const argv[], char *const envp[],
   return 0;
 }
 
-static volatile sig_atomic_t sonde_stop_flag;
+int sonde_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
-static void sonde_stop_handler(int sig) {
-  (void)sig;
-  sonde_stop_flag = 1;
+static volatile sig_atomic_t interrupted_flag;
+
+static void on_interrupt(int signo) {
+  (void)signo;
+  interrupted_flag = 1;
 }
 
-void sonde_stop_on_signals(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = sonde_stop_handler;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
-  sonde_stop_flag = 0;
+void sonde_install_interrupt_handler(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;
+  sigaction(SIGINT, &action, NULL);
+  sigaction(SIGTERM, &action, NULL);
 }
 
-int sonde_stop_requested(void) { return sonde_stop_flag != 0; }
+int sonde_interrupted(void) { return interrupted_flag != 0; }
 
-void sonde_stop_signals_reset(void) {
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
-  signal(SIGHUP, SIG_DFL);
-}
+void sonde_clear_interrupt(void) { interrupted_flag = 0; }

@@ -1,43 +1,7 @@
 import CSonde
 
-/// perf_event_attr values for sampling.
-///
-/// Stand-in for the EventParser (issue 2): until the parser's event specs are merged, this knows the
-/// software clock events (cpu-clock, task-clock) by name; `sonde record` asks here first and falls back
-/// to nothing else. Replace `baseAttributes(forEvent:)` with the parser's output when it lands.
+/// perf_event_attr settings for sampling, applied on top of an `EventSpec`'s attributes.
 public enum SamplingAttributes {
-  /// The attr for a named event with no sampling settings, or nil when the name is not known here.
-  public static func baseAttributes(forEvent name: String) -> perf_event_attr? {
-    var attr = perf_event_attr()
-    attr.size = SONDE_PERF_ATTR_SIZE
-    let (base, modifiers) = splitModifiers(name)
-    switch base {
-    case "cpu-clock":
-      attr.type = PERF_TYPE_SOFTWARE.rawValue
-      attr.config = UInt64(PERF_COUNT_SW_CPU_CLOCK.rawValue)
-    case "task-clock":
-      attr.type = PERF_TYPE_SOFTWARE.rawValue
-      attr.config = UInt64(PERF_COUNT_SW_TASK_CLOCK.rawValue)
-    case "page-faults", "faults":
-      attr.type = PERF_TYPE_SOFTWARE.rawValue
-      attr.config = UInt64(PERF_COUNT_SW_PAGE_FAULTS.rawValue)
-    case "context-switches", "cs":
-      attr.type = PERF_TYPE_SOFTWARE.rawValue
-      attr.config = UInt64(PERF_COUNT_SW_CONTEXT_SWITCHES.rawValue)
-    case "cycles", "cpu-cycles":
-      attr.type = PERF_TYPE_HARDWARE.rawValue
-      attr.config = UInt64(PERF_COUNT_HW_CPU_CYCLES.rawValue)
-    case "instructions":
-      attr.type = PERF_TYPE_HARDWARE.rawValue
-      attr.config = UInt64(PERF_COUNT_HW_INSTRUCTIONS.rawValue)
-    default:
-      return nil
-    }
-    if modifiers.contains("u") && !modifiers.contains("k") { attr.exclude_kernel = 1 }
-    if modifiers.contains("k") && !modifiers.contains("u") { attr.exclude_user = 1 }
-    return attr
-  }
-
   /// The software "dummy" event: never counts, used to carry side-band records (mmap, comm, task)
   /// into a ring of their own. Excludes the kernel like perf's `dummy:u`.
   public static func dummy() -> perf_event_attr {
@@ -47,11 +11,6 @@ public enum SamplingAttributes {
     attr.config = UInt64(PERF_COUNT_SW_DUMMY.rawValue)
     attr.exclude_kernel = 1
     return attr
-  }
-
-  private static func splitModifiers(_ name: String) -> (String, Set<Character>) {
-    guard let colon = name.lastIndex(of: ":") else { return (name, []) }
-    return (String(name[..<colon]), Set(name[name.index(after: colon)...]))
   }
 
   /// Sets up `attr` for sampling the way `perf record` does: frequency or period, IP/TID/TIME/PERIOD/

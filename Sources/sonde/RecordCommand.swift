@@ -3,6 +3,10 @@ import CSonde
 import PerfEvents
 import SondeCore
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// `sonde record`: sample a command, processes, threads or the whole system into perf.data.
 struct RecordCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -49,8 +53,18 @@ struct RecordCommand: ParsableCommand {
   var command: [String] = []
 
   func run() throws {
+    // First thing: from here on Ctrl-C (SIGINT) or SIGTERM ends the recording and still writes the file.
+    sonde_install_interrupt_handler()
+    sonde_clear_interrupt()
+    // A parent may have spawned us with these blocked (the mask survives exec; libdispatch worker threads
+    // block nearly everything), which would make Ctrl-C pend forever.
+    var stopSignals = sigset_t()
+    sigemptyset(&stopSignals)
+    sigaddset(&stopSignals, SIGINT)
+    sigaddset(&stopSignals, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
     var options = RecordOptions()
-    options.events = event.flatMap { $0.split(separator: ",").map(String.init) }
+    options.events = event  // each -e argument is parsed whole (groups and pmu/…,…/ terms contain commas)
     if options.events.isEmpty { options.events = ["cpu-clock"] }
     options.frequency = frequency ?? 4000
     options.period = period
@@ -94,11 +108,9 @@ struct RecordCommand: ParsableCommand {
       options.cpus = list
     }
 
-    sonde_stop_on_signals()
-    defer { sonde_stop_signals_reset() }
     let result: RecordResult
     do {
-      result = try Recorder(options: options).run(shouldStop: { sonde_stop_requested() != 0 })
+      result = try Recorder(options: options).run(shouldStop: { sonde_interrupted() != 0 })
     } catch {
       samplingStatus("sonde record: \(error)")
       throw ExitCode.failure

@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized)
 struct PerfDataTests {
   static func layoutAttr() -> perf_event_attr {
-    var attr = SamplingAttributes.baseAttributes(forEvent: "cpu-clock")!
+    var attr = (try? EventParser().parseEvent("cpu-clock").first?.attributes()) ?? perf_event_attr()
     SamplingAttributes.configureSampling(
       &attr, frequency: 999, period: nil, callGraph: .framePointer, trackSideBand: true, systemWide: false)
     return attr

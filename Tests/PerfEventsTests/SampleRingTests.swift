@@ -11,7 +11,7 @@ import Testing
 /// overwrite ring keeps the newest ones. Software clocks work on every machine (no PMU needed).
 struct SampleRingTests {
   static func clockSampler(period: UInt64, wakeupEvents: UInt32 = 1, backward: Bool = false) throws -> PerfEventFD {
-    guard var attr = SamplingAttributes.baseAttributes(forEvent: "task-clock") else {
+    guard var attr = try EventParser().parseEvent("task-clock").first?.attributes() else {
       throw SondeError.invalid("test", "task-clock unknown")
     }
     SamplingAttributes.configureSampling(

@@ -251,8 +251,25 @@ struct RecordAcceptanceTests {
     p.standardError = err
     p.standardOutput = Pipe()
     try p.run()
-    usleep(700_000)
+    // Interrupt only once it records (the output file exists once the events are open): a SIGINT that
+    // arrives before the handler is installed may be lost when the test runner ignores SIGINT.
+    var waited = 0
+    while !FileManager.default.fileExists(atPath: file) && waited < 200 {
+      usleep(100_000)
+      waited += 1
+    }
+    usleep(300_000)
     kill(p.processIdentifier, SIGINT)
+    // Never hang the suite: give it 30 s to write and exit.
+    var polls = 0
+    while p.isRunning && polls < 300 {
+      usleep(100_000)
+      polls += 1
+    }
+    if p.isRunning {
+      kill(p.processIdentifier, SIGKILL)
+      Issue.record("sonde record did not stop within 30 s of SIGINT")
+    }
     let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
     #expect(p.terminationStatus == 0, "\(stderr)")

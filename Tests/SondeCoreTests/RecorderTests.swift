@@ -162,7 +162,7 @@ struct ProfileLoaderTests {
 /// side-band records in timestamp order, as perf's ordered-events queue does.
 struct TimeOrderTests {
   @Test func aSampleStoredBeforeTheExecCommButTakenAfterItGetsTheNewName() throws {
-    var attr = try #require(SamplingAttributes.baseAttributes(forEvent: "cpu-clock"))
+    var attr = try #require(try EventParser().parseEvent("cpu-clock").first?.attributes())
     SamplingAttributes.configureSampling(
       &attr, frequency: 999, period: nil, callGraph: .none, trackSideBand: true, systemWide: false)
     let layout = SampleLayout(attr)

@@ -63,12 +63,15 @@ struct sonde_paused_child {
 int sonde_spawn_paused(const char *path, char *const argv[], char *const envp[],
                        struct sonde_paused_child *out);
 
-/// Installs SIGINT/SIGTERM/SIGHUP handlers that only set a flag (async-signal-safe), so a long
-/// operation like `sonde record` can stop cleanly and still write a valid file.
-void sonde_stop_on_signals(void);
-/// Whether one of those signals arrived since installation.
-int sonde_stop_requested(void);
-/// Restores the default dispositions.
-void sonde_stop_signals_reset(void);
+/// pidfd_open(2): a descriptor that polls readable when the process exits. -1 with errno on failure.
+int sonde_pidfd_open(pid_t pid);
+
+/// Installs a SIGINT/SIGTERM handler that only sets a flag (no SA_RESTART, so blocking calls return
+/// EINTR and the caller can check `sonde_interrupted`). Idempotent.
+void sonde_install_interrupt_handler(void);
+/// Whether SIGINT or SIGTERM arrived since the handler was installed or the flag was cleared.
+int sonde_interrupted(void);
+/// Clears the interrupt flag.
+void sonde_clear_interrupt(void);
 
 #endif

@@ -30,17 +30,7 @@ public struct SampleType: OptionSet, Sendable, Hashable {
   public static let weightStruct = SampleType(rawValue: 1 << 24)
 }
 
-/// The `read_format` bits: the layout of counter values in read(2) and in PERF_SAMPLE_READ.
-public struct ReadFormat: OptionSet, Sendable, Hashable {
-  public var rawValue: UInt64
-  public init(rawValue: UInt64) { self.rawValue = rawValue }
-
-  public static let totalTimeEnabled = ReadFormat(rawValue: 1 << 0)
-  public static let totalTimeRunning = ReadFormat(rawValue: 1 << 1)
-  public static let id = ReadFormat(rawValue: 1 << 2)
-  public static let group = ReadFormat(rawValue: 1 << 3)
-  public static let lost = ReadFormat(rawValue: 1 << 4)
-}
+// `ReadFormat` (the read_format bits) is defined with the counters in CounterReading.swift.
 
 /// PERF_RECORD_* type numbers: kernel records (< 64) and the perf tool's own file records (≥ 64).
 public enum RecordType {

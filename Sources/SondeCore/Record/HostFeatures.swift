@@ -6,6 +6,9 @@ import PerfEvents
 
 /// The machine description perf.data carries: hostname, kernel release, arch, CPUs, memory, cmdline.
 enum HostFeatures {
+  /// The version written to the file's version feature (perf prints it as "perf version").
+  static let sondeVersion = "0.1.0"
+
   static func collect(commandLine: [String]) -> PerfDataFeatures {
     var f = PerfDataFeatures()
     var name = utsname()
@@ -14,7 +17,7 @@ enum HostFeatures {
       f.osRelease = field(&name.release)
       f.arch = field(&name.machine)
     }
-    f.version = "sonde \(SondeCoreVersion.version)"
+    f.version = "sonde \(sondeVersion)"
     let online = CPUList.online
     let present = readSmallFile("/sys/devices/system/cpu/present").flatMap(CPUList.parse) ?? online
     f.cpusAvailable = UInt32((present.max() ?? 0) + 1)

@@ -218,26 +218,25 @@ public final class Recorder {
     }
   }
 
-  /// The perf_event_attr of each requested event, configured for sampling, with its name. In overwrite
-  /// mode the sampling events write backward and a forward "dummy" event carries the side-band
-  /// (as perf does), so mmap/comm records are not overwritten by samples.
+  /// The perf_event_attr of each requested event (parsed with perf's grammar by `EventParser`),
+  /// configured for sampling, with its name. In overwrite mode the sampling events write backward and a
+  /// forward "dummy" event carries the side-band (as perf does), so mmap/comm records are not
+  /// overwritten by samples.
   private func buildAttributes() throws(SondeError) -> [(attr: perf_event_attr, name: String)] {
     guard !options.events.isEmpty else { throw SondeError.invalid("record", "no events given") }
+    let parsed = try EventParser().parse(options.events).flatMap(\.events)
     var specs: [(attr: perf_event_attr, name: String)] = []
-    let names = options.events + (options.overwrite ? ["dummy:u"] : [])
-    for (i, name) in names.enumerated() {
-      let isDummy = options.overwrite && i == options.events.count
-      // Interim: SamplingAttributes knows the common events until the EventParser is merged.
-      guard var attr = isDummy ? SamplingAttributes.dummy() : SamplingAttributes.baseAttributes(forEvent: name) else {
-        throw SondeError.invalid(
-          "record -e \(name)", "unknown or unsupported event '\(name)' for sampling",
-          remedy: "sample cpu-clock or task-clock (see 'sonde list')")
-      }
-      let systemWide = options.target == .systemWide
+    let systemWide = options.target == .systemWide || options.cpus != nil
+    let count = parsed.count + (options.overwrite ? 1 : 0)
+    for i in 0..<count {
+      let isDummy = i == parsed.count
+      var attr = isDummy ? SamplingAttributes.dummy() : parsed[i].attributes()
+      // A period or frequency written in the event (`pmu/…,period=N/`) wins over -c/-F.
+      let period = isDummy ? 1 : (parsed[i].period ?? (parsed[i].frequency == nil ? options.period : nil))
+      let frequency = isDummy ? nil : (parsed[i].frequency ?? options.frequency)
       SamplingAttributes.configureSampling(
-        &attr, frequency: isDummy ? nil : options.frequency, period: isDummy ? 1 : options.period,
-        callGraph: options.callGraph, trackSideBand: options.overwrite ? isDummy : i == 0,
-        systemWide: systemWide || options.cpus != nil)
+        &attr, frequency: frequency, period: period, callGraph: options.callGraph,
+        trackSideBand: options.overwrite ? isDummy : i == 0, systemWide: systemWide)
       if case .command = options.target {
         attr.enable_on_exec = 1
         attr.inherit = 1
@@ -249,7 +248,7 @@ public final class Recorder {
         attr.watermark = 1
         attr.wakeup_events = options.wakeupWatermark
       }
-      specs.append((attr, name))
+      specs.append((attr, isDummy ? "dummy:u" : parsed[i].name))
     }
     return specs
   }
@@ -269,11 +268,4 @@ public final class Recorder {
     else { return nil }
     return Int32(line.dropFirst(5).trimmingWhitespace())
   }
-}
-
-/// Seconds on the monotonic clock.
-func monotonicSeconds() -> Double {
-  var ts = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &ts)
-  return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

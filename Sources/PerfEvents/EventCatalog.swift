@@ -1,0 +1,122 @@
+import CSonde
+
+/// The symbolic events the kernel defines generically (hardware, software, hardware-cache), with perf's names.
+public enum EventCatalog {
+  /// A named generic event.
+  public struct Entry: Sendable {
+    public let name: String
+    public let aliases: [String]
+    public let type: UInt32
+    public let config: UInt64
+  }
+
+  /// PERF_TYPE_HARDWARE events, in perf's order.
+  public static let hardware: [Entry] = [
+    hw("cpu-cycles", ["cycles"], PERF_COUNT_HW_CPU_CYCLES),
+    hw("instructions", [], PERF_COUNT_HW_INSTRUCTIONS),
+    hw("cache-references", [], PERF_COUNT_HW_CACHE_REFERENCES),
+    hw("cache-misses", [], PERF_COUNT_HW_CACHE_MISSES),
+    hw("branch-instructions", ["branches"], PERF_COUNT_HW_BRANCH_INSTRUCTIONS),
+    hw("branch-misses", [], PERF_COUNT_HW_BRANCH_MISSES),
+    hw("bus-cycles", [], PERF_COUNT_HW_BUS_CYCLES),
+    hw("stalled-cycles-frontend", ["idle-cycles-frontend"], PERF_COUNT_HW_STALLED_CYCLES_FRONTEND),
+    hw("stalled-cycles-backend", ["idle-cycles-backend"], PERF_COUNT_HW_STALLED_CYCLES_BACKEND),
+    hw("ref-cycles", [], PERF_COUNT_HW_REF_CPU_CYCLES),
+  ]
+
+  /// PERF_TYPE_SOFTWARE events, in perf's order.
+  public static let software: [Entry] = [
+    sw("cpu-clock", [], PERF_COUNT_SW_CPU_CLOCK),
+    sw("task-clock", [], PERF_COUNT_SW_TASK_CLOCK),
+    sw("page-faults", ["faults"], PERF_COUNT_SW_PAGE_FAULTS),
+    sw("context-switches", ["cs"], PERF_COUNT_SW_CONTEXT_SWITCHES),
+    sw("cpu-migrations", ["migrations"], PERF_COUNT_SW_CPU_MIGRATIONS),
+    sw("minor-faults", [], PERF_COUNT_SW_PAGE_FAULTS_MIN),
+    sw("major-faults", [], PERF_COUNT_SW_PAGE_FAULTS_MAJ),
+    sw("alignment-faults", [], PERF_COUNT_SW_ALIGNMENT_FAULTS),
+    sw("emulation-faults", [], PERF_COUNT_SW_EMULATION_FAULTS),
+    sw("dummy", [], PERF_COUNT_SW_DUMMY),
+    sw("bpf-output", [], PERF_COUNT_SW_BPF_OUTPUT),
+    sw("cgroup-switches", [], PERF_COUNT_SW_CGROUP_SWITCHES),
+  ]
+
+  /// Hardware-cache ids with their perf names (index = PERF_COUNT_HW_CACHE_*).
+  public static let caches = ["L1-dcache", "L1-icache", "LLC", "dTLB", "iTLB", "branch", "node"]
+  /// Cache operations (index = PERF_COUNT_HW_CACHE_OP_*), singular and plural spellings.
+  public static let cacheOperations = [("load", "loads"), ("store", "stores"), ("prefetch", "prefetches")]
+  /// Cache results (index = PERF_COUNT_HW_CACHE_RESULT_*).
+  public static let cacheResults = [("access", "accesses"), ("miss", "misses")]
+
+  /// Every hardware-cache event name perf lists (`L1-dcache-loads`, `L1-dcache-load-misses`, …).
+  public static var cacheEventNames: [String] {
+    caches.flatMap { cache in
+      cacheOperations.flatMap { op in ["\(cache)-\(op.1)", "\(cache)-\(op.0)-misses"] }
+    }
+  }
+
+  /// Looks up a hardware or software event by name or alias.
+  public static func generic(named name: String) -> Entry? {
+    (hardware + software).first { $0.name == name || $0.aliases.contains(name) }
+  }
+
+  /// Parses a hardware-cache event name into its config (`id | op << 8 | result << 16`).
+  public static func cacheConfig(named name: String) -> UInt64? {
+    for (id, cache) in caches.enumerated() where name.hasPrefix(cache + "-") {
+      let rest = name.dropFirst(cache.count + 1).split(separator: "-").map(String.init)
+      guard let op = cacheOperations.firstIndex(where: { $0.0 == rest.first || $0.1 == rest.first }) else {
+        return nil
+      }
+      var result = 0
+      if rest.count == 2 {
+        guard let r = cacheResults.firstIndex(where: { $0.0 == rest[1] || $0.1 == rest[1] }) else { return nil }
+        result = r
+      } else if rest.count != 1 {
+        return nil
+      }
+      return UInt64(id) | UInt64(op) << 8 | UInt64(result) << 16
+    }
+    return nil
+  }
+
+  /// Every name the parser accepts without sysfs or tracefs, for suggestions.
+  public static var allNames: [String] {
+    (hardware + software).flatMap { [$0.name] + $0.aliases } + cacheEventNames
+  }
+
+  private static func hw(_ name: String, _ aliases: [String], _ id: perf_hw_id) -> Entry {
+    Entry(name: name, aliases: aliases, type: PERF_TYPE_HARDWARE.rawValue, config: UInt64(id.rawValue))
+  }
+
+  private static func sw(_ name: String, _ aliases: [String], _ id: perf_sw_ids) -> Entry {
+    Entry(name: name, aliases: aliases, type: PERF_TYPE_SOFTWARE.rawValue, config: UInt64(id.rawValue))
+  }
+}
+
+/// Edit distance, for "did you mean" suggestions.
+func editDistance(_ a: String, _ b: String) -> Int {
+  let a = Array(a.utf8)
+  let b = Array(b.utf8)
+  if a.isEmpty { return b.count }
+  if b.isEmpty { return a.count }
+  var previous = Array(0...b.count)
+  var current = [Int](repeating: 0, count: b.count + 1)
+  for i in 1...a.count {
+    current[0] = i
+    for j in 1...b.count {
+      let cost = a[i - 1] == b[j - 1] ? 0 : 1
+      current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+    }
+    swap(&previous, &current)
+  }
+  return previous[b.count]
+}
+
+/// Up to `limit` names closest to `name`, closest first, within a distance that still looks like a typo.
+public func closeMatches(to name: String, in candidates: [String], limit: Int = 3) -> [String] {
+  let threshold = Swift.max(2, name.count / 3)
+  let scored = candidates.map { ($0, editDistance(name.lowercased(), $0.lowercased())) }
+    .filter { $0.1 <= threshold || $0.0.hasPrefix(name) || $0.0.contains(name) && name.count >= 4 }
+    .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
+  var seen = Set<String>()
+  return scored.compactMap { seen.insert($0.0).inserted ? $0.0 : nil }.prefix(limit).map { $0 }
+}

@@ -1,0 +1,137 @@
+import CSonde
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A command forked and held just before exec, so counters can be attached to its pid first and start
+/// at exec (`enable_on_exec`): the count covers the command and nothing of Sonde's own set-up.
+public final class PausedChild: @unchecked Sendable {
+  public let pid: Int32
+  public let arguments: [String]
+  private var goFD: Int32
+  private var errorFD: Int32
+  private var reaped = false
+
+  /// How the child ended, with its resource usage.
+  public struct Termination: Sendable, Hashable {
+    /// The exit code, or 128 + signal number when killed by a signal (the shell's convention).
+    public var exitCode: Int32
+    /// The signal that killed it, if any.
+    public var signal: Int32?
+    /// User and system CPU time in seconds (from wait4's rusage).
+    public var userSeconds: Double
+    public var systemSeconds: Double
+  }
+
+  /// Forks the command (resolved through PATH) and holds it before exec.
+  public init(arguments: [String], environment: [String]? = nil) throws(SondeError) {
+    guard let command = arguments.first, !command.isEmpty else {
+      throw .invalid("start command", "no command given")
+    }
+    let path = try Self.resolve(command)
+    let env = environment ?? Self.currentEnvironment()
+    var child = sonde_paused_child()
+    let rc = withCStrings(arguments) { argv in
+      withCStrings(env) { envp in sonde_spawn_paused(path, argv, envp, &child) }
+    }
+    if rc != 0 { throw SondeError.system("fork '\(command)'") }
+    self.pid = child.pid
+    self.goFD = child.go_fd
+    self.errorFD = child.error_fd
+    self.arguments = arguments
+  }
+
+  deinit {
+    if goFD >= 0 {
+      // Never released: closing the pipe makes the child exit without running the command.
+      Glibc.close(goFD)
+      goFD = -1
+    }
+    if errorFD >= 0 { Glibc.close(errorFD) }
+    if !reaped { _ = try? wait() }
+  }
+
+  /// Lets the child exec the command. Throws if exec failed (e.g. not executable).
+  public func release() throws(SondeError) {
+    guard goFD >= 0 else { return }
+    var byte: UInt8 = 1
+    _ = Glibc.write(goFD, &byte, 1)
+    Glibc.close(goFD)
+    goFD = -1
+    var code: Int32 = 0
+    var n: Int
+    repeat { n = Glibc.read(errorFD, &code, 4) } while n < 0 && errno == EINTR
+    Glibc.close(errorFD)
+    errorFD = -1
+    if n == 4 {
+      _ = try? wait()
+      throw SondeError(
+        .invalidInput, operation: "exec '\(arguments[0])'", errno: code, reason: errnoDescription(code))
+    }
+  }
+
+  /// Waits for the child to end. Interrupted waits (signals) are retried.
+  public func wait() throws(SondeError) -> Termination {
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 {
+      if errno == EINTR { continue }
+      throw SondeError.system("wait for pid \(pid)")
+    }
+    reaped = true
+    let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+    let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    let signalled = status & 0x7f
+    if signalled != 0 && signalled != 0x7f {
+      return Termination(exitCode: 128 + signalled, signal: signalled, userSeconds: user, systemSeconds: system)
+    }
+    return Termination(exitCode: (status >> 8) & 0xff, signal: nil, userSeconds: user, systemSeconds: system)
+  }
+
+  /// Resolves a command name through PATH as execvp would.
+  public static func resolve(_ command: String) throws(SondeError) -> String {
+    if command.contains("/") {
+      guard access(command, X_OK) == 0 else {
+        throw SondeError(
+          .invalidInput, operation: "start '\(command)'", errno: errno, reason: "not an executable file")
+      }
+      return command
+    }
+    let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+    for dir in path.split(separator: ":") {
+      let candidate = "\(dir)/\(command)"
+      var info = stat()
+      if access(candidate, X_OK) == 0 && stat(candidate, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG {
+        return candidate
+      }
+    }
+    throw SondeError(.invalidInput, operation: "start '\(command)'", reason: "command not found in PATH")
+  }
+
+  static func currentEnvironment() -> [String] {
+    var result: [String] = []
+    var pointer = environ
+    while let entry = pointer.pointee {
+      result.append(String(cString: entry))
+      pointer += 1
+    }
+    return result
+  }
+}
+
+/// Calls `body` with a NULL-terminated C array of the strings.
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+  let pointers = strings.map { strdup($0) } + [nil]
+  defer { for p in pointers { free(p) } }
+  return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// Threads of a process (`/proc/PID/task`), or a noSuchProcess error.
+public func threads(ofProcess pid: Int32) throws(SondeError) -> [Int32] {
+  let tids = listDirectory("/proc/\(pid)/task").compactMap { Int32($0) }
+  if tids.isEmpty {
+    throw SondeError(.noSuchProcess, operation: "find threads of pid \(pid)", reason: "no such process \(pid)")
+  }
+  return tids
+}

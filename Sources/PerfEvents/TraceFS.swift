@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The kernel's tracing filesystem: where tracepoints are listed with their ids and formats.
+public enum TraceFS {
+  /// The mounted tracefs root (`/sys/kernel/tracing`, or the old debugfs location), if any.
+  public static var root: String? {
+    for candidate in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] where fileExists("\(candidate)/events") {
+      return candidate
+    }
+    return nil
+  }
+
+  /// The error when tracefs is not mounted.
+  static func notMounted(_ operation: String) -> SondeError {
+    SondeError(
+      .notSupported, operation: operation, reason: "tracefs is not mounted",
+      remedy: "mount it: mount -t tracefs nodev /sys/kernel/tracing")
+  }
+
+  /// Tracepoint subsystems (`sched`, `syscalls`, …).
+  public static func subsystems() -> [String] {
+    guard let root else { return [] }
+    return listDirectory("\(root)/events").filter { fileExists("\(root)/events/\($0)/enable") }
+  }
+
+  /// Tracepoints of one subsystem.
+  public static func events(in subsystem: String) -> [String] {
+    guard let root else { return [] }
+    return listDirectory("\(root)/events/\(subsystem)").filter { fileExists("\(root)/events/\(subsystem)/\($0)/id") }
+  }
+
+  /// Every tracepoint as `subsystem:event`, optionally filtered by a glob on that name.
+  public static func tracepoints(matching glob: String? = nil) -> [String] {
+    subsystems().flatMap { system in events(in: system).map { "\(system):\($0)" } }
+      .filter { glob == nil || globMatches(glob!, $0) }
+  }
+
+  /// The tracepoint's id (for `perf_event_attr.config`).
+  public static func tracepointID(subsystem: String, event: String) throws(SondeError) -> UInt64 {
+    let operation = "resolve tracepoint '\(subsystem):\(event)'"
+    guard let root else { throw notMounted(operation) }
+    let path = "\(root)/events/\(subsystem)/\(event)/id"
+    guard let text = readSmallFile(path) else {
+      let candidates =
+        fileExists("\(root)/events/\(subsystem)") ? events(in: subsystem).map { "\(subsystem):\($0)" } : subsystems()
+      let suggestions = closeMatches(
+        to: fileExists("\(root)/events/\(subsystem)") ? "\(subsystem):\(event)" : subsystem, in: candidates)
+      throw SondeError(
+        .invalidInput, operation: operation, reason: "no such tracepoint",
+        remedy: suggestions.isEmpty
+          ? "list tracepoints with 'sonde list tracepoint'" : "did you mean \(suggestions.joined(separator: ", "))?")
+    }
+    guard let id = UInt64(text.trimmingWhitespace()) else {
+      throw SondeError(.corruptData, operation: operation, reason: "unreadable id in \(path)")
+    }
+    return id
+  }
+}
+
+/// Shell-style glob matching (`*`, `?`, `[…]`), as fnmatch(3).
+public func globMatches(_ pattern: String, _ text: String) -> Bool {
+  fnmatch(pattern, text, 0) == 0
+}
+
+/// Whether a string contains glob metacharacters.
+public func isGlob(_ text: some StringProtocol) -> Bool {
+  text.contains { $0 == "*" || $0 == "?" || $0 == "[" }
+}

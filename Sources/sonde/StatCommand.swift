@@ -1,0 +1,104 @@
+import ArgumentParser
+import PerfEvents
+import SondeCore
+
+/// `sonde stat`: count events for a command, processes, threads or CPUs, in perf stat's formats.
+struct StatCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "stat",
+    abstract: "Count performance events (perf stat compatible).",
+    discussion: "Results go to stderr (or -o FILE) so the command's own output stays untouched.")
+
+  @Option(name: [.short, .customLong("event")], help: "Events to count (perf syntax; repeatable, comma lists).")
+  var events: [String] = []
+
+  @Option(name: [.short, .customLong("pid")], help: "Count existing processes (all their threads): PID[,PID].")
+  var pid: String?
+
+  @Option(name: [.short, .customLong("tid")], help: "Count existing threads: TID[,TID].")
+  var tid: String?
+
+  @Flag(name: [.short, .customLong("all-cpus")], help: "System-wide: every task on every online CPU.")
+  var allCPUs = false
+
+  @Option(name: [.customShort("C"), .customLong("cpu")], help: "System-wide on these CPUs only (e.g. 0-1,3).")
+  var cpus: String?
+
+  @Option(name: [.customShort("I"), .customLong("interval-print")], help: "Print deltas every MS milliseconds.")
+  var interval: Int?
+
+  @Option(name: [.short, .customLong("repeat")], help: "Run the command N times; print means and variance.")
+  var repeats: Int = 1
+
+  @Option(name: [.customShort("x"), .customLong("field-separator")], help: "CSV output with this separator (perf -x).")
+  var separator: String?
+
+  @Flag(name: [.short, .customLong("json")], help: "JSON lines with perf's keys.")
+  var json = false
+
+  @Option(name: [.short, .customLong("output")], help: "Write results to FILE instead of stderr.")
+  var output: String?
+
+  @Flag(name: .customLong("no-inherit"), help: "Do not count child tasks created after start.")
+  var noInherit = false
+
+  @Argument(parsing: .captureForPassthrough, help: "Command to run and count (after --).")
+  var command: [String] = []
+
+  mutating func run() throws {
+    try reportingErrors {
+      let commandArgs = command.first == "--" ? Array(command.dropFirst()) : command
+      var scope = StatRequest.Scope.command
+      var description = "'\(commandArgs.joined(separator: " "))'"
+      if let pid {
+        let pids = try parseIDs(pid, what: "pid")
+        scope = .processes(pids)
+        description = "process id '\(pids.map(String.init).joined(separator: ","))'"
+      } else if let tid {
+        let tids = try parseIDs(tid, what: "thread id")
+        scope = .threads(tids)
+        description = "thread id '\(tids.map(String.init).joined(separator: ","))'"
+      } else if allCPUs || cpus != nil {
+        let list = try cpus.map { text throws in try CPUList.parse(text) } ?? CPUList.online()
+        let online = Set(CPUList.online())
+        for cpu in list where !online.contains(cpu) {
+          throw CLIError(
+            .invalid(
+              "stat -C", "CPU \(cpu) is not online (online: \(online.sorted().map(String.init).joined(separator: ",")))"
+            ))
+        }
+        scope = .cpus(list, allOnline: cpus == nil)
+        description = cpus == nil ? "'system wide'" : "'CPU(s) \(cpus!)'"
+      } else if commandArgs.isEmpty {
+        throw CLIError(.invalid("stat", "nothing to count", remedy: "give a command after '--', or -p PID, -t TID, -a"))
+      }
+      let systemWide: Bool = if case .cpus = scope { true } else { false }
+      let groups = events.isEmpty ? StatRequest.defaultEvents(systemWide: systemWide) : try EventParser().parse(events)
+      var request = StatRequest(groups: groups, scope: scope, command: commandArgs.isEmpty ? nil : commandArgs)
+      request.intervalMilliseconds = interval
+      request.repeats = repeats
+      request.inherit = !noInherit
+      if let interval, interval < 10 {
+        throw CLIError(.invalid("stat -I", "interval must be at least 10 ms"))
+      }
+      if repeats > 1 && request.command == nil {
+        throw CLIError(.invalid("stat -r", "repeating needs a command"))
+      }
+
+      let format: StatRenderer.Format =
+        json ? .json : separator.map { .csv(separator: $0) } ?? .human
+      let renderer = StatRenderer(format: format, targetDescription: description)
+      let sink = try OutputSink(path: output, defaultFD: 2)
+      var printedHeader = false
+      let result = try StatEngine().run(request) { intervalResult in
+        if !printedHeader, let header = renderer.intervalHeader { sink.write(header) }
+        printedHeader = true
+        sink.write(renderer.render(intervalResult, intervalSeconds: Double(interval ?? 1000) / 1000))
+      }
+      if interval == nil {
+        sink.write(renderer.render(result))
+      }
+      if let code = result.exitCode, code != 0 { throw ExitCode(code) }
+    }
+  }
+}

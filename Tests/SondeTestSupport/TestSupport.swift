@@ -1,0 +1,68 @@
+import Foundation
+
+/// Helpers shared by Sonde's test targets: where the built products are, and running programs (the CLI
+/// under test and oracle tools such as perf) to completion with their output captured.
+public enum TestSupport {
+  /// The build's bin directory (`.build/debug`), derived from the running test executable.
+  public static let binDirectory: String = {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    var url = URL(fileURLWithPath: exe).deletingLastPathComponent()
+    for _ in 0..<4 {
+      if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("sonde").path) { return url.path }
+      url = url.deletingLastPathComponent()
+    }
+    return url.path
+  }()
+
+  /// The built `sonde` CLI.
+  public static var sonde: String { binDirectory + "/sonde" }
+  /// The bundled demo workload.
+  public static var demo: String { binDirectory + "/sonde-demo" }
+
+  /// What a finished program left behind.
+  public struct Output: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+  }
+
+  /// Runs a program to completion, capturing stdout and stderr.
+  public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
+    -> Output
+  {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Drain stderr on another thread so neither pipe can fill and block the child.
+    nonisolated(unsafe) var errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+      errData = err.fileHandleForReading.readDataToEndOfFile()
+      group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return Output(
+      status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+      stderr: String(decoding: errData, as: UTF8.self))
+  }
+
+  /// The absolute path of a tool on PATH, if installed.
+  public static func tool(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    for directory in path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/sbin", "/opt/swift/usr/bin"]
+    where FileManager.default.isExecutableFile(atPath: directory + "/" + name) {
+      return directory + "/" + name
+    }
+    return nil
+  }
+}
