@@ -186,3 +186,30 @@ struct TimeOrderTests {
     #expect(profile.threads.map(\.comm) == ["app"])
   }
 }
+
+/// Tracepoints through the event parser: every hit is a sample, and RAW carries the tracefs record.
+struct TracepointRecordTests {
+  @Test func everyGetpidIsOneSampleWhoseRawRecordNamesTheSyscall() throws {
+    let format = try #require(readSmallFile("/sys/kernel/tracing/events/syscalls/sys_enter_getpid/format"))
+    let id = try #require(
+      format.split(separator: "\n").first { $0.hasPrefix("ID:") }.flatMap {
+        UInt16($0.dropFirst(3).trimmingWhitespace())
+      })
+    var options = RecordOptions()
+    options.events = ["syscalls:sys_enter_getpid"]
+    options.target = .command([RecorderTests.binPath + "/sonde-demo", "getpid", "500"])
+    options.output = NSTemporaryDirectory() + "sonde-tp-\(getpid()).data"
+    defer { unlink(options.output) }
+    let result = try Recorder(options: options).run()
+    #expect(result.samples == 500, "period 1: one sample per getpid")
+    let file = try PerfDataFile(path: options.output)
+    var raws: [[UInt8]] = []
+    try file.forEachDecodedRecord { if case .sample(let s) = $0.body { raws.append(s.raw) } }
+    #expect(raws.count == 500)
+    // common_type (u16 at 0) is the tracepoint id; __syscall_nr (int at 8) is getpid's number, 39 on x86-64.
+    let types = Set(raws.map { $0.count >= 2 ? UInt16($0[0]) | UInt16($0[1]) << 8 : 0 })
+    let numbers = Set(raws.map { $0.count >= 12 ? Int32(bitPattern: UInt32($0[8]) | UInt32($0[9]) << 8) : -1 })
+    #expect(types == [id])
+    #expect(numbers == [39])
+  }
+}

@@ -232,7 +232,10 @@ public final class Recorder {
       let isDummy = i == parsed.count
       var attr = isDummy ? SamplingAttributes.dummy() : parsed[i].attributes()
       // A period or frequency written in the event (`pmu/…,period=N/`) wins over -c/-F.
-      let period = isDummy ? 1 : (parsed[i].period ?? (parsed[i].frequency == nil ? options.period : nil))
+      let isTracepoint = !isDummy && parsed[i].type == PERF_TYPE_TRACEPOINT.rawValue
+      var period = isDummy ? 1 : (parsed[i].period ?? (parsed[i].frequency == nil ? options.period : nil))
+      // Tracepoints are sampled at every hit unless -c says otherwise, as perf does.
+      if isTracepoint && period == nil && parsed[i].frequency == nil { period = 1 }
       let frequency = isDummy ? nil : (parsed[i].frequency ?? options.frequency)
       SamplingAttributes.configureSampling(
         &attr, frequency: frequency, period: period, callGraph: options.callGraph,
@@ -244,6 +247,8 @@ public final class Recorder {
         attr.inherit = 1
       }
       if options.overwrite && !isDummy { attr.write_backward = 1 }
+      // The tracepoint's fields travel in RAW (decode them with its tracefs format).
+      if isTracepoint { attr.sample_type |= SampleType.raw.rawValue }
       if options.wakeupWatermark > 0 {
         attr.watermark = 1
         attr.wakeup_events = options.wakeupWatermark
