@@ -9,6 +9,7 @@ let package = Package(
     .executable(name: "sonde", targets: ["sonde"]),
     .library(name: "PerfEvents", targets: ["PerfEvents"]),
     .library(name: "SondeCore", targets: ["SondeCore"]),
+    .library(name: "Symbols", targets: ["Symbols"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -18,13 +19,15 @@ let package = Package(
     .target(name: "CSonde"),
     // Pure-Swift perf_event_open: event specs, PMU discovery, counters.
     .target(name: "PerfEvents", dependencies: ["CSonde"]),
+    // Symbolization: ELF, process maps, kallsyms, Swift/C++/Rust demangling, cached Symbolizer.
+    .target(name: "Symbols", dependencies: ["PerfEvents"]),
     // The engines behind each verb. They return values; they never print.
     .target(name: "SondeCore", dependencies: ["PerfEvents"]),
     // The command-line tool: parse, call an engine, render.
     .executableTarget(
       name: "sonde",
       dependencies: [
-        "SondeCore", "PerfEvents",
+        "SondeCore", "PerfEvents", "Symbols",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.
@@ -37,5 +40,8 @@ let package = Package(
     .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde", "SondeTestSupport"]),
     .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents", "SondeTestSupport"]),
     .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents", "SondeTestSupport"]),
+    .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "PerfEvents"]),
+    // Benchmark: Symbolizer throughput versus llvm-symbolizer (results in BENCHMARKS.md).
+    .executableTarget(name: "sonde-bench-symbols", dependencies: ["Symbols"], path: "Benchmarks/SymbolsBenchmark"),
   ]
 )

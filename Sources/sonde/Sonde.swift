@@ -11,6 +11,7 @@ struct Sonde: AsyncParsableCommand {
       // Verbs, one file each (…Command.swift). Keep one per line so parallel work merges cleanly.
       ListCommand.self,
       StatCommand.self,
+      SymbolizeCommand.self,
     ]
   )
 

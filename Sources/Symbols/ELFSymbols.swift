@@ -1,0 +1,152 @@
+import PerfEvents
+
+extension ELFFile {
+  /// Decodes one SHT_SYMTAB/SHT_DYNSYM section. Throws when the table or its string table lies past EOF.
+  static func decodeSymbols(
+    _ r: ByteReader, _ h: ELFHeader, _ sections: [ELFSection], _ table: ELFSection
+  ) throws(SondeError) -> [ELFSymbol] {
+    let entrySize: UInt64 = h.is64Bit ? 24 : 16
+    guard table.type != ELFSection.SHT_NOBITS, table.size > 0 else { return [] }
+    guard r.contains(offset: table.offset, size: table.size) else {
+      throw corrupt("", "symbol table \(table.name) (\(table.size) bytes at \(table.offset)) extends past EOF")
+    }
+    guard Int(table.link) < sections.count else {
+      throw corrupt("", "symbol table \(table.name) links to missing string table \(table.link)")
+    }
+    let strings = sections[Int(table.link)]
+    guard strings.type != ELFSection.SHT_NOBITS, r.contains(offset: strings.offset, size: strings.size) else {
+      throw corrupt("", "string table of \(table.name) extends past EOF")
+    }
+    let stringsEnd = strings.offset + strings.size
+    let isDynamic = table.type == ELFSection.SHT_DYNSYM
+    let count = table.size / entrySize
+    var result: [ELFSymbol] = []
+    result.reserveCapacity(Int(count))
+    for index in 0..<count {
+      let o = table.offset + index * entrySize
+      let nameOffset = UInt64(try r.u32(o))
+      let info: UInt8
+      let shndx: UInt16
+      let value: UInt64
+      let size: UInt64
+      if h.is64Bit {
+        info = try r.u8(o + 4)
+        shndx = try r.u16(o + 6)
+        value = try r.u64(o + 8)
+        size = try r.u64(o + 16)
+      } else {
+        value = UInt64(try r.u32(o + 4))
+        size = UInt64(try r.u32(o + 8))
+        info = try r.u8(o + 12)
+        shndx = try r.u16(o + 14)
+      }
+      guard nameOffset < strings.size, let name = r.cString(strings.offset + nameOffset, limit: stringsEnd) else {
+        continue
+      }
+      result.append(
+        ELFSymbol(
+          name: name, address: value, size: size, kind: ELFSymbol.Kind(rawValue: info & 0xf) ?? .other,
+          binding: ELFSymbol.Binding(rawValue: info >> 4) ?? .other, sectionIndex: shndx, isDynamic: isDynamic))
+    }
+    return result
+  }
+
+  /// The code symbols of the image for address lookup. Corrupt tables are skipped (lookups then say
+  /// [unknown]); `allSymbols()` reports the error instead.
+  static func readSymbols(_ r: ByteReader, _ h: ELFHeader, _ sections: [ELFSection]) -> [ELFSymbol] {
+    var result: [ELFSymbol] = []
+    for section in sections where section.type == ELFSection.SHT_SYMTAB || section.type == ELFSection.SHT_DYNSYM {
+      guard let symbols = try? decodeSymbols(r, h, sections, section) else { continue }
+      for symbol in symbols where SymbolTable.isCode(symbol) { result.append(symbol) }
+    }
+    return result
+  }
+}
+
+/// Function symbols sorted by address, answering "which function contains this address" by binary search.
+///
+/// When several symbols start at the same address (aliases such as `__libc_malloc`/`malloc`), one is kept,
+/// preferring a sized function, then global over weak over local binding, then `.symtab` over `.dynsym`,
+/// then the name without leading underscores — close to what llvm-symbolizer reports.
+public struct SymbolTable: Sendable {
+  /// Sorted by address, one per address.
+  public let symbols: [ELFSymbol]
+  /// For each index, the largest end address of any symbol at or before it (for nested symbols).
+  private let maxEnd: [UInt64]
+
+  /// Whether a symbol describes code that lookups should consider.
+  static func isCode(_ s: ELFSymbol) -> Bool {
+    guard s.sectionIndex != 0, s.sectionIndex < 0xff00 || s.sectionIndex == 0xffff, !s.name.isEmpty else {
+      return false
+    }
+    switch s.kind {
+    case .function, .gnuIndirect: return true
+    case .none: return s.size > 0
+    default: return false
+    }
+  }
+
+  public init(symbols input: [ELFSymbol]) {
+    // Sort by address only (cheap), then keep the preferred symbol of each run of equal addresses.
+    let sorted = input.sorted { $0.address < $1.address }
+    var unique: [ELFSymbol] = []
+    unique.reserveCapacity(sorted.count)
+    var index = 0
+    while index < sorted.count {
+      var best = sorted[index]
+      var next = index + 1
+      while next < sorted.count && sorted[next].address == best.address {
+        if SymbolTable.rank(sorted[next]) > SymbolTable.rank(best) { best = sorted[next] }
+        next += 1
+      }
+      unique.append(best)
+      index = next
+    }
+    symbols = unique
+    var ends: [UInt64] = []
+    ends.reserveCapacity(unique.count)
+    var running: UInt64 = 0
+    for symbol in unique {
+      running = max(running, symbol.address &+ symbol.size)
+      ends.append(running)
+    }
+    maxEnd = ends
+  }
+
+  /// Higher is preferred among symbols at the same address.
+  static func rank(_ s: ELFSymbol) -> (Int, Int, Int, Int, Int) {
+    let sized = s.size > 0 ? 1 : 0
+    let function = s.kind == .function || s.kind == .gnuIndirect ? 1 : 0
+    let binding =
+      switch s.binding {
+      case .global: 3
+      case .weak: 2
+      case .gnuUnique: 2
+      case .local: 1
+      case .other: 0
+      }
+    let fromSymtab = s.isDynamic ? 0 : 1
+    let underscores = -s.name.utf8.prefix { $0 == UInt8(ascii: "_") }.count
+    return (sized, function, binding, underscores, fromSymtab)
+  }
+
+  /// The symbol containing `vaddr`: the innermost sized symbol whose range covers it, or else the nearest
+  /// preceding symbol of unknown (zero) size, as perf does for hand-written assembly.
+  public func lookup(_ vaddr: UInt64) -> ELFSymbol? {
+    var low = 0
+    var high = symbols.count
+    while low < high {
+      let mid = (low + high) / 2
+      if symbols[mid].address <= vaddr { low = mid + 1 } else { high = mid }
+    }
+    var index = low - 1
+    guard index >= 0 else { return nil }
+    let nearest = symbols[index]
+    while index >= 0 {
+      if symbols[index].contains(vaddr) { return symbols[index] }
+      if maxEnd[index] <= vaddr { break }
+      index -= 1
+    }
+    return nearest.size == 0 ? nearest : nil
+  }
+}

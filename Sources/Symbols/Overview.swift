@@ -1,0 +1,15 @@
+// Symbols: turns addresses into names for every report Sonde prints.
+//
+// - `ELFFile` reads ELF images (memory-mapped, bounds-checked, 32/64-bit, either byte order): headers,
+//   segments, sections, `.symtab`/`.dynsym`, build-id, `.gnu_debuglink`, file offset ↔ virtual address.
+//   `DebugFileLocator` finds separate debug files (`/usr/lib/debug/.build-id/xx/…debug`, debuglink paths).
+// - `ProcessMaps` parses `/proc/PID/maps`; `PerfMap` reads JIT maps (`/tmp/perf-PID.map`);
+//   `KernelSymbols` reads `/proc/kallsyms`.
+// - `Demangler` dispatches on the mangling scheme: Swift (the runtime's `swift_demangle`), C++
+//   (`__cxa_demangle`), Rust legacy and v0 (Sonde's own).
+// - `Symbolizer` is the cached, thread-safe service the engines use: batches of (pid, address), recorded
+//   mappings (perf.data), files (`sonde symbolize -e`) and kernel addresses, answering `SymbolizedFrame`s.
+//
+// Limits: no DWARF (function names come from symbol tables, so no file:line and no inlined frames), no
+// MiniDebugInfo (`.gnu_debugdata`, xz), and a mapped file truncated in place while being read would fault
+// (binaries are normally replaced by rename, which keeps the mapped inode intact).
