@@ -9,6 +9,7 @@ let package = Package(
     .executable(name: "sonde", targets: ["sonde"]),
     .library(name: "PerfEvents", targets: ["PerfEvents"]),
     .library(name: "SondeCore", targets: ["SondeCore"]),
+    .library(name: "BPF", targets: ["BPF"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -24,7 +25,7 @@ let package = Package(
     .executableTarget(
       name: "sonde",
       dependencies: [
-        "SondeCore", "PerfEvents",
+        "SondeCore", "PerfEvents", "BPF",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.
@@ -32,6 +33,20 @@ let package = Package(
     .executableTarget(
       name: "sonde-demo",
       cSettings: [.unsafeFlags(["-O1", "-fno-omit-frame-pointer", "-fno-inline"])]),
+    // libbpf from Debian's libbpf-dev, as a system library.
+    .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+    // Compiles every *.bpf.c of a target with the toolchain's clang and embeds the objects as byte arrays.
+    .plugin(name: "BPFCompiler", capability: .buildTool()),
+    // C structs shared by the BPF programs and Swift (include/sonde/*.h).
+    .target(name: "SondeBPFTypes"),
+    // Sonde's BPF programs (bpf/*.bpf.c, compiled by the plugin, not by SwiftPM's C compiler).
+    .target(
+      name: "SondeBPFPrograms", dependencies: ["SondeBPFTypes"], exclude: ["bpf"],
+      plugins: ["BPFCompiler"]),
+    // Swift over libbpf: objects, programs, typed maps, ring/perf buffers, links, feature probes.
+    .target(name: "BPF", dependencies: ["CLibbpf", "CSonde", "PerfEvents", "SondeBPFPrograms", "SondeBPFTypes"]),
+    .testTarget(
+      name: "BPFTests", dependencies: ["BPF", "SondeBPFPrograms", "SondeBPFTypes", "PerfEvents", "CSonde"]),
     .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde"]),
     .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents"]),
     .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents"]),
