@@ -297,8 +297,24 @@ public final class BPFObject: @unchecked Sendable {
         .invalidInput, operation: "load BPF program \(program) of \(name)", errno: code, reason: reason,
         remedy: "fix the program; the full log is available with verifierLines: nil")
     }
+    // libbpf names the program that failed: "prog 'NAME': BPF program load failed: …".
+    let failed = messages.lazy.compactMap { line -> String? in
+      let parts = line.split(separator: "'", omittingEmptySubsequences: false)
+      guard parts.count >= 3, parts[0].hasSuffix("prog "), line.contains("load failed") else { return nil }
+      return String(parts[1])
+    }.first
     var error = BPFErrors.explain(operation, errno: code)
-    let relevant = messages.filter { !$0.isEmpty }.suffix(6)
+    if let failed, code == EPERM || code == EACCES || code == BPFErrors.ENOTSUPP,
+      let program = try? program(failed), program.isTrampoline, KernelFacilities.hasBPFCapabilities
+    {
+      error = BPFErrors.unsupported(
+        "load BPF program \(failed) of \(name)", errno: code,
+        reason:
+          "the kernel refuses BPF trampolines: loading the \(program.section) program failed with \(errnoName(code)) although this process has CAP_BPF and CAP_PERFMON (fentry/fexit need ftrace function hooks, which are blocked here)",
+        remedy: "use a tracepoint, raw_tp or tp_btf program instead, or run on a kernel that allows fentry")
+    }
+    // RLIMIT_MEMLOCK is irrelevant on kernels that account BPF memory to memcg (≥ 5.11): drop libbpf's hint.
+    let relevant = messages.filter { !$0.isEmpty && !$0.contains("ulimit -l") }.suffix(6)
     if !relevant.isEmpty { error.reason += "\n  libbpf: " + relevant.joined(separator: "\n  libbpf: ") }
     return error
   }

@@ -114,7 +114,6 @@ extension BPFProgram {
 
   /// Explains an attach failure: facilities this kernel lacks become "unsupported on this kernel" errors.
   func attachError(_ operation: String, errno code: Int32, messages: [String]) -> SondeError {
-    let attachType = bpf_program__expected_attach_type(handle)
     let section = self.section
     var error: SondeError
     if type == BPF_PROG_TYPE_KPROBE && (section.hasPrefix("kprobe") || section.hasPrefix("kretprobe")) {
@@ -131,8 +130,7 @@ extension BPFProgram {
       } else {
         error = BPFErrors.explain(operation, errno: code)
       }
-    } else if type == BPF_PROG_TYPE_TRACING
-      && [BPF_TRACE_FENTRY, BPF_TRACE_FEXIT, BPF_MODIFY_RETURN].contains(attachType)
+    } else if isTrampoline
       && [EPERM, EOPNOTSUPP, BPFErrors.ENOTSUPP, ENODEV].contains(code) && KernelFacilities.hasBPFCapabilities
     {
       error = BPFErrors.unsupported(

@@ -22,6 +22,12 @@ public final class BPFProgram: @unchecked Sendable {
   /// The kernel program type.
   public var type: bpf_prog_type { bpf_program__type(handle) }
 
+  /// Whether the program is an fentry/fexit/fmod_ret program (a BPF trampoline on a kernel function).
+  var isTrampoline: Bool {
+    type == BPF_PROG_TYPE_TRACING
+      && [BPF_TRACE_FENTRY, BPF_TRACE_FEXIT, BPF_MODIFY_RETURN].contains(bpf_program__expected_attach_type(handle))
+  }
+
   /// Whether the program was loaded (it must be, to attach).
   var isLoaded: Bool { object.isLoaded && bpf_program__fd(handle) >= 0 }
 
