@@ -25,7 +25,7 @@ let package = Package(
     .executableTarget(
       name: "sonde",
       dependencies: [
-        "SondeCore", "PerfEvents", "BPF",
+        "SondeCore", "PerfEvents", "BPF", "SondeBPFPrograms",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.

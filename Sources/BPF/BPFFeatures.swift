@@ -15,7 +15,11 @@ import Synchronization
 public enum BPFFeatures {
   /// The kinds of feature.
   public enum Category: String, Sendable, CaseIterable, Codable {
-    case kernel, program = "program type", map = "map type", attach, helper
+    case kernel
+    case program = "program type"
+    case map = "map type"
+    case attach
+    case helper
   }
 
   /// One probe's answer.
@@ -30,22 +34,47 @@ public enum BPFFeatures {
   /// Every probed feature.
   public enum Feature: String, Sendable, CaseIterable {
     // Kernel facilities.
-    case btf, batchOps = "batch_ops", perfLink = "perf_link", bpfStats = "bpf_stats"
+    case btf
+    case batchOps = "batch_ops"
+    case perfLink = "perf_link"
+    case bpfStats = "bpf_stats"
     // Program types.
-    case progTracepoint = "prog_tracepoint", progRawTracepoint = "prog_raw_tracepoint"
-    case progPerfEvent = "prog_perf_event", progKprobe = "prog_kprobe", progTracing = "prog_tracing"
+    case progTracepoint = "prog_tracepoint"
+    case progRawTracepoint = "prog_raw_tracepoint"
+    case progPerfEvent = "prog_perf_event"
+    case progKprobe = "prog_kprobe"
+    case progTracing = "prog_tracing"
     // Map types.
-    case hash, array, percpuHash = "percpu_hash", percpuArray = "percpu_array", lruHash = "lru_hash"
-    case stackTrace = "stack_trace", ringbuf, perfEventArray = "perf_event_array"
+    case hash
+    case array
+    case percpuHash = "percpu_hash"
+    case percpuArray = "percpu_array"
+    case lruHash = "lru_hash"
+    case stackTrace = "stack_trace"
+    case ringbuf
+    case perfEventArray = "perf_event_array"
     // Attach types.
-    case tracepoint, rawTracepoint = "raw_tp", tpBTF = "tp_btf", perfEvent = "perf_event", uprobe
-    case uprobeMulti = "uprobe_multi", kprobe, kprobeMulti = "kprobe_multi", fentry, fexit
+    case tracepoint
+    case rawTracepoint = "raw_tp"
+    case tpBTF = "tp_btf"
+    case perfEvent = "perf_event"
+    case uprobe
+    case uprobeMulti = "uprobe_multi"
+    case kprobe
+    case kprobeMulti = "kprobe_multi"
+    case fentry
+    case fexit
     // Helpers Sonde's programs call.
-    case helperMapLookup = "map_lookup_elem", helperMapUpdate = "map_update_elem"
-    case helperPidTgid = "get_current_pid_tgid", helperCPU = "get_smp_processor_id"
-    case helperKtime = "ktime_get_ns", helperRingbufReserve = "ringbuf_reserve"
-    case helperRingbufSubmit = "ringbuf_submit", helperPerfOutput = "perf_event_output"
-    case helperTaskBTF = "get_current_task_btf", helperStackID = "get_stackid"
+    case helperMapLookup = "map_lookup_elem"
+    case helperMapUpdate = "map_update_elem"
+    case helperPidTgid = "get_current_pid_tgid"
+    case helperCPU = "get_smp_processor_id"
+    case helperKtime = "ktime_get_ns"
+    case helperRingbufReserve = "ringbuf_reserve"
+    case helperRingbufSubmit = "ringbuf_submit"
+    case helperPerfOutput = "perf_event_output"
+    case helperTaskBTF = "get_current_task_btf"
+    case helperStackID = "get_stackid"
 
     public var category: Category {
       switch self {
@@ -89,7 +118,10 @@ public enum BPFFeatures {
     case .progRawTracepoint: return programType(BPF_PROG_TYPE_RAW_TRACEPOINT)
     case .progPerfEvent: return programType(BPF_PROG_TYPE_PERF_EVENT)
     case .progKprobe: return programType(BPF_PROG_TYPE_KPROBE)
-    case .progTracing: return programType(BPF_PROG_TYPE_TRACING)
+    case .progTracing:
+      // libbpf cannot probe tracing programs without an attach target: a loaded tp_btf program proves the type.
+      let tpBTF = probe(.tpBTF)
+      return tpBTF.supported ? (true, "probed by loading a tp_btf program") : (false, tpBTF.reason)
     case .hash: return mapType(BPF_MAP_TYPE_HASH)
     case .array: return mapType(BPF_MAP_TYPE_ARRAY)
     case .percpuHash: return mapType(BPF_MAP_TYPE_PERCPU_HASH)

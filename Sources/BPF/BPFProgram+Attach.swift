@@ -116,17 +116,16 @@ extension BPFProgram {
   func attachError(_ operation: String, errno code: Int32, messages: [String]) -> SondeError {
     let section = self.section
     var error: SondeError
-    if type == BPF_PROG_TYPE_KPROBE && (section.hasPrefix("kprobe") || section.hasPrefix("kretprobe")) {
+    let isMulti = section.hasPrefix("kprobe.multi") || section.hasPrefix("kretprobe.multi")
+    if type == BPF_PROG_TYPE_KPROBE && isMulti && code != ENOENT && KernelFacilities.hasBPFCapabilities {
+      error = BPFErrors.unsupported(
+        operation, errno: code,
+        reason:
+          "kprobe-multi attach failed with \(errnoName(code)): it needs fprobe (ftrace function hooks), which this kernel does not allow"
+      )
+    } else if type == BPF_PROG_TYPE_KPROBE && (section.hasPrefix("kprobe") || section.hasPrefix("kretprobe")) {
       if let missing = KernelFacilities.kprobesMissingReason {
         error = BPFErrors.unsupported(operation, errno: code, reason: missing)
-      } else if section.hasPrefix("kprobe.multi") || section.hasPrefix("kretprobe.multi"),
-        [EPERM, EOPNOTSUPP, BPFErrors.ENOTSUPP, ESRCH].contains(code), KernelFacilities.hasBPFCapabilities
-      {
-        error = BPFErrors.unsupported(
-          operation, errno: code,
-          reason:
-            "kprobe-multi attach failed (\(errnoName(code))): it needs fprobe (ftrace function hooks), which this kernel refuses"
-        )
       } else {
         error = BPFErrors.explain(operation, errno: code)
       }

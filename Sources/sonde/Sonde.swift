@@ -9,6 +9,7 @@ struct Sonde: AsyncParsableCommand {
     version: "0.1.0",
     subcommands: [
       // Verbs, one file each (…Command.swift). Keep one per line so parallel work merges cleanly.
+      FeaturesCommand.self
     ]
   )
 }
