@@ -1,6 +1,7 @@
 import CLibbpf
 import CSonde
 import PerfEvents
+import SondeBPFTypes
 import Synchronization
 
 #if canImport(Glibc)
@@ -259,13 +260,34 @@ public enum BPFFeatures {
   }
 
   private static func probeUprobeMulti() -> (Bool, String?) {
-    // BPF_TRACE_UPROBE_MULTI = 48 (Linux 6.6); the installed uapi headers may predate it.
-    let fd = loadTrivial(BPF_PROG_TYPE_KPROBE, expectedAttachType: bpf_attach_type(rawValue: 48))
-    guard fd >= 0 else {
-      return (false, "the kernel rejects uprobe-multi programs (\(errnoName(-fd))); needs Linux 6.6")
+    // BPF_TRACE_UPROBE_MULTI = 48 (Linux 6.6) postdates libbpf 1.1 and its uapi headers, so the probe is
+    // libbpf's later one done by hand: a uprobe-multi link on "/" fails with EBADF where the kernel knows it.
+    let attachType: UInt32 = 48
+    let fd = loadTrivial(BPF_PROG_TYPE_KPROBE, expectedAttachType: bpf_attach_type(rawValue: attachType))
+    guard fd >= 0 else { return (false, "the kernel rejects uprobe-multi programs (\(errnoName(-fd)))") }
+    defer { close(fd) }
+    var offset: UInt64 = 0
+    let code: Int32 = "/".withCString { path in
+      withUnsafeMutablePointer(to: &offset) { offsets in
+        // union bpf_attr.link_create: prog_fd, target_fd, attach_type, flags, then uprobe_multi
+        // { path, offsets, ref_ctr_offsets, cookies, cnt, flags, pid }.
+        var attr = [UInt64](repeating: 0, count: 16)
+        attr[0] = UInt64(UInt32(bitPattern: fd))
+        attr[1] = UInt64(attachType)
+        attr[2] = UInt64(UInt(bitPattern: path))
+        attr[3] = UInt64(UInt(bitPattern: offsets))
+        attr[6] = 1  // cnt
+        let rc = attr.withUnsafeMutableBytes { sonde_bpf_syscall(Int32(BPF_LINK_CREATE.rawValue), $0.baseAddress, 128) }
+        if rc >= 0 { close(Int32(rc)) }
+        return rc >= 0 ? 0 : errno
+      }
     }
-    close(fd)
-    return (true, "the kernel accepts uprobe-multi programs; libbpf 1.1 has no attach API for them")
+    if code == EBADF {
+      return (true, "libbpf 1.1 has no attach API for uprobe-multi; Sonde attaches uprobes one by one")
+    }
+    return (
+      false, BPFErrors.unsupportedPrefix + "the kernel has no uprobe-multi links (\(errnoName(code)); needs Linux 6.6)"
+    )
   }
 
   private static func probePerfEventAttach() -> (Bool, String?) {

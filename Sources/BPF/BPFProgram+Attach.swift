@@ -118,11 +118,11 @@ extension BPFProgram {
     var error: SondeError
     let isMulti = section.hasPrefix("kprobe.multi") || section.hasPrefix("kretprobe.multi")
     if type == BPF_PROG_TYPE_KPROBE && isMulti && code != ENOENT && KernelFacilities.hasBPFCapabilities {
-      error = BPFErrors.unsupported(
-        operation, errno: code,
-        reason:
-          "kprobe-multi attach failed with \(errnoName(code)): it needs fprobe (ftrace function hooks), which this kernel does not allow"
-      )
+      let why =
+        code == EOPNOTSUPP
+        ? "the kernel was built without CONFIG_FPROBE, which kprobe-multi links need"
+        : "kprobe-multi needs fprobe (ftrace function hooks), which this kernel refuses"
+      error = BPFErrors.unsupported(operation, errno: code, reason: "\(why) (attach failed with \(errnoName(code)))")
     } else if type == BPF_PROG_TYPE_KPROBE && (section.hasPrefix("kprobe") || section.hasPrefix("kretprobe")) {
       if let missing = KernelFacilities.kprobesMissingReason {
         error = BPFErrors.unsupported(operation, errno: code, reason: missing)
