@@ -54,12 +54,13 @@ public final class BPFObject: @unchecked Sendable {
       opts.object_name = cName
       return bpf_object__open_mem(image.baseAddress, bytes.count, &opts)
     }
+    let code = errno
+    let messages = LibbpfLog.messages(since: mark)
     guard let handle else {
-      let code = errno
       image.deallocate()
       throw SondeError(
         .corruptData, operation: "open BPF object \(name)", errno: code,
-        reason: (["libbpf could not parse the object"] + LibbpfLog.messages(since: mark)).joined(separator: "\n  "))
+        reason: (["libbpf could not parse the object"] + messages).joined(separator: "\n  "))
     }
     state = Mutex(State(handle: handle))
   }
@@ -256,6 +257,7 @@ public final class BPFObject: @unchecked Sendable {
       let mark = LibbpfLog.mark()
       let rc = bpf_object__load(handle)
       let code = rc < 0 ? -rc : 0
+      let messages = LibbpfLog.messages(since: mark)
       // Forget the buffers before they are freed.
       prog = bpf_object__next_program(handle, nil)
       while let current = prog {
@@ -271,7 +273,6 @@ public final class BPFObject: @unchecked Sendable {
         logs[programName] = VerifierLog(String(cString: buffer))
       }
       state.withLock { $0.verifierLogs = logs }
-      let messages = LibbpfLog.messages(since: mark)
       throw loadError(operation: operation, errno: code, logs: logs, messages: messages, options: options)
     }
   }

@@ -105,10 +105,10 @@ extension BPFProgram {
   func link(_ operation: String, target: String, _ attach: () -> OpaquePointer?) throws(SondeError) -> BPFLink {
     try requireLoaded(operation)
     let mark = LibbpfLog.mark()
-    guard let raw = attach() else {
-      let code = errno
-      throw attachError(operation, errno: code, messages: LibbpfLog.messages(since: mark))
-    }
+    let raw = attach()
+    let code = errno
+    let messages = LibbpfLog.messages(since: mark)
+    guard let raw else { throw attachError(operation, errno: code, messages: messages) }
     return BPFLink(program: self, handle: raw, target: target)
   }
 

@@ -7,11 +7,18 @@ import Synchronization
 
 /// Captures libbpf's diagnostic messages instead of letting libbpf print them to stderr.
 ///
-/// Library code never prints: libbpf's warnings (CO-RE relocation failures, missing attach targets) are
-/// kept in a small ring of recent lines and attached to the errors Sonde throws.
+/// Library code never prints: libbpf's warnings (CO-RE relocation failures, which program failed to
+/// load) are attached to the errors Sonde throws. libbpf calls its print callback synchronously on the
+/// thread that called it, so messages are kept per thread while that thread is inside a libbpf call
+/// (between `mark()` and `messages(since:)`), and concurrent loads never see each other's lines.
 enum LibbpfLog {
-  private static let lines = Mutex<(serial: Int, recent: [String])>((0, []))
-  private static let capacity = 256
+  private struct Capture {
+    var depth = 0
+    var lines: [String] = []
+  }
+
+  private static let captures = Mutex<[UInt: Capture]>([:])
+  private static let capacity = 512
 
   /// Installs the print callback once.
   static let installed: Bool = {
@@ -26,27 +33,40 @@ enum LibbpfLog {
     return true
   }()
 
+  private static var thread: UInt { UInt(pthread_self()) }
+
   static func append(_ text: String) {
-    lines.withLock { state in
-      for line in text.split(separator: "\n") {
-        state.recent.append(String(line))
-        state.serial += 1
-      }
-      if state.recent.count > capacity { state.recent.removeFirst(state.recent.count - capacity) }
+    let thread = self.thread
+    captures.withLock { captures in
+      guard var capture = captures[thread] else { return }  // nobody is listening on this thread
+      capture.lines += text.split(separator: "\n").map(String.init)
+      if capture.lines.count > capacity { capture.lines.removeFirst(capture.lines.count - capacity) }
+      captures[thread] = capture
     }
   }
 
-  /// A marker: messages logged after it can be fetched with `messages(since:)`.
+  /// Starts listening on this thread; pass the result to `messages(since:)`, which stops listening.
   static func mark() -> Int {
     _ = installed
-    return lines.withLock { $0.serial }
+    let thread = self.thread
+    return captures.withLock { captures in
+      var capture = captures[thread] ?? Capture()
+      capture.depth += 1
+      captures[thread] = capture
+      return capture.lines.count
+    }
   }
 
-  /// Messages logged since `mark` (possibly interleaved with other threads' messages).
+  /// Messages this thread logged since `mark`; ends the capture that `mark()` started.
+  @discardableResult
   static func messages(since mark: Int) -> [String] {
-    lines.withLock { state in
-      let count = min(state.serial - mark, state.recent.count)
-      return count > 0 ? Array(state.recent.suffix(count)) : []
+    let thread = self.thread
+    return captures.withLock { captures in
+      guard var capture = captures[thread] else { return [] }
+      let lines = mark < capture.lines.count ? Array(capture.lines[max(mark, 0)...]) : []
+      capture.depth -= 1
+      captures[thread] = capture.depth > 0 ? capture : nil
+      return lines
     }
   }
 }
