@@ -5,8 +5,9 @@ set -euo pipefail
 
 # Debian packages: libbpf-dev (the BPF loader Sonde links), linux-perf/bpftrace/bpftool (oracles in
 # tests, peers in benchmarks), qemu + a Debian kernel + busybox (to prove kprobe/fentry paths on a
-# kernel that has them), llvm (llvm-symbolizer oracle), binutils (nm, c++filt oracles).
-packages=(libbpf-dev linux-perf bpftrace bpftool qemu-system-x86 linux-image-amd64 busybox-static cpio
+# kernel that has them), llvm (llvm-symbolizer oracle), binutils (nm, c++filt oracles), systemtap-sdt-dev
+# (<sys/sdt.h>: USDT probes in the demo workload).
+packages=(libbpf-dev linux-perf bpftrace bpftool qemu-system-x86 linux-image-amd64 busybox-static cpio systemtap-sdt-dev
   binutils llvm)
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+// USDT probes (systemtap-sdt-dev's <sys/sdt.h>): a nop plus an ELF note, free when nobody attaches.
+#if __has_include(<sys/sdt.h>)
+#include <sys/sdt.h>
+#else
+#define DTRACE_PROBE1(provider, name, arg) ((void)(arg))
+#endif
+
 static volatile uint64_t sink;
 
 static uint64_t now_ns(void) {
@@ -67,7 +74,10 @@ __attribute__((noinline)) long demo_value(long i) {
 
 /// Calls demo_value exactly n times, with i = 0 … n-1.
 __attribute__((noinline)) static void calls(long n) {
-  for (long i = 0; i < n; i++) sink += (uint64_t)demo_value(i);
+  for (long i = 0; i < n; i++) {
+    DTRACE_PROBE1(sonde_demo, value, i);
+    sink += (uint64_t)demo_value(i);
+  }
 }
 
 static void usage(void) {
@@ -77,7 +87,7 @@ static void usage(void) {
           "  pages K    touch K fresh pages\n"
           "  spin MS    burn MS milliseconds of CPU\n"
           "  shares MS  burn MS ms of CPU split 50/30/20 over demo_hot/demo_warm/demo_cool\n"
-          "  calls N    call demo_value(i) for i = 0 … N-1 (returns 2i+1)\n"
+          "  calls N    call demo_value(i) for i = 0 … N-1 (returns 2i+1); USDT sonde_demo:value(i) before each\n"
           "  exit CODE  exit with CODE\n");
   exit(2);
 }

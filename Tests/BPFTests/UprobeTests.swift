@@ -46,3 +46,20 @@ import Testing
     #expect(missing?.kind == .invalidInput)
   }
 }
+
+@Suite struct USDTTests {
+  @Test func usdtProbeSeesEveryHitAndItsArgument() throws {
+    let calls = 500
+    let child = try PausedChild(demoBinary, ["calls", String(calls)])
+    let object = try BPFObject(bytes: BPFProgramBytes.usdt, name: "usdt")
+    try object.setConstant("target_tgid", to: UInt32(child.pid))
+    try object.load()
+    let link = try object.program("sonde_usdt_value").attachUSDT(
+      binary: demoBinary, provider: "sonde_demo", name: "value", pid: child.pid)
+    #expect(child.run() == 0)
+    link.close()
+    let stats = try object.map("usdt_stats", key: UInt32.self, value: UInt64.self)
+    #expect(try stats.lookup(0) == UInt64(calls))
+    #expect(try stats.lookup(1) == UInt64(calls * (calls - 1) / 2))
+  }
+}

@@ -11,6 +11,7 @@
 
 #include <linux/types.h>
 #include <linux/bpf.h>
+#include <stdbool.h>
 
 // Tell bpf_tracing.h to use the kernel's register names (ax, di, …) that match the struct below.
 #define __VMLINUX_H__ 1
