@@ -67,9 +67,13 @@ public enum BPFErrors {
   public static let ENOTSUPP: Int32 = 524
 
   /// EPERM/EACCES: which capability is missing, or whether unprivileged BPF is disabled.
-  static func permission(_ operation: String, errno code: Int32) -> SondeError {
-    let missing = Capability.allCases.filter { !has($0) }.map(\.name)
-    let sysctl = readSmallFile("/proc/sys/kernel/unprivileged_bpf_disabled")?.trimmingWhitespace()
+  static func permission(
+    _ operation: String, errno code: Int32, capabilities: UInt64? = effectiveCapabilities(),
+    unprivilegedDisabled: String? = readSmallFile("/proc/sys/kernel/unprivileged_bpf_disabled")?.trimmingWhitespace()
+  ) -> SondeError {
+    let held = Capability.allCases.filter { (capabilities ?? 0) & (1 << UInt64($0.rawValue)) != 0 }.map(\.name)
+    let missing = Capability.allCases.map(\.name).filter { !held.contains($0) }
+    let sysctl = unprivilegedDisabled
     var reason: String
     if missing.contains("CAP_BPF") && missing.contains("CAP_SYS_ADMIN") {
       reason = "loading BPF programs and creating maps needs CAP_BPF (or CAP_SYS_ADMIN)"
@@ -83,7 +87,7 @@ public enum BPFErrors {
       reason = "tracing programs and perf event attachment need CAP_PERFMON (or CAP_SYS_ADMIN)"
     } else {
       reason =
-        "the kernel refused although this process has \(Capability.allCases.filter { has($0) }.map(\.name).joined(separator: ", ")); a security module, lockdown or a VM policy blocks it"
+        "the kernel refused although this process has \(held.joined(separator: ", ")); a security module, lockdown or a VM policy blocks it"
     }
     return SondeError(
       .permissionDenied, operation: operation, errno: code, reason: reason,

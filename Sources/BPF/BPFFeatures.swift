@@ -110,6 +110,7 @@ public enum BPFFeatures {
   // MARK: Probes
 
   private static func run(_ feature: Feature) -> (Bool, String?) {
+    if feature != .btf, let deniedReason { return (false, deniedReason) }
     switch feature {
     case .btf: return probeBTF()
     case .batchOps: return probeBatch()
@@ -166,11 +167,20 @@ public enum BPFFeatures {
     }
   }
 
+  /// libbpf's probes cannot tell "unknown" from "not permitted" (its helper probe even answers yes when
+  /// the load is refused): without CAP_BPF or CAP_SYS_ADMIN, and with unprivileged BPF disabled, the
+  /// permission is the reason for every BPF feature.
+  static var deniedReason: String? {
+    if BPFErrors.has(.bpf) || BPFErrors.has(.sysAdmin) { return nil }
+    if readSmallFile("/proc/sys/kernel/unprivileged_bpf_disabled")?.trimmingWhitespace() == "0" { return nil }
+    return BPFErrors.permission("probe", errno: EPERM).reason
+  }
+
   private static func programType(_ type: bpf_prog_type) -> (Bool, String?) {
     let rc = libbpf_probe_bpf_prog_type(type, nil)
     if rc == 1 { return (true, nil) }
     let name = String(cString: libbpf_bpf_prog_type_str(type))
-    if rc == 0 { return (false, "the kernel rejects programs of type \(name)") }
+    if rc == 0 { return (false, deniedReason ?? "the kernel rejects programs of type \(name)") }
     return (false, BPFErrors.explain("probe program type \(name)", errno: -rc).reason)
   }
 
@@ -178,7 +188,7 @@ public enum BPFFeatures {
     let rc = libbpf_probe_bpf_map_type(type, nil)
     if rc == 1 { return (true, nil) }
     let name = String(cString: libbpf_bpf_map_type_str(type))
-    if rc == 0 { return (false, "the kernel rejects maps of type \(name)") }
+    if rc == 0 { return (false, deniedReason ?? "the kernel rejects maps of type \(name)") }
     return (false, BPFErrors.explain("probe map type \(name)", errno: -rc).reason)
   }
 
@@ -186,7 +196,9 @@ public enum BPFFeatures {
     let rc = libbpf_probe_bpf_helper(type, helper, nil)
     if rc == 1 { return (true, nil) }
     let program = String(cString: libbpf_bpf_prog_type_str(type))
-    if rc == 0 { return (false, "the kernel does not offer helper \(helper.rawValue) to \(program) programs") }
+    if rc == 0 {
+      return (false, deniedReason ?? "the kernel does not offer helper \(helper.rawValue) to \(program) programs")
+    }
     return (false, BPFErrors.explain("probe helper \(helper.rawValue)", errno: -rc).reason)
   }
 
