@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// libbpf opens one perf ring per online CPU and stores its fd in the map. Each record arrives with its
 /// CPU; records the kernel could not write are reported by PERF_RECORD_LOST and summed in `lostRecords`.
-public final class PerfBufferReader<Event: BitwiseCopyable>: @unchecked Sendable {
+public final class PerfBufferReader<Event: BitwiseCopyable & Sendable>: @unchecked Sendable {
   public let object: BPFObject
   public let mapName: String
   private let sink = RecordSink()
@@ -20,6 +20,7 @@ public final class PerfBufferReader<Event: BitwiseCopyable>: @unchecked Sendable
   public private(set) var lostRecords: UInt64 = 0
   /// Records shorter than `Event`.
   public private(set) var malformedRecords = 0
+  private var poller: PollingThread?
 
   /// Opens a reader with `pagesPerCPU` data pages (a power of two) per CPU ring.
   public init(object: BPFObject, map: String, pagesPerCPU: Int = 64) throws(SondeError) {
@@ -62,8 +63,10 @@ public final class PerfBufferReader<Event: BitwiseCopyable>: @unchecked Sendable
 
   deinit { close() }
 
-  /// Closes every per-CPU ring.
+  /// Closes every per-CPU ring (after stopping any stream).
   public func close() {
+    poller?.stop()
+    poller = nil
     access.withLock { buffer in
       if let current = buffer.pointer { perf_buffer__free(current) }
       buffer.pointer = nil
@@ -91,5 +94,21 @@ public final class PerfBufferReader<Event: BitwiseCopyable>: @unchecked Sendable
       return .success(pending)
     }
     return try result.get()
+  }
+
+  /// An async stream of (cpu, event), woken by epoll over every CPU ring; ends when dropped or closed.
+  public func events(pollTimeoutMilliseconds: Int32 = 100) -> AsyncStream<(cpu: Int32, event: Event)> {
+    let (stream, continuation) = AsyncStream<(cpu: Int32, event: Event)>.makeStream()
+    poller?.stop()
+    poller = PollingThread { [weak self] thread in
+      while !thread.isStopped, let reader = self {
+        for record in (try? reader.poll(timeoutMilliseconds: pollTimeoutMilliseconds)) ?? [] {
+          continuation.yield(record)
+        }
+      }
+      continuation.finish()
+    }
+    continuation.onTermination = { [weak self] _ in self?.poller?.requestStop() }
+    return stream
   }
 }

@@ -101,3 +101,25 @@ import Testing
     #expect(records.allSatisfy { UInt32($0.cpu) == $0.event.cpu })
   }
 }
+
+@Suite struct PerfBufferStreamTests {
+  @Test func thePerfBufferStreamDeliversEveryEvent() async throws {
+    let child = try PausedChild(demoBinary, ["getpid", "250"])
+    let object = try BPFObject(bytes: BPFProgramBytes.ringbuf, name: "ringbuf")
+    try object.setConstant("target_tid", to: UInt32(child.pid))
+    try object.loadOnly(["sonde_pb_produce"])
+    let reader = try PerfBufferReader<sonde_event>(object: object, map: "perf_events")
+    let link = try object.program("sonde_pb_produce").attach()
+    let stream = reader.events(pollTimeoutMilliseconds: 50)
+    #expect(child.run() == 0)
+    var sequence: [UInt64] = []
+    for await record in stream {
+      sequence.append(record.event.seq)
+      if sequence.count == 250 { break }
+    }
+    link.close()
+    reader.close()
+    #expect(sequence.sorted() == (0..<250).map(UInt64.init))
+    #expect(reader.lostRecords == 0)
+  }
+}
