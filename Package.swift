@@ -45,6 +45,8 @@ let package = Package(
       plugins: ["BPFCompiler"]),
     // Swift over libbpf: objects, programs, typed maps, ring/perf buffers, links, feature probes.
     .target(name: "BPF", dependencies: ["CLibbpf", "CSonde", "PerfEvents", "SondeBPFPrograms", "SondeBPFTypes"]),
+    // Benchmark: batch drain vs per-element syscalls on a 100k-entry hash map (results in BENCHMARKS.md).
+    .executableTarget(name: "bpf-batch-bench", dependencies: ["BPF", "SondeBPFPrograms"], path: "Benchmarks/BPFBatch"),
     .testTarget(
       name: "BPFTests", dependencies: ["BPF", "SondeBPFPrograms", "SondeBPFTypes", "PerfEvents", "CSonde"]),
     .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde"]),
