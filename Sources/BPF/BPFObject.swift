@@ -316,7 +316,7 @@ public final class BPFObject: @unchecked Sendable {
     }
     // RLIMIT_MEMLOCK is irrelevant on kernels that account BPF memory to memcg (≥ 5.11): drop libbpf's hint.
     let relevant = messages.filter { !$0.isEmpty && !$0.contains("ulimit -l") }.suffix(6)
-    if !relevant.isEmpty { error.reason += "\n  libbpf: " + relevant.joined(separator: "\n  libbpf: ") }
+    if !relevant.isEmpty { error.reason += "\n  " + relevant.joined(separator: "\n  ") }
     return error
   }
 }

@@ -144,7 +144,7 @@ extension BPFProgram {
       error = BPFErrors.explain(operation, errno: code)
     }
     let relevant = messages.filter { !$0.isEmpty }.suffix(4)
-    if !relevant.isEmpty { error.reason += "\n  libbpf: " + relevant.joined(separator: "\n  libbpf: ") }
+    if !relevant.isEmpty { error.reason += "\n  " + relevant.joined(separator: "\n  ") }
     return error
   }
 }
