@@ -159,6 +159,15 @@ public final class BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: @unchec
     return result
   }
 
+  /// Every (key, per-CPU values) pair of a per-CPU map; keys deleted meanwhile are skipped.
+  public func entriesPerCPU() throws(SondeError) -> [(key: Key, values: [Value])] {
+    var result: [(key: Key, values: [Value])] = []
+    for key in try keys() {
+      if let values = try lookupPerCPU(key) { result.append((key, values)) }
+    }
+    return result
+  }
+
   // MARK: Helpers
 
   func requireShared(_ operation: String) throws(SondeError) {

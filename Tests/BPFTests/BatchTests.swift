@@ -56,6 +56,7 @@ import Testing
     let values = (0..<cpus).map { UInt64(100 + $0) }
     try table.updatePerCPU(5, values)
     #expect(try table.lookupPerCPU(5) == values)
+    #expect(try table.entriesPerCPU().map(\.values) == [values])
     let drained = try table.lookupAndDeleteBatchPerCPU(batchSize: 1)
     #expect(drained.count == 1)
     #expect(drained.first?.values == values)
