@@ -1,5 +1,6 @@
 import CSonde
 import PerfEvents
+import SondeBPFTypes
 
 #if canImport(Glibc)
   import Glibc
@@ -84,7 +85,7 @@ func runCommand(_ path: String, _ arguments: [String]) -> String? {
 /// The calling thread's id (BPF programs filter on it so parallel tests do not disturb each other).
 var currentTID: UInt32 { UInt32(sonde_gettid()) }
 
-/// Makes exactly `count` getpid system calls on this thread (glibc does not cache getpid since 2.25).
+/// Makes exactly `count` getpid system calls on this thread (syscall(SYS_getpid): never a cached value).
 func callGetpid(_ count: Int) {
-  for _ in 0..<count { _ = getpid() }
+  for _ in 0..<count { _ = sonde_syscall_getpid() }
 }
