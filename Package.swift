@@ -41,7 +41,7 @@ let package = Package(
     .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde", "SondeTestSupport"]),
     .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents", "SondeTestSupport"]),
     .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents", "SondeTestSupport"]),
-    .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "PerfEvents"]),
+    .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "PerfEvents", "SondeTestSupport"]),
     // Benchmark: Symbolizer throughput versus llvm-symbolizer (results in BENCHMARKS.md).
     .executableTarget(name: "sonde-bench-symbols", dependencies: ["Symbols"], path: "Benchmarks/SymbolsBenchmark"),
     // libbpf from Debian's libbpf-dev, as a system library.
@@ -59,6 +59,7 @@ let package = Package(
     // Benchmark: batch drain vs per-element syscalls on a 100k-entry hash map (results in BENCHMARKS.md).
     .executableTarget(name: "bpf-batch-bench", dependencies: ["BPF", "SondeBPFPrograms"], path: "Benchmarks/BPFBatch"),
     .testTarget(
-      name: "BPFTests", dependencies: ["BPF", "SondeBPFPrograms", "SondeBPFTypes", "PerfEvents", "CSonde"]),
+      name: "BPFTests",
+      dependencies: ["BPF", "SondeBPFPrograms", "SondeBPFTypes", "PerfEvents", "CSonde", "SondeTestSupport"]),
   ]
 )

@@ -1,4 +1,5 @@
 import BPF
+import SondeTestSupport
 import Testing
 
 @Suite struct FeatureProbeTests {
@@ -14,7 +15,7 @@ import Testing
 
   @Test func kprobeSupportFollowsTheKernelConfiguration() {
     // Oracle: the kernel's own configuration.
-    let config = runCommand("/bin/zcat", ["/proc/config.gz"]) ?? ""
+    let config = (try? TestSupport.run("/bin/zcat", ["/proc/config.gz"]))?.stdout ?? ""
     let hasKprobes = config.split(separator: "\n").contains("CONFIG_KPROBES=y")
     let result = BPFFeatures.probe(.kprobe)
     #expect(result.supported == hasKprobes, "\(result.reason ?? "")")

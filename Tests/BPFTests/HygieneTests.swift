@@ -1,6 +1,7 @@
 import BPF
 import Foundation
 import SondeBPFPrograms
+import SondeTestSupport
 import Testing
 
 /// After an object is closed or dropped, or its process exits or is interrupted, none of its programs or
@@ -8,7 +9,7 @@ import Testing
 @Suite struct HygieneTests {
   /// Kernel ids of loaded programs (or maps) according to bpftool.
   static func bpftoolIDs(_ kind: String) -> [UInt32: String] {
-    guard let text = runCommand("/usr/sbin/bpftool", [kind, "show", "--json"]),
+    guard let text = (try? TestSupport.run("/usr/sbin/bpftool", [kind, "show", "--json"]))?.stdout,
       let list = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]
     else { return [:] }
     var ids: [UInt32: String] = [:]
@@ -59,7 +60,7 @@ import Testing
   }
 
   @Test func anInterruptedSondeProcessLeavesNoProgramBehind() throws {
-    let sonde = binPath() + "/sonde"
+    let sonde = TestSupport.sonde
     let process = Process()
     process.executableURL = URL(fileURLWithPath: sonde)
     process.arguments = ["features", "--hold-until-signal"]

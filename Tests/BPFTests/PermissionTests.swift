@@ -1,6 +1,7 @@
 @testable import BPF
 import Foundation
 import PerfEvents
+import SondeTestSupport
 import Testing
 
 @Suite struct PermissionTests {
@@ -28,12 +29,12 @@ import Testing
     let setpriv = "/usr/bin/setpriv"
     try #require(FileManager.default.isExecutableFile(atPath: setpriv))
     let output =
-      runCommand(
+      (try? TestSupport.run(
         setpriv,
         [
           "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
-          binPath() + "/sonde", "features", "--json",
-        ]) ?? ""
+          TestSupport.sonde, "features", "--json",
+        ]))?.stdout ?? ""
     let rows = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]])
     let refused = rows.filter { $0["category"] as? String != "kernel" || $0["feature"] as? String != "btf" }
     #expect(!refused.isEmpty)

@@ -2,6 +2,7 @@ import BPF
 import PerfEvents
 import SondeBPFPrograms
 import SondeBPFTypes
+import SondeTestSupport
 import Testing
 
 @Suite struct RingBufferTests {
@@ -52,13 +53,13 @@ import Testing
   @Test func theEpollDrivenStreamDeliversEveryEvent() async throws {
     let object = try BPFObject(bytes: BPFProgramBytes.ringbuf, name: "ringbuf")
     // Produced by a child process (getpid on another thread), so filter by the child's thread id.
-    let child = try PausedChild(demoBinary, ["getpid", "300"])
+    let child = try PausedChild(arguments: [TestSupport.demo, "getpid", "300"])
     try object.setConstant("target_tid", to: UInt32(child.pid))
     try object.loadOnly(["sonde_rb_produce"])
     let reader = try RingBufferReader<sonde_event>(object: object, map: "events")
     let link = try object.program("sonde_rb_produce").attach()
     let stream = reader.events(pollTimeoutMilliseconds: 50)
-    #expect(child.run() == 0)
+    #expect(try child.runToCompletion().exitCode == 0)
     var sequence: [UInt64] = []
     for await event in stream {
       sequence.append(event.seq)
@@ -70,13 +71,13 @@ import Testing
   }
 
   @Test func theTimerDrivenDrainDeliversEveryEvent() async throws {
-    let child = try PausedChild(demoBinary, ["getpid", "200"])
+    let child = try PausedChild(arguments: [TestSupport.demo, "getpid", "200"])
     let object = try BPFObject(bytes: BPFProgramBytes.ringbuf, name: "ringbuf")
     try object.setConstant("target_tid", to: UInt32(child.pid))
     try object.loadOnly(["sonde_rb_produce"])
     let reader = try RingBufferReader<sonde_event>(object: object, map: "events")
     let link = try object.program("sonde_rb_produce").attach()
-    #expect(child.run() == 0)
+    #expect(try child.runToCompletion().exitCode == 0)
     var sequence: [UInt64] = []
     for await batch in reader.batches(every: .milliseconds(20)) {
       sequence += batch.map(\.seq)
@@ -104,14 +105,14 @@ import Testing
 
 @Suite struct PerfBufferStreamTests {
   @Test func thePerfBufferStreamDeliversEveryEvent() async throws {
-    let child = try PausedChild(demoBinary, ["getpid", "250"])
+    let child = try PausedChild(arguments: [TestSupport.demo, "getpid", "250"])
     let object = try BPFObject(bytes: BPFProgramBytes.ringbuf, name: "ringbuf")
     try object.setConstant("target_tid", to: UInt32(child.pid))
     try object.loadOnly(["sonde_pb_produce"])
     let reader = try PerfBufferReader<sonde_event>(object: object, map: "perf_events")
     let link = try object.program("sonde_pb_produce").attach()
     let stream = reader.events(pollTimeoutMilliseconds: 50)
-    #expect(child.run() == 0)
+    #expect(try child.runToCompletion().exitCode == 0)
     var sequence: [UInt64] = []
     for await record in stream {
       sequence.append(record.event.seq)

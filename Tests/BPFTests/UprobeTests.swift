@@ -1,30 +1,31 @@
 import BPF
 import PerfEvents
 import SondeBPFPrograms
+import SondeTestSupport
 import Testing
 
 @Suite struct UprobeTests {
   @Test func uprobeCountsExactlyTheCallsOfAFunctionOfATestBuiltBinary() throws {
-    let child = try PausedChild(demoBinary, ["calls", "1234"])
+    let child = try PausedChild(arguments: [TestSupport.demo, "calls", "1234"])
     let object = try BPFObject(bytes: BPFProgramBytes.uprobe, name: "uprobe")
     try object.setConstant("target_tgid", to: UInt32(child.pid))
     try object.loadOnly(["sonde_uprobe"])
     let link = try object.program("sonde_uprobe").attachUprobe(
-      binary: demoBinary, symbol: "demo_value", pid: child.pid)
-    #expect(child.run() == 0)
+      binary: TestSupport.demo, symbol: "demo_value", pid: child.pid)
+    #expect(try child.runToCompletion().exitCode == 0)
     link.close()
     #expect(try object.map("calls", key: UInt32.self, value: UInt64.self).lookup(0) == 1234)
   }
 
   @Test func uretprobeSeesEveryReturnValue() throws {
     let calls = 300
-    let child = try PausedChild(demoBinary, ["calls", String(calls)])
+    let child = try PausedChild(arguments: [TestSupport.demo, "calls", String(calls)])
     let object = try BPFObject(bytes: BPFProgramBytes.uprobe, name: "uprobe")
     try object.setConstant("target_tgid", to: UInt32(child.pid))
     try object.loadOnly(["sonde_uretprobe"])
     let link = try object.program("sonde_uretprobe").attachUprobe(
-      binary: demoBinary, symbol: "demo_value", pid: child.pid, retprobe: true)
-    #expect(child.run() == 0)
+      binary: TestSupport.demo, symbol: "demo_value", pid: child.pid, retprobe: true)
+    #expect(try child.runToCompletion().exitCode == 0)
     link.close()
     let returns = try object.map("returns", key: Int64.self, value: UInt64.self).entries()
     // demo_value(i) returns 2i+1 for i in 0..<calls, once each.
@@ -33,11 +34,11 @@ import Testing
   }
 
   @Test func symbolsResolveToFileOffsetsThroughProgramHeaders() throws {
-    let elf = try ELFSymbolLookup(path: demoBinary)
+    let elf = try ELFSymbolLookup(path: TestSupport.demo)
     let address = try #require(elf.address(of: "demo_value"))
     let offset = try elf.fileOffset(ofSymbol: "demo_value")
     // Oracle: nm prints the same symbol address.
-    let nm = runCommand("/usr/bin/nm", [demoBinary]) ?? ""
+    let nm = (try? TestSupport.run("/usr/bin/nm", [TestSupport.demo]))?.stdout ?? ""
     let line = nm.split(separator: "\n").first { $0.hasSuffix(" demo_value") }
     #expect(line.map { UInt64($0.split(separator: " ")[0], radix: 16) } == address)
     // For a PIE's first executable segment, offset and address differ by p_vaddr - p_offset (often 0x1000 vs 0).
@@ -50,13 +51,13 @@ import Testing
 @Suite struct USDTTests {
   @Test func usdtProbeSeesEveryHitAndItsArgument() throws {
     let calls = 500
-    let child = try PausedChild(demoBinary, ["calls", String(calls)])
+    let child = try PausedChild(arguments: [TestSupport.demo, "calls", String(calls)])
     let object = try BPFObject(bytes: BPFProgramBytes.usdt, name: "usdt")
     try object.setConstant("target_tgid", to: UInt32(child.pid))
     try object.load()
     let link = try object.program("sonde_usdt_value").attachUSDT(
-      binary: demoBinary, provider: "sonde_demo", name: "value", pid: child.pid)
-    #expect(child.run() == 0)
+      binary: TestSupport.demo, provider: "sonde_demo", name: "value", pid: child.pid)
+    #expect(try child.runToCompletion().exitCode == 0)
     link.close()
     let stats = try object.map("usdt_stats", key: UInt32.self, value: UInt64.self)
     #expect(try stats.lookup(0) == UInt64(calls))

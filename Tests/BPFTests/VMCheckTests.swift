@@ -1,4 +1,5 @@
 import Foundation
+import SondeTestSupport
 import Testing
 
 /// kprobe and fentry cannot attach on the CI kernel; this proves Sonde's paths for them on Debian's own
@@ -23,7 +24,7 @@ import Testing
   func kprobeAndFentryAttachOnDebiansKernelInAVM() throws {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = [Self.packageRoot.appendingPathComponent("scripts/vm-check.sh").path, binPath() + "/sonde"]
+    process.arguments = [Self.packageRoot.appendingPathComponent("scripts/vm-check.sh").path, TestSupport.sonde]
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = FileHandle.nullDevice
