@@ -153,4 +153,31 @@ struct StatCLITests {
     #expect(out.stderr.contains("CAP_PERFMON"))
     #expect(!out.stderr.contains("Fatal error") && !out.stderr.contains("Stack dump"))
   }
+
+  @Test func ctrlCPrintsWhatWasCountedSoFar() throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: sonde)
+    process.arguments = ["stat", "-x,", "-a", "-e", "cpu-clock,context-switches"]
+    let err = Pipe()
+    process.standardError = err
+    try process.run()
+    usleep(400_000)
+    process.interrupt()
+    let data = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    let rows = csvByEvent(String(decoding: data, as: UTF8.self))
+    let ms = try #require(rows["cpu-clock"].flatMap { Double($0[0]) })
+    // Every online CPU's clock ran for the ≈0.4 s before the interrupt.
+    #expect(ms > 300 * Double(ProcessInfo.processInfo.activeProcessorCount) * 0.8)
+    #expect(rows["context-switches"] != nil)
+  }
+
+  @Test func cpuListRestrictsSystemWideCountingToThoseCPUs() throws {
+    let one = try TestSupport.run(sonde, ["stat", "-x,", "-C", "0", "-e", "cpu-clock", "sleep", "0.2"])
+    let ms = try #require(csvByEvent(one.stderr)["cpu-clock"].flatMap { Double($0[0]) })
+    #expect(ms > 150 && ms < 260, "one CPU for 0.2 s: \(ms) ms")
+    let offline = try TestSupport.run(sonde, ["stat", "-C", "4096", "-e", "cpu-clock", "true"])
+    #expect(offline.status != 0 && offline.stderr.contains("not online"))
+  }
 }
