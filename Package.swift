@@ -55,11 +55,14 @@ let package = Package(
       name: "SondeBPFPrograms", dependencies: ["SondeBPFTypes"], exclude: ["bpf"],
       plugins: ["BPFCompiler"]),
     // Swift over libbpf: objects, programs, typed maps, ring/perf buffers, links, feature probes.
-    .target(name: "BPF", dependencies: ["CLibbpf", "CSonde", "PerfEvents", "SondeBPFPrograms", "SondeBPFTypes"]),
+    .target(
+      name: "BPF", dependencies: ["CLibbpf", "CSonde", "PerfEvents", "Symbols", "SondeBPFPrograms", "SondeBPFTypes"]),
     // Benchmark: batch drain vs per-element syscalls on a 100k-entry hash map (results in BENCHMARKS.md).
     .executableTarget(name: "bpf-batch-bench", dependencies: ["BPF", "SondeBPFPrograms"], path: "Benchmarks/BPFBatch"),
     .testTarget(
       name: "BPFTests",
-      dependencies: ["BPF", "SondeBPFPrograms", "SondeBPFTypes", "PerfEvents", "CSonde", "SondeTestSupport"]),
+      dependencies: [
+        "BPF", "SondeBPFPrograms", "SondeBPFTypes", "PerfEvents", "Symbols", "CSonde", "SondeTestSupport",
+      ]),
   ]
 )

@@ -1,6 +1,7 @@
 import CLibbpf
 import CSonde
 import PerfEvents
+import Symbols
 
 #if canImport(Glibc)
   import Glibc
@@ -68,7 +69,7 @@ extension BPFProgram {
   {
     var path = binary
     if let pid, binary.hasPrefix("/"), fileExists("/proc/\(pid)/root\(binary)") { path = "/proc/\(pid)/root\(binary)" }
-    let offset = try ELFSymbolLookup(path: path).fileOffset(ofSymbol: symbol)
+    let offset = try ELFFile.open(path: path).probeOffset(ofSymbol: symbol)
     return try attachUprobe(binary: path, offset: offset, pid: pid, retprobe: retprobe, label: symbol)
   }
 

@@ -2,6 +2,7 @@ import BPF
 import PerfEvents
 import SondeBPFPrograms
 import SondeTestSupport
+import Symbols
 import Testing
 
 @Suite struct UprobeTests {
@@ -34,16 +35,16 @@ import Testing
   }
 
   @Test func symbolsResolveToFileOffsetsThroughProgramHeaders() throws {
-    let elf = try ELFSymbolLookup(path: TestSupport.demo)
-    let address = try #require(elf.address(of: "demo_value"))
-    let offset = try elf.fileOffset(ofSymbol: "demo_value")
+    let elf = try ELFFile.open(path: TestSupport.demo)
+    let address = try #require(try elf.symbols(named: "demo_value").first?.address)
+    let offset = try elf.probeOffset(ofSymbol: "demo_value")
     // Oracle: nm prints the same symbol address.
     let nm = (try? TestSupport.run("/usr/bin/nm", [TestSupport.demo]))?.stdout ?? ""
     let line = nm.split(separator: "\n").first { $0.hasSuffix(" demo_value") }
     #expect(line.map { UInt64($0.split(separator: " ")[0], radix: 16) } == address)
     // For a PIE's first executable segment, offset and address differ by p_vaddr - p_offset (often 0x1000 vs 0).
     #expect(offset <= address)
-    let missing = #expect(throws: SondeError.self) { try elf.fileOffset(ofSymbol: "no_such_function_here") }
+    let missing = #expect(throws: SondeError.self) { try elf.probeOffset(ofSymbol: "no_such_function_here") }
     #expect(missing?.kind == .invalidInput)
   }
 }
