@@ -11,6 +11,7 @@ let package = Package(
     .library(name: "SondeCore", targets: ["SondeCore"]),
     .library(name: "Symbols", targets: ["Symbols"]),
     .library(name: "Profiles", targets: ["Profiles"]),
+    .library(name: "BPF", targets: ["BPF"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -30,7 +31,7 @@ let package = Package(
     .executableTarget(
       name: "sonde",
       dependencies: [
-        "SondeCore", "PerfEvents", "Symbols",
+        "CSonde", "SondeCore", "PerfEvents", "Symbols", "BPF", "SondeBPFPrograms",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.
@@ -46,9 +47,29 @@ let package = Package(
     .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde", "SondeTestSupport"]),
     .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents", "SondeTestSupport"]),
     .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents", "SondeTestSupport"]),
-    .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "PerfEvents"]),
+    .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "PerfEvents", "SondeTestSupport"]),
     .testTarget(name: "ProfilesTests", dependencies: ["Profiles"]),
     // Benchmark: Symbolizer throughput versus llvm-symbolizer (results in BENCHMARKS.md).
     .executableTarget(name: "sonde-bench-symbols", dependencies: ["Symbols"], path: "Benchmarks/SymbolsBenchmark"),
+    // libbpf from Debian's libbpf-dev, as a system library.
+    .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+    // Compiles every *.bpf.c of a target with the toolchain's clang and embeds the objects as byte arrays.
+    .plugin(name: "BPFCompiler", capability: .buildTool()),
+    // C structs shared by the BPF programs and Swift (include/sonde/*.h).
+    .target(name: "SondeBPFTypes"),
+    // Sonde's BPF programs (bpf/*.bpf.c, compiled by the plugin, not by SwiftPM's C compiler).
+    .target(
+      name: "SondeBPFPrograms", dependencies: ["SondeBPFTypes"], exclude: ["bpf"],
+      plugins: ["BPFCompiler"]),
+    // Swift over libbpf: objects, programs, typed maps, ring/perf buffers, links, feature probes.
+    .target(
+      name: "BPF", dependencies: ["CLibbpf", "CSonde", "PerfEvents", "Symbols", "SondeBPFPrograms", "SondeBPFTypes"]),
+    // Benchmark: batch drain vs per-element syscalls on a 100k-entry hash map (results in BENCHMARKS.md).
+    .executableTarget(name: "bpf-batch-bench", dependencies: ["BPF", "SondeBPFPrograms"], path: "Benchmarks/BPFBatch"),
+    .testTarget(
+      name: "BPFTests",
+      dependencies: [
+        "BPF", "SondeBPFPrograms", "SondeBPFTypes", "PerfEvents", "Symbols", "CSonde", "SondeTestSupport",
+      ]),
   ]
 )

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -103,3 +104,13 @@ void sonde_install_interrupt_handler(void) {
 int sonde_interrupted(void) { return interrupted_flag != 0; }
 
 void sonde_clear_interrupt(void) { interrupted_flag = 0; }
+
+void sonde_unblock_termination_signals(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGQUIT);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}

@@ -94,7 +94,7 @@ public enum CPUList {
   /// Parses a CPU list; throws on malformed input.
   public static func parse(_ text: String) throws(SondeError) -> [Int32] {
     var cpus: [Int32] = []
-    for piece in text.split(separator: ",") {
+    for piece in text.trimmingWhitespace().split(separator: ",") {
       let bounds = piece.split(separator: "-", omittingEmptySubsequences: false)
       guard (1...2).contains(bounds.count), let low = Int32(bounds[0]), let high = Int32(bounds[bounds.count - 1]),
         low >= 0, low <= high

@@ -71,6 +71,12 @@ public final class PausedChild: @unchecked Sendable {
     }
   }
 
+  /// Releases the child and waits for it to end.
+  public func runToCompletion() throws(SondeError) -> Termination {
+    try release()
+    return try wait()
+  }
+
   /// Waits for the child to end. Interrupted waits (signals) are retried.
   public func wait() throws(SondeError) -> Termination {
     var status: Int32 = 0

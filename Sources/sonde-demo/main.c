@@ -12,6 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
+// USDT probes (systemtap-sdt-dev's <sys/sdt.h>): a nop plus an ELF note, free when nobody attaches.
+#if __has_include(<sys/sdt.h>)
+#include <sys/sdt.h>
+#else
+#define DTRACE_PROBE1(provider, name, arg) ((void)(arg))
+#endif
+
 static volatile uint64_t sink;
 
 static uint64_t now_ns(void) {
@@ -87,14 +94,29 @@ __attribute__((noinline)) static void touch_pages(long k) {
   munmap(p, (size_t)(k * page));
 }
 
+/// Returns 2*i+1: a known value per call, for uretprobe tests (one call per i in calls mode).
+__attribute__((noinline)) long demo_value(long i) {
+  sink += (uint64_t)i;
+  return 2 * i + 1;
+}
+
+/// Calls demo_value exactly n times, with i = 0 … n-1.
+__attribute__((noinline)) static void calls(long n) {
+  for (long i = 0; i < n; i++) {
+    DTRACE_PROBE1(sonde_demo, value, i);
+    sink += (uint64_t)demo_value(i);
+  }
+}
+
 static void usage(void) {
   fprintf(stderr,
-          "usage: sonde-demo getpid N | pages K | spin MS | shares MS | selfshares MS | exit CODE\n"
+          "usage: sonde-demo getpid N | pages K | spin MS | shares MS | selfshares MS | calls N | exit CODE\n"
           "  getpid N   make exactly N getpid syscalls\n"
           "  pages K    touch K fresh pages\n"
           "  spin MS    burn MS milliseconds of CPU\n"
           "  shares MS  burn MS ms of CPU split 50/30/20 over demo_hot/demo_warm/demo_cool\n"
           "  selfshares MS  like shares, but the CPU is spent in self_hot/self_warm/self_cool's own bodies\n"
+          "  calls N    call demo_value(i) for i = 0 … N-1 (returns 2i+1); USDT sonde_demo:value(i) before each\n"
           "  exit CODE  exit with CODE\n");
   exit(2);
 }
@@ -107,6 +129,7 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "spin") == 0) burn((uint64_t)n * 1000000ull);
   else if (strcmp(argv[1], "shares") == 0) shares((uint64_t)n);
   else if (strcmp(argv[1], "selfshares") == 0) self_shares((uint64_t)n);
+  else if (strcmp(argv[1], "calls") == 0) calls(n);
   else if (strcmp(argv[1], "exit") == 0) return (int)n;
   else usage();
   return 0;

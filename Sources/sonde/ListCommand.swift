@@ -58,17 +58,14 @@ struct ListCommand: ParsableCommand {
 
   private func renderJSON(_ listing: EventListing) -> String {
     listing.items.map { item in
-      var fields = ["\"name\": \(quoted(item.name))", "\"kind\": \(quoted(item.kind.rawValue))"]
+      var fields = ["\"name\": \(jsonString(item.name))", "\"kind\": \(jsonString(item.kind.rawValue))"]
       fields.append("\"supported\": \(item.unsupportedReason == nil)")
-      if let reason = item.unsupportedReason { fields.append("\"reason\": \(quoted(reason))") }
-      if let detail = item.detail { fields.append("\"detail\": \(quoted(detail))") }
+      if let reason = item.unsupportedReason { fields.append("\"reason\": \(jsonString(reason))") }
+      if let detail = item.detail { fields.append("\"detail\": \(jsonString(detail))") }
       return "{" + fields.joined(separator: ", ") + "}\n"
     }.joined()
   }
 
-  private func quoted(_ s: String) -> String {
-    "\"" + s.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
-  }
 }
 
 extension String {
@@ -76,9 +73,4 @@ extension String {
     count >= length ? self + " " : self + String(repeating: " ", count: length - count)
   }
 
-  func replacingAll(_ target: Character, with replacement: String) -> String {
-    var out = ""
-    for ch in self { if ch == target { out += replacement } else { out.append(ch) } }
-    return out
-  }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSonde
 
 /// The `sonde` command: each verb lives in its own file and is listed here.
 @main
@@ -15,11 +16,13 @@ struct Sonde: AsyncParsableCommand {
       ReportCommand.self,
       ScriptCommand.self,
       SymbolizeCommand.self,
+      FeaturesCommand.self,
     ]
   )
 
   /// Accepts perf's attached short options (`-x,`, `-I100`, `-eCYCLES`) by splitting them before parsing.
   static func main() async {
+    sonde_unblock_termination_signals()
     let arguments = PerfStyleArguments.normalize(Array(CommandLine.arguments.dropFirst()))
     do {
       var command = try parseAsRoot(arguments)

@@ -161,7 +161,8 @@ struct EventParserTests {
   }
 
   @Test func cpuListsParseRangesAndRejectGarbage() throws {
-    #expect(try CPUList.parse("0-3,8,10-11") == [0, 1, 2, 3, 8, 10, 11])
+    #expect(try CPUList.parse("0-3,8,10-11\n") == [0, 1, 2, 3, 8, 10, 11])
+    #expect(try CPUList.parse("0") == [0])
     #expect(throws: SondeError.self) { try CPUList.parse("3-1") }
     #expect(throws: SondeError.self) { try CPUList.parse("a") }
     #expect(CPUList.online().count == sysconf(Int32(_SC_NPROCESSORS_ONLN)))

@@ -84,19 +84,25 @@ struct StatCLITests {
     #expect(out.stderr.contains("seconds time elapsed"))
   }
 
-  @Test func intervalModePrintsTimestampedDeltas() throws {
+  @Test func intervalModePrintsTimestampedDeltasThatAddUpToTheWhole() throws {
+    // The demo burns 350 ms of its own CPU time; however loaded the machine, the deltas must add up to it,
+    // no delta can exceed its interval (one thread), and stamps follow the 100 ms schedule.
     let out = try TestSupport.run(sonde, ["stat", "-I", "100", "-x,", "-e", "task-clock", demo, "spin", "350"])
     #expect(out.status == 0)
     let rows = out.stderr.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-    #expect(rows.count >= 3)
-    for row in rows.dropLast() {
-      // Each full interval of a busy single thread has ≈100 ms of task-clock.
-      let ms = Double(row[1])!
-      #expect(ms > 70 && ms < 130, "interval delta \(ms) ms")
-      #expect(row[3] == "task-clock")
+    #expect(rows.count >= 4)
+    #expect(rows.allSatisfy { $0.count == 8 && $0[3] == "task-clock" && $0[2] == "msec" })
+    let deltas = rows.compactMap { Double($0[1]) }
+    let times = rows.compactMap { Double($0[0].trimmingCharacters(in: .whitespaces)) }
+    #expect(deltas.count == rows.count && times.count == rows.count)
+    let total = deltas.reduce(0, +)
+    #expect(total > 350 * 0.97 && total < 350 * 1.1, "sum of interval deltas \(total) ms")
+    for (index, stamp) in times.dropLast().enumerated() {
+      #expect(abs(stamp - 0.1 * Double(index + 1)) < 0.05, "stamp \(stamp) is on the 100 ms schedule")
     }
-    let times = rows.map { Double($0[0].trimmingCharacters(in: .whitespaces))! }
-    #expect(times == times.sorted())
+    for (delta, (start, end)) in zip(deltas.dropFirst(), zip(times, times.dropFirst())) {
+      #expect(delta <= (end - start) * 1000 * 1.05 + 1, "one thread cannot use more CPU than wall time")
+    }
   }
 
   @Test func repeatsReportVariance() throws {
@@ -152,5 +158,34 @@ struct StatCLITests {
     #expect(out.stderr.contains("perf_event_paranoid is \(level)"))
     #expect(out.stderr.contains("CAP_PERFMON"))
     #expect(!out.stderr.contains("Fatal error") && !out.stderr.contains("Stack dump"))
+  }
+
+  @Test func ctrlCPrintsWhatWasCountedSoFar() throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: sonde)
+    process.arguments = ["stat", "-x,", "-a", "-e", "cpu-clock,context-switches"]
+    let err = Pipe()
+    process.standardError = err
+    try process.run()
+    usleep(400_000)
+    process.interrupt()
+    let data = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    let rows = csvByEvent(String(decoding: data, as: UTF8.self))
+    // Every online CPU's clock ran for the whole time until the interrupt: "CPUs utilized" is the CPU count.
+    let utilized = try #require(rows["cpu-clock"].flatMap { Double($0[5]) })
+    let cpus = Double(ProcessInfo.processInfo.activeProcessorCount)
+    #expect(abs(utilized - cpus) < 0.1 * cpus, "cpu-clock covers \(utilized) CPUs")
+    #expect(rows["context-switches"] != nil)
+  }
+
+  @Test func cpuListRestrictsSystemWideCountingToThoseCPUs() throws {
+    let one = try TestSupport.run(sonde, ["stat", "-x,", "-C", "0", "-e", "cpu-clock", "sleep", "0.2"])
+    // cpu-clock of one CPU advances with wall time: exactly one CPU utilized, however loaded the machine.
+    let utilized = try #require(csvByEvent(one.stderr)["cpu-clock"].flatMap { Double($0[5]) })
+    #expect(abs(utilized - 1) < 0.1, "-C 0 covers \(utilized) CPUs")
+    let offline = try TestSupport.run(sonde, ["stat", "-C", "4096", "-e", "cpu-clock", "true"])
+    #expect(offline.status != 0 && offline.stderr.contains("not online"))
   }
 }

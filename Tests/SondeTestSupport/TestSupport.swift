@@ -27,9 +27,9 @@ public enum TestSupport {
   }
 
   /// Runs a program to completion, capturing stdout and stderr.
-  public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
-    -> Output
-  {
+  public static func run(
+    _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil
+  ) throws -> Output {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -38,8 +38,16 @@ public enum TestSupport {
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    process.standardInput = FileHandle.nullDevice
+    let inputPipe = Pipe()
+    process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
     try process.run()
+    if let input {
+      let data = Data(input.utf8)
+      DispatchQueue.global().async {
+        inputPipe.fileHandleForWriting.write(data)
+        try? inputPipe.fileHandleForWriting.close()
+      }
+    }
     // Drain stderr on another thread so neither pipe can fill and block the child.
     nonisolated(unsafe) var errData = Data()
     let group = DispatchGroup()

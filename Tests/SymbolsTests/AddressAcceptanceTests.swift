@@ -1,4 +1,5 @@
 import Foundation
+import SondeTestSupport
 import Testing
 
 @testable import Symbols
@@ -35,7 +36,9 @@ import Testing
   /// llvm-symbolizer's function name and start address for each address. With debug info it reports the
   /// inline chain innermost first; the last entry is the function the code physically belongs to.
   func llvmSymbolize(_ path: String, _ addresses: [UInt64]) throws -> [(name: String, start: UInt64?)] {
-    guard let tool = Support.tool("llvm-symbolizer") else { throw Support.FixtureError(message: "no llvm-symbolizer") }
+    guard let tool = TestSupport.tool("llvm-symbolizer") else {
+      throw Support.FixtureError(message: "no llvm-symbolizer")
+    }
     let input = addresses.map { "0x" + String($0, radix: 16) }.joined(separator: "\n") + "\n"
     let (_, output) = try Support.run(
       tool, ["--obj=" + path, "--no-demangle", "--output-style=JSON"], input: input)

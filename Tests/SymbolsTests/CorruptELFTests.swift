@@ -1,5 +1,6 @@
 import Foundation
 import PerfEvents
+import SondeTestSupport
 import Testing
 
 @testable import Symbols
@@ -127,7 +128,7 @@ import Testing
     }
     // The CLI reports corrupt files as errors (exit status 64 or 1), not crashes (signals).
     for path in paths.prefix(40) {
-      let (status, _) = try Support.run(Support.sonde, ["symbolize", "-e", path, "0x400400", "0x400408"])
+      let (status, _) = try Support.run(TestSupport.sonde, ["symbolize", "-e", path, "0x400400", "0x400408"])
       #expect(status == 0 || status == 1 || status == 64, "\(path) exited \(status)")
     }
     try? FileManager.default.removeItem(atPath: directory)

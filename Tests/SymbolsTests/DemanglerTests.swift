@@ -1,4 +1,5 @@
 import Foundation
+import SondeTestSupport
 import Testing
 
 @testable import Symbols
@@ -127,7 +128,7 @@ import Testing
 
   /// Itanium names from libstdc++'s own dynamic symbol table, compared with c++filt.
   @Test func cxxAgreesWithCxxfilt() throws {
-    guard let cxxfilt = Support.tool("c++filt"),
+    guard let cxxfilt = TestSupport.tool("c++filt"),
       let libstdcxx = ["/usr/lib/x86_64-linux-gnu/libstdc++.so.6"]
         .first(where: FileManager.default.fileExists(atPath:))
     else {
@@ -150,11 +151,11 @@ import Testing
   /// Every `$s` symbol of the test-built Swift fixture demangles to exactly what `swift demangle` prints.
   @Test func swiftAgreesWithSwiftDemangle() throws {
     let fixture = try Support.swiftFixture.get()
-    guard let swiftDemangle = Support.tool("swift-demangle") else {
+    guard let swiftDemangle = TestSupport.tool("swift-demangle") else {
       Issue.record("swift-demangle missing from the toolchain")
       return
     }
-    guard let nm = Support.tool("nm") else { return }
+    guard let nm = TestSupport.tool("nm") else { return }
     let (_, symbols) = try Support.run(nm, ["--defined-only", fixture])
     let names = symbols.split(separator: "\n").compactMap { line -> String? in
       guard let name = line.split(separator: " ").last, name.hasPrefix("$s") else { return nil }
@@ -187,7 +188,7 @@ import Testing
     #expect(!sum.contains("Swift."))
     #expect(!sum.contains("Fixture."))
     // With the toolchain installed, the simplified form is exactly `swift demangle --simplified`.
-    if let tool = Support.tool("swift-demangle") {
+    if let tool = TestSupport.tool("swift-demangle") {
       let names = ["$s7Fixture5PointV9manhattanSiyF", "$s7Fixture3sumyxSayxGSjRzlF", "$s7Fixture3DogC5speakSSyF"]
       let (_, output) = try Support.run(tool, ["--simplified"], input: names.joined(separator: "\n") + "\n")
       let expected = output.split(separator: "\n").map(String.init)

@@ -1,5 +1,6 @@
 import Foundation
 import PerfEvents
+import SondeTestSupport
 import Testing
 
 @testable import Symbols
@@ -131,7 +132,7 @@ final class ServingFixture {
   }
 
   @Test func processInAnotherMountNamespaceResolvesThroughProcRoot() throws {
-    guard let unshare = Support.tool("unshare"), getuid() == 0 else {
+    guard let unshare = TestSupport.tool("unshare"), getuid() == 0 else {
       Issue.record("needs root and unshare(1) to create a mount namespace")
       return
     }

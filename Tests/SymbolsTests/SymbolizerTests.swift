@@ -1,5 +1,6 @@
 import Foundation
 import PerfEvents
+import SondeTestSupport
 import Testing
 
 @testable import Symbols
@@ -80,13 +81,13 @@ import Testing
   }
 
   @Test func cliReportsBadInputAsErrors() throws {
-    let (missing, _) = try Support.run(Support.sonde, ["symbolize", "-e", "/nonexistent", "0x10"])
+    let (missing, _) = try Support.run(TestSupport.sonde, ["symbolize", "-e", "/nonexistent", "0x10"])
     #expect(missing != 0)
-    let (badAddress, _) = try Support.run(Support.sonde, ["symbolize", "-e", "/bin/true", "xyz"])
+    let (badAddress, _) = try Support.run(TestSupport.sonde, ["symbolize", "-e", "/bin/true", "xyz"])
     #expect(badAddress != 0)
-    let (noMode, _) = try Support.run(Support.sonde, ["symbolize", "0x10"])
+    let (noMode, _) = try Support.run(TestSupport.sonde, ["symbolize", "0x10"])
     #expect(noMode != 0)
-    let (noProcess, _) = try Support.run(Support.sonde, ["symbolize", "-p", "2147483646", "0x10"])
+    let (noProcess, _) = try Support.run(TestSupport.sonde, ["symbolize", "-p", "2147483646", "0x10"])
     #expect(noProcess != 0)
   }
 
@@ -95,10 +96,10 @@ import Testing
     let elf = try ELFFile.open(path: library)
     let symbol = try #require(try elf.symbols(named: "sonde_fixture_library_other").first)
     let (status, output) = try Support.run(
-      Support.sonde, ["symbolize", "-e", library], input: "0x\(String(symbol.address, radix: 16))\n\n")
+      TestSupport.sonde, ["symbolize", "-e", library], input: "0x\(String(symbol.address, radix: 16))\n\n")
     #expect(status == 0)
     #expect(output.contains("\tsonde_fixture_library_other (libsondefixture.so)"))
-    let (_, names) = try Support.run(Support.sonde, ["symbolize", "--demangle"], input: "_Z3fooi\nmain\n")
+    let (_, names) = try Support.run(TestSupport.sonde, ["symbolize", "--demangle"], input: "_Z3fooi\nmain\n")
     #expect(names == "foo(int)\nmain\n")
   }
 
@@ -107,7 +108,7 @@ import Testing
     let elf = try ELFFile.open(path: library)
     let symbol = try #require(elf.symbolTable().symbols.first { $0.name == "sonde_fixture_library_function" })
     let (status, output) = try Support.run(
-      Support.sonde, ["symbolize", "-e", library, String(symbol.address + 4, radix: 16)])
+      TestSupport.sonde, ["symbolize", "-e", library, String(symbol.address + 4, radix: 16)])
     #expect(status == 0)
     #expect(
       output == "0x\(String(symbol.address + 4, radix: 16))\tsonde_fixture_library_function+0x4 (libsondefixture.so)\n")

@@ -1,4 +1,5 @@
 import Foundation
+import SondeTestSupport
 import Testing
 
 @testable import Symbols
@@ -6,38 +7,10 @@ import Testing
 /// Helpers shared by the Symbols specifications: running oracle tools, locating the built CLI, and
 /// building (once per source hash) the fixture programs the tests symbolize.
 enum Support {
-  /// Runs a program and returns its exit status and standard output (stderr is discarded).
+  /// Runs a program and returns its exit status and standard output.
   static func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    let inputPipe = Pipe()
-    process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
-    try process.run()
-    if let input {
-      let data = Data(input.utf8)
-      DispatchQueue.global().async {
-        inputPipe.fileHandleForWriting.write(data)
-        try? inputPipe.fileHandleForWriting.close()
-      }
-    }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-  }
-
-  /// The absolute path of a tool on PATH (or in the Swift toolchain directory), if installed.
-  static func tool(_ name: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    var directories = path.split(separator: ":").map(String.init)
-    directories += ["/usr/bin", "/opt/swift/usr/bin"]
-    for directory in directories where FileManager.default.isExecutableFile(atPath: directory + "/" + name) {
-      return directory + "/" + name
-    }
-    return nil
+    let output = try TestSupport.run(executable, arguments, input: input)
+    return (output.status, output.stdout)
   }
 
   /// The swiftc that built the tests (next to the running toolchain), or the one on PATH.
@@ -51,24 +24,9 @@ enum Support {
     return nil
   }()
 
-  /// The build's bin directory (`.build/debug`), derived from the running test executable.
-  static let binDirectory: String = {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    var url = URL(fileURLWithPath: exe).deletingLastPathComponent()
-    // The test binary lives in <bin>/SondePackageTests.xctest (a file on Linux); walk up to find `sonde`.
-    for _ in 0..<4 {
-      if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("sonde").path) { return url.path }
-      url = url.deletingLastPathComponent()
-    }
-    return url.path
-  }()
-
-  /// The built `sonde` CLI.
-  static var sonde: String { binDirectory + "/sonde" }
-
   /// Runs `sonde symbolize … --json` and decodes one object per line.
   static func symbolizeJSON(_ arguments: [String]) throws -> [[String: Any]] {
-    let (status, output) = try run(sonde, ["symbolize", "--json"] + arguments)
+    let (status, output) = try run(TestSupport.sonde, ["symbolize", "--json"] + arguments)
     #expect(status == 0, "sonde symbolize \(arguments.prefix(3)) exited \(status)")
     return output.split(separator: "\n").compactMap {
       try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -126,7 +84,7 @@ enum Support {
 
   /// A small C shared library that the fixture program dlopen()s.
   static let sharedLibraryFixture: Result<String, Error> = Result {
-    guard let clang = tool("clang") else { throw FixtureError(message: "clang not found") }
+    guard let clang = TestSupport.tool("clang") else { throw FixtureError(message: "clang not found") }
     let flags = ["-shared", "-fPIC", "-O1", "-Wl,--build-id"]
     return try buildOnce(
       name: "libsondefixture.so", source: FixtureSources.cLibrary, sourceExtension: "c", flags: flags
@@ -137,7 +95,7 @@ enum Support {
 
   /// `nm -S --defined-only` of a file (dynamic table with `dynamic`): (address, size, name) of functions.
   static func nmFunctions(_ path: String, dynamic: Bool = false) throws -> [(UInt64, UInt64, String)] {
-    guard let nm = tool("nm") else { throw FixtureError(message: "nm not installed") }
+    guard let nm = TestSupport.tool("nm") else { throw FixtureError(message: "nm not installed") }
     let (_, output) = try run(nm, (dynamic ? ["-D"] : []) + ["-S", "--defined-only", path])
     var result: [(UInt64, UInt64, String)] = []
     for line in output.split(separator: "\n") {

@@ -71,6 +71,10 @@ int sonde_pidfd_open(pid_t pid);
 void sonde_install_interrupt_handler(void);
 /// Whether SIGINT or SIGTERM arrived since the handler was installed or the flag was cleared.
 int sonde_interrupted(void);
+/// Unblocks SIGINT, SIGTERM, SIGHUP and SIGQUIT in the calling thread. A process inherits its parent's
+/// signal mask across exec; a parent that spawned Sonde from a thread with those blocked (dispatch worker
+/// threads block them) would otherwise leave Ctrl-C without effect.
+void sonde_unblock_termination_signals(void);
 /// Clears the interrupt flag.
 void sonde_clear_interrupt(void);
 

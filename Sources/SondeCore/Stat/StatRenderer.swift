@@ -156,26 +156,6 @@ public struct StatRenderer: Sendable {
   }
 }
 
-/// A JSON string literal.
-func jsonString(_ text: String) -> String {
-  var out = "\""
-  for scalar in text.unicodeScalars {
-    switch scalar {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "\n": out += "\\n"
-    case "\t": out += "\\t"
-    default:
-      if scalar.value < 0x20 {
-        out += String(cFormat: "\\u%04x", scalar.value)
-      } else {
-        out.unicodeScalars.append(scalar)
-      }
-    }
-  }
-  return out + "\""
-}
-
 func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
   let count = text.count
   guard count < width else { return text }

@@ -1,0 +1,19 @@
+// SondeBPFTypes: the structs shared with the BPF programs (headers only) and a few syscall shims.
+#define _GNU_SOURCE
+#include "sonde/events.h"
+#include "sonde_bpf_shims.h"
+
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+long sonde_bpf_syscall(int cmd, void *attr, unsigned int size) { return syscall(__NR_bpf, cmd, attr, size); }
+
+long sonde_syscall_getpid(void) { return syscall(SYS_getpid); }
+
+int sonde_pin_current_thread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof set, &set);
+}
