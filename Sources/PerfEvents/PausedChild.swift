@@ -11,7 +11,8 @@ public final class PausedChild: @unchecked Sendable {
   public let arguments: [String]
   private var goFD: Int32
   private var errorFD: Int32
-  private var reaped = false
+  /// How the child ended, once it has been reaped by `wait()` or `poll()`.
+  public private(set) var termination: Termination?
 
   /// How the child ended, with its resource usage.
   public struct Termination: Sendable, Hashable {
@@ -49,7 +50,12 @@ public final class PausedChild: @unchecked Sendable {
       goFD = -1
     }
     if errorFD >= 0 { Glibc.close(errorFD) }
-    if !reaped { _ = try? wait() }
+    if termination == nil {
+      // Released and still running when its owner gave up on it (an error, an interrupt): end it rather
+      // than leave it behind or block here.
+      kill(pid, SIGKILL)
+      _ = try? wait()
+    }
   }
 
   /// Lets the child exec the command. Throws if exec failed (e.g. not executable).
@@ -79,13 +85,31 @@ public final class PausedChild: @unchecked Sendable {
 
   /// Waits for the child to end. Interrupted waits (signals) are retried.
   public func wait() throws(SondeError) -> Termination {
+    if let termination { return termination }
+    return try reap(blocking: true)!
+  }
+
+  /// Reaps the child if it has ended, without blocking; nil while it runs.
+  public func poll() throws(SondeError) -> Termination? {
+    if let termination { return termination }
+    return try reap(blocking: false)
+  }
+
+  private func reap(blocking: Bool) throws(SondeError) -> Termination? {
     var status: Int32 = 0
     var usage = rusage()
-    while wait4(pid, &status, 0, &usage) < 0 {
+    while true {
+      let rc = wait4(pid, &status, blocking ? 0 : WNOHANG, &usage)
+      if rc == pid { break }
+      if rc == 0 { return nil }
       if errno == EINTR { continue }
       throw SondeError.system("wait for pid \(pid)")
     }
-    reaped = true
+    termination = Self.termination(status: status, usage: usage)
+    return termination
+  }
+
+  private static func termination(status: Int32, usage: rusage) -> Termination {
     let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
     let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     let signalled = status & 0x7f

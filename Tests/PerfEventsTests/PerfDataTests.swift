@@ -1,5 +1,6 @@
 import CSonde
 import Foundation
+import SondeTestSupport
 import Testing
 
 @testable import PerfEvents
@@ -92,7 +93,7 @@ struct PerfDataTests {
   }
 
   static func perfRecord(_ extra: [String], output: String) throws -> Bool {
-    let demo = Self.binPath + "/sonde-demo"
+    let demo = TestSupport.demo
     let r = try run(["perf", "record", "-F", "999", "-g"] + extra + ["-o", output, "--", demo, "shares", "300"])
     return r.status == 0
   }
@@ -119,7 +120,7 @@ struct PerfDataTests {
   @Test func pipeModeStreamsFromPerfAreRead() throws {
     let path = NSTemporaryDirectory() + "sonde-pipe-\(getpid()).data"
     defer { unlink(path) }
-    let demo = Self.binPath + "/sonde-demo"
+    let demo = TestSupport.demo
     let r = try Self.run(["sh", "-c", "perf record -F 999 -g -o - -- \(demo) shares 300 > \(path)"])
     #expect(r.status == 0, "\(r.err)")
     let file = try PerfDataFile(path: path)
@@ -179,30 +180,9 @@ struct PerfDataTests {
     #expect(wrong?.reason.contains("bad magic") == true)
   }
 
-  static var binPath: String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-  }
-
+  /// Runs `argv` (a path, or a program on PATH) to completion: status, stdout, stderr.
   static func run(_ argv: [String]) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = argv
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-      errData = err.fileHandleForReading.readDataToEndOfFile()
-      group.leave()
-    }
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    let output = try TestSupport.run(argv[0], Array(argv.dropFirst()))
+    return (output.status, output.stdout, output.stderr)
   }
 }

@@ -1,56 +1,18 @@
 import Foundation
+import SondeTestSupport
 
 /// Runs the built `sonde`/`sonde-demo` binaries and oracle tools (perf, python3) for end-to-end tests.
 enum ToolRunner {
-  /// The build's bin directory: where this test bundle lives.
-  static var binPath: String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-  }
+  static var sonde: String { TestSupport.sonde }
+  static var demo: String { TestSupport.demo }
 
-  static var sonde: String { binPath + "/sonde" }
-  static var demo: String { binPath + "/sonde-demo" }
-
-  struct Result {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
-
-  /// Runs `argv` to completion, capturing both streams.
+  /// Runs `argv` (a path, or a program found on PATH) to completion, capturing both streams.
   @discardableResult
-  static func run(_ argv: [String], cwd: String? = nil) throws -> Result {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
-    p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
-    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    // Read both pipes concurrently so neither fills up and blocks the child.
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-      errData = err.fileHandleForReading.readDataToEndOfFile()
-      group.leave()
-    }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    p.waitUntilExit()
-    return Result(
-      status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData, as: UTF8.self))
+  static func run(_ argv: [String], cwd: String? = nil) throws -> TestSupport.Output {
+    try TestSupport.run(argv[0], Array(argv.dropFirst()), cwd: cwd)
   }
 
-  /// A fresh temporary directory.
-  static func tempDirectory(_ name: String) throws -> String {
-    let path = NSTemporaryDirectory() + "sonde-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-  }
+  static func tempDirectory(_ name: String) throws -> String { try TestSupport.temporaryDirectory(name) }
 
   /// Parses `perf report --stdio` (or `sonde report`) rows: percentage → symbol, first column only.
   static func shares(_ report: String) -> [String: Double] {

@@ -24,7 +24,7 @@ struct RecorderTests {
     let result = try Recorder(options: options).run()
     #expect(result.samples >= 240 && result.samples <= 330, "~300 samples at 999 Hz for 0.3 s: \(result.samples)")
     #expect(result.lost == 0)
-    #expect(result.commandStatus == 0)
+    #expect(result.commandExitCode == 0)
 
     let file = try PerfDataFile(path: options.output)
     let ids = Set(file.events.flatMap(\.ids))

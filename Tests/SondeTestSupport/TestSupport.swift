@@ -27,12 +27,15 @@ public enum TestSupport {
   }
 
   /// Runs a program to completion, capturing stdout and stderr.
+  /// `executable` is a path, or a program name looked up on PATH.
   public static func run(
-    _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil
+    _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil,
+    cwd: String? = nil
   ) throws -> Output {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
+    process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : "/usr/bin/env")
+    process.arguments = executable.contains("/") ? arguments : [executable] + arguments
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
     if let environment { process.environment = environment }
     let out = Pipe()
     let err = Pipe()
@@ -72,5 +75,12 @@ public enum TestSupport {
       return directory + "/" + name
     }
     return nil
+  }
+
+  /// A fresh temporary directory (the caller removes it).
+  public static func temporaryDirectory(_ name: String) throws -> String {
+    let path = NSTemporaryDirectory() + "sonde-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
   }
 }

@@ -52,8 +52,8 @@ public struct RecordResult: Sendable {
   public var records: Int
   public var bytesWritten: UInt64
   public var durationSeconds: Double
-  /// Exit status of the forked command (wait status), when there was one.
-  public var commandStatus: Int32?
+  /// Exit code of the forked command (128 + signal when killed), when there was one.
+  public var commandExitCode: Int32?
   /// Rings opened (one per CPU, or per CPU per thread group owner).
   public var rings: Int
 }

@@ -29,12 +29,12 @@ public final class Recorder {
     let names = specs.map(\.name)
     let cpus = try resolveCPUs()
 
-    var launcher: CommandLauncher?
+    var launcher: PausedChild?
     var tasks: [Int32]
     var processes: [Int32] = []
     switch options.target {
     case .command(let argv):
-      let l = try CommandLauncher(argv: argv)
+      let l = try PausedChild(arguments: argv)
       launcher = l
       tasks = [l.pid]
     case .processes(let pids):
@@ -140,7 +140,7 @@ public final class Recorder {
 
     let poller = try RingPoller(rings: rings)
     if let launcher {
-      try launcher.start()
+      try launcher.release()
     } else {
       for o in opened { try o.fd.enable() }
     }
@@ -148,7 +148,7 @@ public final class Recorder {
     var sorter = RecordSorter()
     var stats = RecordResult(
       output: options.output, samples: 0, lost: 0, lostSamples: 0, throttles: 0, records: 0, bytesWritten: 0,
-      durationSeconds: 0, commandStatus: nil, rings: rings.count)
+      durationSeconds: 0, commandExitCode: nil, rings: rings.count)
     let drain = { (ring: SampleRing) in
       ring.drain { bytes in
         sorter.add(time: decoder.time(of: bytes), bytes: [UInt8](bytes))
@@ -168,7 +168,7 @@ public final class Recorder {
       }
       if shouldStop() { break }
       if let d = options.duration, monotonicSeconds() - startTime >= d { break }
-      if let launcher, launcher.wait(block: false) { break }
+      if let launcher, try launcher.poll() != nil { break }
       if launcher == nil && options.target != .systemWide && poller.allHungUp { break }
     }
     for o in opened { try? o.fd.disable() }
@@ -184,11 +184,8 @@ public final class Recorder {
       }
     }
     if let launcher {
-      if !launcher.wait(block: false) {
-        kill(launcher.pid, SIGTERM)
-        _ = launcher.wait(block: true)
-      }
-      stats.commandStatus = launcher.status
+      if try launcher.poll() == nil { kill(launcher.pid, SIGTERM) }
+      stats.commandExitCode = try launcher.wait().exitCode
     }
     try write(sorter.finishAll())
 
