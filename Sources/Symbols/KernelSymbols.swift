@@ -22,35 +22,88 @@ public struct KernelSymbols: Sendable {
 
   /// Parses kallsyms text, keeping code symbols (types t/T/w/W).
   public init(parsing text: String) {
+    self.init(parsing: Array(text.utf8))
+  }
+
+  /// Parses kallsyms bytes, keeping code symbols (types t/T/w/W).
+  ///
+  /// Works on bytes and makes a `String` only for the symbols it keeps: kallsyms has 100k+ lines and is
+  /// parsed whenever a profile has kernel frames, so line splitting into substrings would dominate a report.
+  public init(parsing bytes: [UInt8]) {
     var result: [Symbol] = []
+    result.reserveCapacity(bytes.count / 64)
     var nonZero = false
-    for line in text.split(separator: "\n") {
-      // `address type name`, then `\t[module]` for module symbols.
-      let fields = line.split(maxSplits: 3, omittingEmptySubsequences: true) { $0 == " " || $0 == "\t" }
-      guard fields.count >= 3, let address = UInt64(fields[0], radix: 16), let type = fields[1].first else {
-        continue
+    var sawAny = false
+    bytes.withUnsafeBufferPointer { buffer in
+      let count = buffer.count
+      var i = 0
+      while i < count {
+        let lineStart = i
+        while i < count && buffer[i] != 0x0A { i += 1 }
+        let lineEnd = i
+        i += 1
+        if let symbol = Self.parseLine(buffer, lineStart, lineEnd) {
+          sawAny = true
+          if symbol.address != 0 { nonZero = true }
+          if "tTwW".contains(symbol.type) { result.append(symbol) }
+        }
       }
-      if address != 0 { nonZero = true }
-      guard "tTwW".contains(type) else { continue }
-      var module: String?
-      if fields.count == 4 {
-        let text = fields[3].trimmingWhitespace()
-        if text.hasPrefix("[") && text.hasSuffix("]") { module = String(text.dropFirst().dropLast()) }
-      }
-      result.append(Symbol(address: address, type: type, name: String(fields[2]), module: module))
     }
     symbols = result.sorted { $0.address < $1.address }
-    isRestricted = !nonZero && !result.isEmpty
+    isRestricted = !nonZero && sawAny
+  }
+
+  /// One `address type name[\t[module]]` line, or nil when malformed.
+  private static func parseLine(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Symbol? {
+    var i = start
+    var address: UInt64 = 0
+    var digits = 0
+    while i < end, let value = hexValue(b[i]) {
+      guard digits < 16 else { return nil }
+      address = address << 4 | UInt64(value)
+      digits += 1
+      i += 1
+    }
+    guard digits > 0, i < end, b[i] == 0x20 else { return nil }
+    i += 1
+    guard i < end else { return nil }
+    let type = Character(Unicode.Scalar(b[i]))
+    i += 1
+    guard i < end, b[i] == 0x20 else { return nil }
+    i += 1
+    let nameStart = i
+    while i < end && b[i] != 0x09 && b[i] != 0x20 { i += 1 }
+    guard i > nameStart else { return nil }
+    let name = String(decoding: UnsafeBufferPointer(rebasing: b[nameStart..<i]), as: UTF8.self)
+    var module: String?
+    while i < end && (b[i] == 0x09 || b[i] == 0x20) { i += 1 }
+    if i < end, b[i] == 0x5B {
+      var close = end
+      while close > i && b[close - 1] != 0x5D { close -= 1 }
+      if close - 1 > i + 1 {
+        module = String(decoding: UnsafeBufferPointer(rebasing: b[(i + 1)..<(close - 1)]), as: UTF8.self)
+      }
+    }
+    return Symbol(address: address, type: type, name: name, module: module)
+  }
+
+  private static func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case 0x30...0x39: byte - 0x30
+    case 0x61...0x66: byte - 0x61 + 10
+    case 0x41...0x46: byte - 0x41 + 10
+    default: nil
+    }
   }
 
   /// Reads `/proc/kallsyms`.
   public static func load(path: String = "/proc/kallsyms") throws(SondeError) -> KernelSymbols {
-    guard let text = readSmallFile(path) else {
+    guard let bytes = readFileBytes(path) else {
       throw SondeError(
         .permissionDenied, operation: "read \(path)", reason: "cannot read the kernel symbol table",
         remedy: "run as root, or lower kernel.kptr_restrict")
     }
-    return KernelSymbols(parsing: text)
+    return KernelSymbols(parsing: bytes)
   }
 
   /// The symbol whose range contains `address`, and the offset into it.
