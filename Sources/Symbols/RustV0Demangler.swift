@@ -389,20 +389,7 @@ struct RustV0Parser {
     if eat("I") {
       guard path(inValue: false) else { return false }
       emit("<")
-      var first = true
-      while !eat("E") {
-        guard peek != nil else { return false }
-        if !first { emit(", ") }
-        first = false
-        if eat("L") {
-          guard let index = base62() else { return false }
-          emit(lifetimeName(index))
-        } else if eat("K") {
-          guard constant() else { return false }
-        } else {
-          guard type() else { return false }
-        }
-      }
+      guard genericArguments() else { return false }
       open = true
       return true
     }
