@@ -57,9 +57,22 @@ extension ELFFile {
     var result: [ELFSymbol] = []
     for section in sections where section.type == ELFSection.SHT_SYMTAB || section.type == ELFSection.SHT_DYNSYM {
       guard let symbols = try? decodeSymbols(r, h, sections, section) else { continue }
-      for symbol in symbols where SymbolTable.isCode(symbol) { result.append(symbol) }
+      for symbol in symbols where SymbolTable.isCode(symbol) || isCodeLabel(symbol, sections) {
+        result.append(symbol)
+      }
     }
     return result
+  }
+
+  /// Whether `symbol` is an assembly label in code: STT_NOTYPE, no size, defined in an executable section
+  /// (SHF_EXECINSTR). Hand-written entry points such as ld.so's `_start` and `_dl_start_user` are only
+  /// labels; perf (`elf_sym__is_label` in a text section) and llvm-symbolizer both name code after them.
+  /// ARM/AArch64 mapping symbols (`$x`, `$d`, `$a`, `$t`) mark instruction sets, not functions.
+  static func isCodeLabel(_ symbol: ELFSymbol, _ sections: [ELFSection]) -> Bool {
+    guard symbol.kind == .none, symbol.size == 0, !symbol.name.isEmpty, !symbol.name.hasPrefix("$"),
+      symbol.sectionIndex != 0, Int(symbol.sectionIndex) < sections.count
+    else { return false }
+    return sections[Int(symbol.sectionIndex)].flags & ELFSection.SHF_EXECINSTR != 0
   }
 }
 
