@@ -57,9 +57,22 @@ extension ELFFile {
     var result: [ELFSymbol] = []
     for section in sections where section.type == ELFSection.SHT_SYMTAB || section.type == ELFSection.SHT_DYNSYM {
       guard let symbols = try? decodeSymbols(r, h, sections, section) else { continue }
-      for symbol in symbols where SymbolTable.isCode(symbol) { result.append(symbol) }
+      for symbol in symbols where SymbolTable.isCode(symbol) || isCodeLabel(symbol, sections) {
+        result.append(symbol)
+      }
     }
     return result
+  }
+
+  /// Whether `symbol` is an assembly label in code: STT_NOTYPE, no size, defined in an executable section
+  /// (SHF_EXECINSTR). Hand-written entry points such as ld.so's `_start` and `_dl_start_user` are only
+  /// labels; perf (`elf_sym__is_label` in a text section) and llvm-symbolizer both name code after them.
+  /// ARM/AArch64 mapping symbols (`$x`, `$d`, `$a`, `$t`) mark instruction sets, not functions.
+  static func isCodeLabel(_ symbol: ELFSymbol, _ sections: [ELFSection]) -> Bool {
+    guard symbol.kind == .none, symbol.size == 0, !symbol.name.isEmpty, !symbol.name.hasPrefix("$"),
+      symbol.sectionIndex != 0, Int(symbol.sectionIndex) < sections.count
+    else { return false }
+    return sections[Int(symbol.sectionIndex)].flags & ELFSection.SHF_EXECINSTR != 0
   }
 }
 
@@ -132,6 +145,12 @@ public struct SymbolTable: Sendable {
 
   /// The symbol containing `vaddr`: the innermost sized symbol whose range covers it, or else the nearest
   /// preceding symbol of unknown (zero) size, as perf does for hand-written assembly.
+  ///
+  /// A zero-sized symbol (crti's `_init`/`_fini`, assembly labels) extends to the next code symbol, as in perf
+  /// (`symbols__fixup_end`) and llvm-symbolizer (which also stop at the next symbol, not at the section's
+  /// end, so `_fini+0x164` past `.fini` is what both print). The last symbol of the table ends one page past
+  /// its page, as perf bounds it; beyond that, and past the end of a sized symbol, an address is
+  /// `[unknown]` (the caller reports module+offset).
   public func lookup(_ vaddr: UInt64) -> ELFSymbol? {
     var low = 0
     var high = symbols.count
@@ -142,11 +161,24 @@ public struct SymbolTable: Sendable {
     var index = low - 1
     guard index >= 0 else { return nil }
     let nearest = symbols[index]
+    let nearestIsLast = index == symbols.count - 1
     while index >= 0 {
       if symbols[index].contains(vaddr) { return symbols[index] }
       if maxEnd[index] <= vaddr { break }
       index -= 1
     }
-    return nearest.size == 0 ? nearest : nil
+    guard nearest.size == 0 else { return nil }
+    if nearestIsLast && vaddr >= SymbolTable.lastSymbolEnd(nearest.address) { return nil }
+    return nearest
+  }
+
+  /// Where the last, zero-sized symbol of a table ends: the page after the one it starts in (perf's
+  /// `roundup(start, 4096) + 4096`).
+  static func lastSymbolEnd(_ start: UInt64) -> UInt64 {
+    let page: UInt64 = 4096
+    let (rounded, overflow) = start.addingReportingOverflow(page - 1)
+    guard !overflow else { return UInt64.max }
+    let (end, overflow2) = (rounded & ~(page - 1)).addingReportingOverflow(page)
+    return overflow2 ? UInt64.max : end
   }
 }

@@ -47,6 +47,10 @@ public struct ELFSection: Sendable, Hashable {
   public static let SHT_NOTE: UInt32 = 7
   public static let SHT_NOBITS: UInt32 = 8
   public static let SHT_DYNSYM: UInt32 = 11
+  /// sh_flags bit: the section occupies memory at run time.
+  public static let SHF_ALLOC: UInt64 = 2
+  /// sh_flags bit: the section holds executable instructions.
+  public static let SHF_EXECINSTR: UInt64 = 4
 
   public var name: String
   public var type: UInt32

@@ -19,17 +19,22 @@ public struct KernelSymbols: Sendable {
   public let symbols: [Symbol]
   /// True when every address was zero (kptr_restrict).
   public let isRestricted: Bool
+  /// Loaded modules by name, from `/proc/modules`, when their load addresses are visible.
+  public let modules: [String: KernelModule]
 
-  /// Parses kallsyms text, keeping code symbols (types t/T/w/W).
-  public init(parsing text: String) {
-    self.init(parsing: Array(text.utf8))
+  /// Parses kallsyms text, keeping code symbols (types t/T/w/W), and optionally `/proc/modules` text.
+  public init(parsing text: String, modules: String? = nil) {
+    self.init(parsing: Array(text.utf8), modules: modules.map { Array($0.utf8) })
   }
 
-  /// Parses kallsyms bytes, keeping code symbols (types t/T/w/W).
+  /// Parses kallsyms bytes, keeping code symbols (types t/T/w/W), and optionally `/proc/modules` bytes.
   ///
   /// Works on bytes and makes a `String` only for the symbols it keeps: kallsyms has 100k+ lines and is
   /// parsed whenever a profile has kernel frames, so line splitting into substrings would dominate a report.
-  public init(parsing bytes: [UInt8]) {
+  public init(parsing bytes: [UInt8], modules modulesBytes: [UInt8]? = nil) {
+    var loaded: [String: KernelModule] = [:]
+    for module in KernelModule.parse(modulesBytes ?? []) where module.address != 0 { loaded[module.name] = module }
+    modules = loaded
     var result: [Symbol] = []
     result.reserveCapacity(bytes.count / 64)
     var nonZero = false
@@ -96,14 +101,16 @@ public struct KernelSymbols: Sendable {
     }
   }
 
-  /// Reads `/proc/kallsyms`.
-  public static func load(path: String = "/proc/kallsyms") throws(SondeError) -> KernelSymbols {
+  /// Reads `/proc/kallsyms` and, when present (kernels built with module support), `/proc/modules`.
+  public static func load(
+    path: String = "/proc/kallsyms", modulesPath: String = "/proc/modules"
+  ) throws(SondeError) -> KernelSymbols {
     guard let bytes = readFileBytes(path) else {
       throw SondeError(
         .permissionDenied, operation: "read \(path)", reason: "cannot read the kernel symbol table",
         remedy: "run as root, or lower kernel.kptr_restrict")
     }
-    return KernelSymbols(parsing: bytes)
+    return KernelSymbols(parsing: bytes, modules: readFileBytes(modulesPath))
   }
 
   /// The symbol whose range contains `address`, and the offset into it.
@@ -117,7 +124,12 @@ public struct KernelSymbols: Sendable {
     }
     guard low > 0 else { return nil }
     let symbol = symbols[low - 1]
-    // kallsyms has no sizes: the last symbol of the table or of a module extends to the next symbol, so
+    // kallsyms has no sizes: a symbol extends to the next one. A module's symbols end where /proc/modules
+    // says the module's memory ends.
+    if let name = symbol.module, let module = modules[name] {
+      return module.contains(address) ? (symbol, address - symbol.address) : nil
+    }
+    // Without module bounds, the last symbol of the table or of a module would extend to the next symbol, so
     // bound it (1 MiB) rather than attributing the rest of the address space to it.
     let isLastOfItsText = low == symbols.count || symbols[low].module != symbol.module
     if isLastOfItsText && address - symbol.address >= 1 << 20 { return nil }

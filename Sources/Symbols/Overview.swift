@@ -4,7 +4,10 @@
 //   segments, sections, `.symtab`/`.dynsym`, build-id, `.gnu_debuglink`, file offset ↔ virtual address.
 //   `DebugFileLocator` finds separate debug files (`/usr/lib/debug/.build-id/xx/…debug`, debuglink paths).
 // - `ProcessMaps` parses `/proc/PID/maps`; `PerfMap` reads JIT maps (`/tmp/perf-PID.map`);
-//   `KernelSymbols` reads `/proc/kallsyms`.
+//   `KernelSymbols` reads `/proc/kallsyms`, bounding module symbols with `/proc/modules` (`KernelModule`).
+// - Symbol extents follow perf and llvm-symbolizer: sized symbols cover `[value, value+size)`; zero-sized
+//   functions and assembly labels (STT_NOTYPE in executable sections, e.g. ld.so's `_start`) run to the next
+//   symbol, the last one to the page after its own; anything else is `[unknown]` with module+offset.
 // - `Demangler` dispatches on the mangling scheme: Swift (the runtime's `swift_demangle`), C++
 //   (`__cxa_demangle`), Rust legacy and v0 (Sonde's own).
 // - `Symbolizer` is the cached, thread-safe service the engines use: batches of (pid, address), recorded

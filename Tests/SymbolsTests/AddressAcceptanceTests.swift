@@ -51,8 +51,8 @@ import Testing
     }
   }
 
-  func check(binary: String, oracle: Oracle, seed: UInt64) throws {
-    let addresses = randomAddresses(oracle, count: 1000, seed: seed)
+  func check(binary: String, oracle: Oracle, seed: UInt64, count: Int = 1000) throws {
+    let addresses = randomAddresses(oracle, count: count, seed: seed)
     let frames = try Support.symbolizeJSON(
       ["--no-demangle", "-e", binary] + addresses.map { "0x" + String($0, radix: 16) })
     try #require(frames.count == addresses.count)

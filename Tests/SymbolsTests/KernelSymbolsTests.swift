@@ -26,6 +26,60 @@ import Testing
     #expect(symbols.lookup(0x1000) == nil)
   }
 
+  /// /proc/modules bounds each module's last symbol at the module's end instead of the 1 MiB guess; a
+  /// module whose address is hidden (0) keeps the guess.
+  @Test func moduleEndsComeFromProcModules() throws {
+    let kallsyms = """
+      ffffffff81000000 T _stext
+      ffffffffc0001000 t ext4_read\t[ext4]
+      ffffffffc0001080 T ext4_write\t[ext4]
+      ffffffffc0100000 t xfs_read\t[xfs]
+      ffffffffc0200000 t hidden_fn\t[hidden]
+      """
+    let modules = """
+      ext4 12288 1 - Live 0xffffffffc0001000 (E)
+      xfs 4096 0 - Live 0xffffffffc0100000
+      hidden 8192 0 - Live 0x0000000000000000
+      garbage line
+      """
+    let symbols = KernelSymbols(parsing: kallsyms, modules: modules)
+    #expect(symbols.modules.count == 2)  // hidden has no address
+    #expect(symbols.modules["ext4"] == KernelModule(name: "ext4", size: 12288, address: 0xffff_ffff_c000_1000))
+    // ext4 spans [0xc0001000, 0xc0004000): its last symbol ends there, not 1 MiB later.
+    let last = try #require(symbols.lookup(0xffff_ffff_c000_3fff))
+    #expect(last.symbol.name == "ext4_write" && last.offset == 0x2f7f)
+    #expect(symbols.lookup(0xffff_ffff_c000_4000) == nil)
+    #expect(symbols.lookup(0xffff_ffff_c000_8000) == nil)
+    #expect(symbols.lookup(0xffff_ffff_c010_0fff)?.symbol.name == "xfs_read")
+    #expect(symbols.lookup(0xffff_ffff_c010_1000) == nil)
+    // Hidden address: the 1 MiB fallback.
+    #expect(symbols.lookup(0xffff_ffff_c020_8000)?.symbol.name == "hidden_fn")
+    #expect(symbols.lookup(0xffff_ffff_c030_0000) == nil)
+    // Without /proc/modules, the fallback everywhere.
+    #expect(KernelSymbols(parsing: kallsyms).lookup(0xffff_ffff_c000_8000)?.symbol.name == "ext4_write")
+  }
+
+  /// Against this machine: every module /proc/modules lists with an address bounds its kallsyms symbols; a
+  /// kernel without /proc/modules (no module support) has no module symbols at all.
+  @Test func liveModulesBoundTheirSymbols() throws {
+    let symbols = try KernelSymbols.load()
+    guard let text = readFileBytes("/proc/modules") else {
+      #expect(symbols.modules.isEmpty)
+      #expect(symbols.isRestricted || !symbols.symbols.contains { $0.module != nil })
+      return
+    }
+    let listed = KernelModule.parse(text).filter { $0.address != 0 }
+    #expect(symbols.modules.count == listed.count)
+    for module in listed {
+      let own = symbols.symbols.filter { $0.module == module.name }
+      for symbol in own { #expect(module.contains(symbol.address), "\(symbol.name) outside [\(module.name)]") }
+      guard !own.isEmpty else { continue }
+      #expect(symbols.lookup(module.address + module.size - 1)?.symbol.module == module.name)
+      let after = symbols.lookup(module.address + module.size)
+      #expect(after == nil || after?.symbol.module != module.name)
+    }
+  }
+
   @Test func restrictedKallsymsIsDetected() {
     let symbols = KernelSymbols(parsing: "0000000000000000 T _stext\n0000000000000000 t helper\n")
     #expect(symbols.isRestricted)
