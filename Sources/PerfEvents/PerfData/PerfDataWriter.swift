@@ -70,7 +70,9 @@ public final class PerfDataWriter {
       for id in e.ids { buffer.u64(id) }
       buffer.patchU16(at: start + 6, UInt16(truncatingIfNeeded: buffer.bytes.count - start))
     }
-    for feature in FeatureID.allCases where feature != .buildID {
+    // Build ids come after the data; tracing data is no HEADER_FEATURE record in a pipe (perf sends it as
+    // PERF_RECORD_HEADER_TRACING_DATA, which Sonde does not write yet).
+    for feature in FeatureID.allCases where feature != .buildID && feature != .tracingData {
       guard let payload = FeatureCoding.encode(feature, features, events: events) else { continue }
       let start = buffer.bytes.count
       buffer.u32(RecordType.headerFeature)

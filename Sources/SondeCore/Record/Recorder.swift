@@ -191,6 +191,7 @@ public final class Recorder {
 
     var features = HostFeatures.collect(commandLine: options.commandLine)
     features.buildIDs = buildIDs.entries()
+    features.tracingData = TracingData.collect(for: events)
     try writer.finish(features: features)
     stats.records = writer.recordCount
     stats.bytesWritten = bytesWritten
