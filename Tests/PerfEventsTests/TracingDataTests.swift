@@ -62,6 +62,50 @@ struct TracingDataTests {
     #expect(!file.features.otherFeatures.contains(FeatureID.tracingData.rawValue))
   }
 
+  /// In a pipe the section is a TRACING_DATA record whose 16-byte header leaves out the payload after it.
+  @Test func pipeWriterAndReaderCarryTheRecord() throws {
+    let path = NSTemporaryDirectory() + "sonde-tracing-pipe-\(getpid()).data"
+    defer { unlink(path) }
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    #expect(fd >= 0)
+    var attr = perf_event_attr()
+    attr.type = PERF_TYPE_TRACEPOINT.rawValue
+    attr.sample_type = SampleType.raw.rawValue | SampleType.tid.rawValue
+    var features = PerfDataFeatures()
+    features.tracingData = Self.sample()
+    let writer = try PerfDataWriter(
+      pipe: fd, events: [PerfDataEvent(attributes: attr, ids: [3], name: "sys:ev")], features: features)
+    try writer.finish(features: features)
+    close(fd)
+    let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    let payload = Self.sample().encoded
+    let padded = (payload.count + 7) / 8 * 8
+    var record: [UInt8] = [66, 0, 0, 0, 0, 0, 16, 0]
+    record += withUnsafeBytes(of: UInt32(padded).littleEndian, Array.init) + [0, 0, 0, 0]
+    record += payload + [UInt8](repeating: 0, count: padded - payload.count)
+    #expect(Array(bytes.suffix(record.count)) == record)
+    let file = try PerfDataFile(path: path)
+    #expect(file.isPipe)
+    let scan = try file.forEachRecord { _, _ in }
+    #expect(scan.bytes == bytes.count - 16, "every byte after the pipe header is framed by some record")
+    #expect(file.features.tracingData == Self.sample())
+  }
+
+  /// perf record's pipe stream: Sonde frames its TRACING_DATA record and decodes every sample after it.
+  @Test(.enabled(if: TraceFS.root != nil, "tracefs is not mounted"))
+  func perfPipeStreamsWithTracingDataAreRead() throws {
+    let path = NSTemporaryDirectory() + "sonde-perf-tracing-pipe-\(getpid()).data"
+    defer { unlink(path) }
+    let r = try TestSupport.run(
+      "sh", ["-c", "perf record -q -e syscalls:sys_enter_getpid -o - -- '\(TestSupport.demo)' getpid 23 > '\(path)'"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let file = try PerfDataFile(path: path)
+    var samples = 0
+    try file.forEachDecodedRecord { if case .sample = $0.body { samples += 1 } }
+    #expect(samples == 23)
+    #expect(file.features.tracingData?.systems.map(\.name) == ["syscalls"])
+  }
+
   /// perf record's own section decodes, and holds the same tracefs files Sonde collects for that event.
   @Test(.enabled(if: TraceFS.root != nil, "tracefs is not mounted"))
   func perfRecordsTheSameFilesSondeCollects() throws {

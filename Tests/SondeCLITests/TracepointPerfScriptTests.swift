@@ -59,6 +59,27 @@ struct TracepointPerfScriptTests {
     #expect(header.stdout.contains("name = \(Self.event)"))
   }
 
+  /// `sonde record -o -` sends the formats as a TRACING_DATA record ahead of the samples, as perf does.
+  @Test(.enabled(if: TraceFS.root != nil, "tracefs is not mounted"))
+  func perfScriptDecodesTheTracepointFromSondesPipe() throws {
+    let dir = try ToolRunner.tempDirectory("tracepoint-pipe")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let stream = dir + "/tp.pipe"
+    let rec = try ToolRunner.run([
+      "sh", "-c",
+      "'\(ToolRunner.sonde)' record -e \(Self.event) -o - -- '\(ToolRunner.demo)' getpid 41 > '\(stream)'",
+    ])
+    #expect(rec.status == 0, "\(rec.stderr)")
+    let script = try ToolRunner.run(["sh", "-c", "perf script -i - < '\(stream)'"])
+    #expect(script.status == 0, "\(script.stderr)")
+    let lines = script.stdout.split(separator: "\n").filter { $0.contains("\(Self.event):") }
+    #expect(lines.count == 41, "\(script.stdout.prefix(500))")
+    #expect(!script.stdout.contains("unknown tracepoint"))
+    let report = try ToolRunner.run(["sh", "-c", "perf report --stdio -i - < '\(stream)'"])
+    #expect(report.status == 0, "\(report.stderr)")
+    #expect(report.stdout.contains("# Samples: 41  of event '\(Self.event)'"))
+  }
+
   /// Sonde's own reader takes the section back: the recorded event's format, exactly as tracefs has it.
   @Test(.enabled(if: TraceFS.root != nil, "tracefs is not mounted"))
   func sondeReadsTheTracingDataItWrote() throws {
