@@ -59,6 +59,37 @@ struct TracepointPerfScriptTests {
     #expect(header.stdout.contains("name = \(Self.event)"))
   }
 
+  /// Two subsystems, and fields perf prints through their print fmt: getpid's return value is the pid perf
+  /// shows for the sample, and the exec tracepoint names the program that was run.
+  @Test(.enabled(if: TraceFS.root != nil, "tracefs is not mounted"))
+  func perfPrintsTheDecodedFieldsOfTwoSubsystems() throws {
+    let dir = try ToolRunner.tempDirectory("tracepoint-fields")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let file = dir + "/tp.data"
+    let rec = try ToolRunner.run([
+      ToolRunner.sonde, "record", "-e", "syscalls:sys_exit_getpid", "-e", "sched:sched_process_exec", "-o", file,
+      "--", ToolRunner.demo, "getpid", "29",
+    ])
+    #expect(rec.status == 0, "\(rec.stderr)")
+    let script = try ToolRunner.run(["perf", "script", "-i", file, "-F", "pid,event,trace"])
+    #expect(script.status == 0, "\(script.stderr)")
+    var exits = 0
+    var execs: [String] = []
+    for line in script.stdout.split(separator: "\n") {
+      let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+      guard f.count >= 3, let pid = Int(f[0]) else { continue }
+      if f[1] == "syscalls:sys_exit_getpid:" {
+        #expect(f[2] == "0x" + String(pid, radix: 16), "\(line)")
+        exits += 1
+      } else if f[1] == "sched:sched_process_exec:" {
+        execs.append(f.dropFirst(2).joined(separator: " "))
+        #expect(f.dropFirst(2).joined(separator: " ") == "filename=\(ToolRunner.demo) pid=\(pid) old_pid=\(pid)")
+      }
+    }
+    #expect(exits == 29, "\(script.stdout.prefix(500))")
+    #expect(execs.count == 1, "\(script.stdout.prefix(500))")
+  }
+
   /// `sonde record -o -` sends the formats as a TRACING_DATA record ahead of the samples, as perf does.
   @Test(.enabled(if: TraceFS.root != nil, "tracefs is not mounted"))
   func perfScriptDecodesTheTracepointFromSondesPipe() throws {
