@@ -21,6 +21,9 @@ enum FeatureCoding {
   static func encode(_ feature: FeatureID, _ f: PerfDataFeatures, events: [PerfDataEvent]) -> [UInt8]? {
     var w = ByteWriter()
     switch feature {
+    case .tracingData:
+      guard let v = f.tracingData else { return nil }
+      w.append(v.encoded)
     case .hostname:
       guard let v = f.hostname else { return nil }
       writeString(&w, v)
@@ -92,6 +95,13 @@ enum FeatureCoding {
       return
     }
     switch id {
+    case .tracingData:
+      // A section Sonde cannot parse (e.g. big-endian) is noted, not fatal: samples still decode.
+      if let data = try? TracingData.decode(try c.bytes(c.remaining, "tracing data")) {
+        f.tracingData = data
+      } else {
+        f.otherFeatures.append(feature)
+      }
     case .hostname: f.hostname = try readString(&c)
     case .osRelease: f.osRelease = try readString(&c)
     case .version: f.version = try readString(&c)

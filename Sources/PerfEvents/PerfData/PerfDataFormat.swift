@@ -133,6 +133,8 @@ public struct PerfDataFeatures: Sendable {
   public var buildIDs: [BuildIDEntry] = []
   /// Event names and ids from HEADER_EVENT_DESC.
   public var eventDescriptions: [(name: String, ids: [UInt64])] = []
+  /// Tracepoint formats (HEADER_TRACING_DATA), present when a recorded event is a tracepoint.
+  public var tracingData: TracingData?
   /// Feature bits present in the file that Sonde does not interpret.
   public var otherFeatures: [Int] = []
 

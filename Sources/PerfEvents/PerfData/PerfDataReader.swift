@@ -142,7 +142,11 @@ public final class PerfDataFile: @unchecked Sendable {
         throw Self.corrupt(path, offset, "\(dataRange.upperBound - offset) stray bytes after the last record")
       }
       let type = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-      let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
+      var size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
+      // A pipe's TRACING_DATA record is followed by its payload, which its header size leaves out.
+      if isPipe && type == RecordType.headerTracingData && size >= 12 && dataRange.upperBound - offset >= 12 {
+        size += Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)))
+      }
       guard size >= 8, size <= dataRange.upperBound - offset else {
         throw Self.corrupt(
           path, offset + 6, "record type \(type) has size \(size); \(dataRange.upperBound - offset) bytes remain")
@@ -229,6 +233,14 @@ public final class PerfDataFile: @unchecked Sendable {
       var c = ByteCursor(record, offset: 8 + attrSize, base: offset)
       let ids = try c.u64Array(UInt64(c.remaining / 8), "HEADER_ATTR ids")
       events.append(PerfDataEvent(attributes: attr, ids: ids, name: ""))
+    } else if type == RecordType.headerTracingData {
+      let header = Int(UInt16(littleEndian: record.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
+      // Like a file's section, tracing data Sonde cannot parse is noted rather than fatal.
+      if let data = try? TracingData.decode(Array(record[min(header, record.count)...])) {
+        features.tracingData = data
+      } else {
+        features.otherFeatures.append(FeatureID.tracingData.rawValue)
+      }
     } else if type == RecordType.headerFeature {
       var c = ByteCursor(record, offset: 8, base: offset)
       let feature = try c.u64("feature id")

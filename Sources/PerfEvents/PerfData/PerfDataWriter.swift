@@ -70,7 +70,8 @@ public final class PerfDataWriter {
       for id in e.ids { buffer.u64(id) }
       buffer.patchU16(at: start + 6, UInt16(truncatingIfNeeded: buffer.bytes.count - start))
     }
-    for feature in FeatureID.allCases where feature != .buildID {
+    // Build ids come after the data; tracing data travels as its own record (below).
+    for feature in FeatureID.allCases where feature != .buildID && feature != .tracingData {
       guard let payload = FeatureCoding.encode(feature, features, events: events) else { continue }
       let start = buffer.bytes.count
       buffer.u32(RecordType.headerFeature)
@@ -85,7 +86,21 @@ public final class PerfDataWriter {
       }
       buffer.patchU16(at: start + 6, UInt16(buffer.bytes.count - start))
     }
+    if let tracing = features.tracingData { Self.appendTracingDataRecord(tracing.encoded, to: &buffer) }
     try flush()
+  }
+
+  /// PERF_RECORD_HEADER_TRACING_DATA as perf's pipe mode writes it: a 16-byte record (header, u32 size of
+  /// the payload padded to 8, u32 padding) whose header size does NOT cover the payload that follows it.
+  static func appendTracingDataRecord(_ payload: [UInt8], to buffer: inout ByteWriter) {
+    let padded = (payload.count + 7) / 8 * 8
+    buffer.u32(RecordType.headerTracingData)
+    buffer.u16(0)
+    buffer.u16(16)
+    buffer.u32(UInt32(padded))
+    buffer.u32(0)
+    buffer.append(payload)
+    buffer.zeros(padded - payload.count)
   }
 
   deinit { if fd >= 0 && !isPipe { close(fd) } }

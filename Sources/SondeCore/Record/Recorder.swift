@@ -120,8 +120,10 @@ public final class Recorder {
     let writer: PerfDataWriter
     if options.output == "-" {
       // Pipe mode to standard output (`sonde record -o - … | perf report -i -`).
-      writer = try PerfDataWriter(
-        pipe: 1, events: events, features: HostFeatures.collect(commandLine: options.commandLine))
+      var features = HostFeatures.collect(commandLine: options.commandLine)
+      // A pipe carries the tracepoint formats up front, before the samples that need them.
+      features.tracingData = TracingData.collect(for: events)
+      writer = try PerfDataWriter(pipe: 1, events: events, features: features)
     } else {
       // Like perf, keep the previous recording as FILE.old instead of overwriting it.
       if fileExists(options.output) { _ = rename(options.output, options.output + ".old") }
@@ -191,6 +193,7 @@ public final class Recorder {
 
     var features = HostFeatures.collect(commandLine: options.commandLine)
     features.buildIDs = buildIDs.entries()
+    features.tracingData = TracingData.collect(for: events)
     try writer.finish(features: features)
     stats.records = writer.recordCount
     stats.bytesWritten = bytesWritten
@@ -244,8 +247,9 @@ public final class Recorder {
         attr.inherit = 1
       }
       if options.overwrite && !isDummy { attr.write_backward = 1 }
-      // The tracepoint's fields travel in RAW (decode them with its tracefs format).
-      if isTracepoint { attr.sample_type |= SampleType.raw.rawValue }
+      // The tracepoint's fields travel in RAW (decode them with its tracefs format); like perf, tracepoint
+      // samples also carry CPU (perf script's default tracepoint output has a CPU column).
+      if isTracepoint { attr.sample_type |= SampleType.raw.rawValue | SampleType.cpu.rawValue }
       if options.wakeupWatermark > 0 {
         attr.watermark = 1
         attr.wakeup_events = options.wakeupWatermark
