@@ -310,8 +310,13 @@ struct RecordAcceptanceTests {
     // In caller order the demo_hot entry's tree starts from the outermost caller.
     let text = caller.stdout
     let hot = try #require(text.range(of: "[.] demo_hot"))
-    let after = text[hot.upperBound...].split(separator: "\n").prefix(5).map { $0.trimmingCharacters(in: .whitespaces) }
-    #expect(after == ["|", "---__libc_start_call_main", "main", "shares", "demo_hot"], "\(after)")
+    // Frame names in order, without the tree's drawing: a rare sample taken in a prologue (frame pointer not
+    // yet pushed) skips a caller, which perf draws as a branch (`|--49.87%--shares`) rather than a plain line.
+    let after = text[hot.upperBound...].split(separator: "\n").prefix(5).map { line in
+      String(line.drop { "|- ".contains($0) || $0.isNumber || $0 == "." || $0 == "%" })
+        .trimmingCharacters(in: .whitespaces)
+    }
+    #expect(after == ["", "__libc_start_call_main", "main", "shares", "demo_hot"], "\(after)")
     let filtered = try ToolRunner.run([ToolRunner.sonde, "report", "-i", file, "--comm", "no-such-comm"])
     #expect(filtered.stdout.contains("# Samples: 0 "))
   }
