@@ -46,21 +46,21 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 /// Runs a verb body, turning Sonde errors into a clean message on stderr and exit code 1 (never a trace).
-func reportingErrors<R>(_ body: () throws -> R) throws -> R {
+func reportingErrors<R>(verb: String, _ body: () throws -> R) throws -> R {
   do {
     return try body()
   } catch let error as SondeError {
-    writeError(error.description)
+    writeError(error.description, verb: verb)
     throw ExitCode(1)
   } catch let error as CLIError {
-    writeError(error.description)
+    writeError(error.description, verb: verb)
     throw ExitCode(1)
   }
 }
 
-func writeError(_ message: String) {
-  let text = "sonde: error: \(message)\n"
-  _ = text.withCString { Glibc.write(2, $0, strlen($0)) }
+/// Every verb reports failures the same way: `sonde VERB: error: what (errno)` and an indented hint.
+func writeError(_ message: String, verb: String) {
+  samplingStatus("sonde \(verb): error: \(message)")
 }
 
 /// Parses a comma-separated list of ids (`-p 1,2`).

@@ -16,6 +16,10 @@ struct FeaturesCommand: ParsableCommand {
   var holdUntilSignal = false
 
   func run() throws {
+    try reportingErrors(verb: "features") { try runVerb() }
+  }
+
+  private func runVerb() throws {
     if holdUntilSignal { try Self.hold() }
     let results = BPFFeatures.all()
     if json {

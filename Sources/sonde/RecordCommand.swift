@@ -112,7 +112,7 @@ struct RecordCommand: ParsableCommand {
     do {
       result = try Recorder(options: options).run(shouldStop: { sonde_interrupted() != 0 })
     } catch {
-      samplingStatus("sonde record: \(error)")
+      writeError("\(error)", verb: "record")
       throw ExitCode.failure
     }
     let megabytes = Double(result.bytesWritten) / 1_048_576

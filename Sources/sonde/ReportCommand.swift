@@ -59,13 +59,13 @@ struct ReportCommand: ParsableCommand {
     do {
       file = try PerfDataFile(path: input)
     } catch {
-      samplingStatus("sonde report: \(error)")
+      writeError("\(error)", verb: "report")
       throw ExitCode.failure
     }
     let names = ReportSession.eventNames(file)
     if let event {
       guard let index = names.firstIndex(of: event) else {
-        samplingStatus("sonde report: no event '\(event)' in \(input) (it has: \(names.joined(separator: ", ")))")
+        writeError("no event '\(event)' in \(input) (it has: \(names.joined(separator: ", ")))", verb: "report")
         throw ExitCode.failure
       }
       loader.event = index
@@ -86,7 +86,7 @@ struct ReportCommand: ParsableCommand {
         sessions.append(try ReportSession(file: file, loader: l))
       }
     } catch {
-      samplingStatus("sonde report: \(error)")
+      writeError("\(error)", verb: "report")
       throw ExitCode.failure
     }
     let session = sessions[0]
@@ -136,7 +136,7 @@ struct ReportCommand: ParsableCommand {
   func writeWhole(_ path: String, _ text: String) throws {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else {
-      samplingStatus("sonde report: cannot create \(path): \(errnoDescription(errno))")
+      writeError("cannot create \(path): \(errnoDescription(errno))", verb: "report")
       throw ExitCode.failure
     }
     defer { close(fd) }
@@ -145,7 +145,7 @@ struct ReportCommand: ParsableCommand {
     while done < bytes.count {
       let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
       if n <= 0 {
-        samplingStatus("sonde report: write \(path): \(errnoDescription(errno))")
+        writeError("write \(path): \(errnoDescription(errno))", verb: "report")
         throw ExitCode.failure
       }
       done += n

@@ -22,7 +22,7 @@ struct ScriptCommand: ParsableCommand {
       }
     } catch {
       writeStdout(buffer)
-      samplingStatus("sonde script: \(error)")
+      writeError("\(error)", verb: "script")
       throw ExitCode.failure
     }
     writeStdout(buffer)

@@ -46,7 +46,7 @@ struct StatCommand: ParsableCommand {
   var command: [String] = []
 
   mutating func run() throws {
-    try reportingErrors {
+    try reportingErrors(verb: "stat") {
       let commandArgs = command.first == "--" ? Array(command.dropFirst()) : command
       var scope = StatRequest.Scope.command
       var description = "'\(commandArgs.joined(separator: " "))'"

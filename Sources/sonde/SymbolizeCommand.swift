@@ -45,6 +45,10 @@ struct SymbolizeCommand: ParsableCommand {
   }
 
   func run() throws {
+    try reportingErrors(verb: "symbolize") { try runVerb() }
+  }
+
+  private func runVerb() throws {
     var items = self.items
     if items.isEmpty {
       while let line = readLine() {
