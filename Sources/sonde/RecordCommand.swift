@@ -104,8 +104,12 @@ struct RecordCommand: ParsableCommand {
       throw ValidationError("give a command after --, or -p PID, -t TID, -a (with --duration or Ctrl-C)")
     }
     if let cpu {
-      guard let list = Self.cpuList(cpu) else { throw ValidationError("-C: cannot parse CPU list '\(cpu)'") }
-      options.cpus = list
+      do {
+        options.cpus = try CPUList.parse(cpu)
+      } catch {
+        writeError(error.description, verb: "record")
+        throw ExitCode.failure
+      }
     }
 
     let result: RecordResult
@@ -135,19 +139,4 @@ struct RecordCommand: ParsableCommand {
     return list.compactMap { $0 }
   }
 
-  static func cpuList(_ text: String) -> [Int32]? {
-    var out: [Int32] = []
-    for part in text.split(separator: ",") {
-      let b = part.split(separator: "-")
-      guard let lo = Int32(b[0]) else { return nil }
-      if b.count == 2, let hi = Int32(b[1]), hi >= lo {
-        out.append(contentsOf: lo...hi)
-      } else if b.count == 1 {
-        out.append(lo)
-      } else {
-        return nil
-      }
-    }
-    return out
-  }
 }

@@ -18,8 +18,8 @@ enum HostFeatures {
       f.arch = field(&name.machine)
     }
     f.version = "sonde \(sondeVersion)"
-    let online = CPUList.online
-    let present = readSmallFile("/sys/devices/system/cpu/present").flatMap(CPUList.parse) ?? online
+    let online = CPUList.online()
+    let present = readSmallFile("/sys/devices/system/cpu/present").flatMap { try? CPUList.parse($0) } ?? online
     f.cpusAvailable = UInt32((present.max() ?? 0) + 1)
     f.cpusOnline = UInt32(online.count)
     if let cpuinfo = readSmallFile("/proc/cpuinfo"),

@@ -260,7 +260,7 @@ public final class Recorder {
   }
 
   private func resolveCPUs() throws(SondeError) -> [Int32] {
-    let online = CPUList.online
+    let online = CPUList.online()
     guard let wanted = options.cpus else { return online }
     for c in wanted where !online.contains(c) {
       throw SondeError.invalid("record -C", "CPU \(c) is not online (online: \(online))")
