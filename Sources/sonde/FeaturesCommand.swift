@@ -48,14 +48,14 @@ struct FeaturesCommand: ParsableCommand {
   static func table(_ results: [BPFFeatures.Result]) -> String {
     let categoryWidth = max(8, results.map(\.category.rawValue.count).max() ?? 0) + 2
     let featureWidth = max(7, results.map(\.feature.count).max() ?? 0) + 2
-    func pad(_ text: String, _ width: Int) -> String {
-      text + String(repeating: " ", count: max(width - text.count, 0))
-    }
-    var lines = [pad("CATEGORY", categoryWidth) + pad("FEATURE", featureWidth) + pad("STATUS", 13) + "REASON"]
+    var lines = [
+      "CATEGORY".padded(to: categoryWidth) + "FEATURE".padded(to: featureWidth) + "STATUS".padded(to: 13) + "REASON"
+    ]
     for result in results {
       let status = result.supported ? "supported" : "unsupported"
       lines.append(
-        pad(result.category.rawValue, categoryWidth) + pad(result.feature, featureWidth) + pad(status, 13)
+        result.category.rawValue.padded(to: categoryWidth) + result.feature.padded(to: featureWidth)
+          + status.padded(to: 13)
           + (result.reason ?? ""))
     }
     let unsupported = results.filter { !$0.supported }.count

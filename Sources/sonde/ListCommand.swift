@@ -38,7 +38,7 @@ struct ListCommand: ParsableCommand {
     for item in listing.items {
       var name = item.name
       if let detail = item.detail, item.kind != .pmu { name += " " + detail }
-      var line = "  " + name.padding(toLength: 50) + "[\(item.kind.rawValue)]"
+      var line = "  " + name.padded(to: 49) + " " + "[\(item.kind.rawValue)]"
       if let reason = item.unsupportedReason { line += " <not supported: \(reason)>" }
       text += line + "\n"
     }
@@ -64,13 +64,6 @@ struct ListCommand: ParsableCommand {
       if let detail = item.detail { fields.append("\"detail\": \(jsonString(detail))") }
       return "{" + fields.joined(separator: ", ") + "}\n"
     }.joined()
-  }
-
-}
-
-extension String {
-  func padding(toLength length: Int) -> String {
-    count >= length ? self + " " : self + String(repeating: " ", count: length - count)
   }
 
 }

@@ -50,14 +50,16 @@ public enum ScriptEngine {
           while micros.count < 6 { micros = "0" + micros }
           // perf script pads the command to 16 columns unless it prints call chains, and prints the raw
           // sample address on the event line but module-relative addresses in call chains.
-          let commText = chains ? name : pad(name, 16)
+          let commText = chains ? name : name.padded(to: 16, alignRight: true)
           var text =
-            "\(commText) \(pad(String(tid), 5)) \(pad(String(seconds), 5)).\(micros): \(pad(String(period), 10)) \(pad(event, eventWidth)): "
+            "\(commText) \(String(tid).padded(to: 5, alignRight: true)) \(String(seconds).padded(to: 5, alignRight: true)).\(micros): \(String(period).padded(to: 10, alignRight: true)) \(event.padded(to: eventWidth, alignRight: true)): "
           if !chains, let f = frames.first {
-            text += " \(pad(hex(s.ip), 16)) \(symbolText(f)) (\(f.path))\n"
+            text += " \(hex(s.ip).padded(to: 16, alignRight: true)) \(symbolText(f)) (\(f.path))\n"
           } else {
             text += "\n"
-            for f in frames { text += "\t\(pad(hex(f.moduleAddress), 16)) \(symbolText(f)) (\(f.path))\n" }
+            for f in frames {
+              text += "\t\(hex(f.moduleAddress).padded(to: 16, alignRight: true)) \(symbolText(f)) (\(f.path))\n"
+            }
             text += "\n"
           }
           emit(text)
@@ -78,7 +80,4 @@ public enum ScriptEngine {
 
   static func hex(_ v: UInt64) -> String { String(v, radix: 16) }
 
-  static func pad(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
-  }
 }

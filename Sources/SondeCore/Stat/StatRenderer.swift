@@ -83,11 +83,13 @@ public struct StatRenderer: Sendable {
     case .human:
       var text = ""
       if let interval { text += String(cFormat: "%16.9f ", interval) }
-      text += pad(value, 18, left: true) + " " + pad(count.event.unit, 4) + " " + pad(count.event.name, 33)
+      text +=
+        value.padded(to: 18, alignRight: true) + " " + count.event.unit.padded(to: 4) + " "
+        + count.event.name.padded(to: 33)
       if let metric {
-        text += "# " + String(cFormat: "%8.3f", metric.value) + " " + pad(metric.unit, 20)
+        text += "# " + String(cFormat: "%8.3f", metric.value) + " " + metric.unit.padded(to: 20)
       } else {
-        text += pad("", 31)
+        text += "".padded(to: 31)
       }
       if let variance = count.variancePercent {
         text += String(cFormat: "  ( +-%6.2f%% )", variance)
@@ -154,13 +156,6 @@ public struct StatRenderer: Sendable {
     if rate >= 1e3 { return (rate / 1e3, "K/sec") }
     return (rate, "/sec")
   }
-}
-
-func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
-  let count = text.count
-  guard count < width else { return text }
-  let spaces = String(repeating: " ", count: width - count)
-  return left ? spaces + text : text + spaces
 }
 
 extension String {
