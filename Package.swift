@@ -35,10 +35,10 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.
-    // Built with frame pointers so frame-pointer unwinding sees whole stacks.
+    // Built with frame pointers, leaf functions included, so frame-pointer unwinding sees whole stacks.
     .executableTarget(
       name: "sonde-demo",
-      cSettings: [.unsafeFlags(["-O1", "-fno-omit-frame-pointer", "-fno-inline"])]),
+      cSettings: [.unsafeFlags(["-O1", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer", "-fno-inline"])]),
     // perf.data parsing throughput (Benchmarks/perfdata.sh runs it next to perf report).
     .executableTarget(
       name: "sonde-perfdata-bench", dependencies: ["PerfEvents", "SondeCore"], path: "Benchmarks/PerfDataBench"),

@@ -1,7 +1,9 @@
 // sonde-demo: the bundled demo workload. Every mode is deterministic so tests can state exact
 // expectations: `getpid N` makes exactly N getpid syscalls, `pages K` touches K fresh pages,
-// `spin MS` burns CPU, `shares MS` spends CPU in three functions in a known 50/30/20 ratio (through a
-// shared leaf `burn`), `selfshares MS` does the same with the CPU spent in each function's own body.
+// `spin MS` burns MS ms of thread CPU time, `shares MS` spends CPU in three functions in a known 50/30/20
+// ratio of work (through a shared leaf `burn`), `selfshares MS` does the same with the CPU spent in each
+// function's own body. The shares modes split fixed amounts of work, not clock time, so no clock read
+// (a system call on some kernels) lands inside the functions whose shares are measured.
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -27,53 +29,80 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/// Burns CPU for `ns` nanoseconds of this thread's CPU time.
-__attribute__((noinline)) static void burn(uint64_t ns) {
-  uint64_t end = now_ns() + ns;
-  uint64_t x = sink;
-  while (now_ns() < end) {
-    for (int i = 0; i < 2000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
+/// The work loop every CPU-burning function runs: a multiply-add chain with no memory traffic and no
+/// system call, so its cost per iteration is the same in every function that runs it.
+#define WORK_LOOP(iterations)                                                        \
+  do {                                                                               \
+    uint64_t x_ = sink;                                                              \
+    for (uint64_t i_ = 0; i_ < (iterations); i_++)                                   \
+      x_ = x_ * 6364136223846793005ull + 1442695040888963407ull;                     \
+    sink = x_;                                                                       \
+  } while (0)
+
+/// Iterations of WORK_LOOP per millisecond of this thread's CPU time, measured once by calibrate().
+static uint64_t iterations_per_ms;
+
+/// Measures iterations_per_ms over at least 5 ms of thread CPU time (about 10 ms with the doubling), before any share is spent. The
+/// shares modes read the clock only here: on some kernels `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` is
+/// a real system call (no vDSO path) whose samples land in libc and the kernel, outside the functions
+/// whose shares the tests check, and whose cost nobody can predict on a loaded machine.
+__attribute__((noinline)) static void calibrate(void) {
+  uint64_t chunk = 1u << 16;
+  for (;;) {
+    uint64_t start = now_ns();
+    WORK_LOOP(chunk);
+    uint64_t elapsed = now_ns() - start;
+    if (elapsed >= 5000000ull || chunk >= (1ull << 40)) {
+      iterations_per_ms = chunk * 1000000ull / (elapsed ? elapsed : 1);
+      if (iterations_per_ms == 0) iterations_per_ms = 1;
+      return;
+    }
+    chunk *= 2;
   }
-  sink = x;
 }
+
+/// Burns CPU for `ns` nanoseconds of this thread's CPU time, polling the clock (spin mode only).
+__attribute__((noinline)) static void burn_for(uint64_t ns) {
+  uint64_t end = now_ns() + ns;
+  while (now_ns() < end) WORK_LOOP(2000);
+}
+
+/// Runs `iterations` of the work loop: pure computation, the same cost per iteration wherever it runs.
+__attribute__((noinline)) static void burn(uint64_t iterations) { WORK_LOOP(iterations); }
 
 // The empty asm after each call keeps it out of tail position, so the compiler cannot turn it into a
 // jump and drop the caller's frame: stacks read main → shares → demo_hot → burn.
-__attribute__((noinline)) void demo_hot(uint64_t ns) { burn(ns); __asm__ volatile(""); }
-__attribute__((noinline)) void demo_warm(uint64_t ns) { burn(ns); __asm__ volatile(""); }
-__attribute__((noinline)) void demo_cool(uint64_t ns) { burn(ns); __asm__ volatile(""); }
+__attribute__((noinline)) void demo_hot(uint64_t iterations) { burn(iterations); __asm__ volatile(""); }
+__attribute__((noinline)) void demo_warm(uint64_t iterations) { burn(iterations); __asm__ volatile(""); }
+__attribute__((noinline)) void demo_cool(uint64_t iterations) { burn(iterations); __asm__ volatile(""); }
 
-/// The body of burn, inlined by hand so each self_* function spends the CPU in its own code.
-#define BURN_HERE(ns)                                                                       \
-  do {                                                                                     \
-    uint64_t end_ = now_ns() + (ns);                                                       \
-    uint64_t x_ = sink;                                                                    \
-    while (now_ns() < end_) {                                                              \
-      for (int i_ = 0; i_ < 20000; i_++) x_ = x_ * 6364136223846793005ull + 1442695040888963407ull; \
-    }                                                                                      \
-    sink = x_;                                                                             \
-  } while (0)
+// Each self_* function runs the work loop in its own body, so self time (not only children time) is
+// split 50/30/20 over them.
+__attribute__((noinline)) void self_hot(uint64_t iterations) { WORK_LOOP(iterations); }
+__attribute__((noinline)) void self_warm(uint64_t iterations) { WORK_LOOP(iterations); }
+__attribute__((noinline)) void self_cool(uint64_t iterations) { WORK_LOOP(iterations); }
 
-__attribute__((noinline)) void self_hot(uint64_t ns) { BURN_HERE(ns); }
-__attribute__((noinline)) void self_warm(uint64_t ns) { BURN_HERE(ns); }
-__attribute__((noinline)) void self_cool(uint64_t ns) { BURN_HERE(ns); }
-
-/// Like shares, but each function burns in its own body, so self time (not only children time) is
-/// split 50/30/20 over self_hot/self_warm/self_cool.
+/// Like shares, but each function burns in its own body: self time splits 50/30/20 over
+/// self_hot/self_warm/self_cool.
 __attribute__((noinline)) static void self_shares(uint64_t total_ms) {
+  calibrate();
+  uint64_t ms = iterations_per_ms;
   for (uint64_t done = 0; done < total_ms; done += 10) {
-    self_hot(5000000);
-    self_warm(3000000);
-    self_cool(2000000);
+    self_hot(5 * ms);
+    self_warm(3 * ms);
+    self_cool(2 * ms);
   }
 }
 
-/// Spends CPU in demo_hot, demo_warm and demo_cool in the ratio 5:3:2, in 10 ms slices.
+/// Spends about `total_ms` of CPU in demo_hot, demo_warm and demo_cool in the ratio 5:3:2 of work
+/// (identical loops, so of CPU time too), in slices of about 10 ms, reading no clock while it does.
 __attribute__((noinline)) static void shares(uint64_t total_ms) {
+  calibrate();
+  uint64_t ms = iterations_per_ms;
   for (uint64_t done = 0; done < total_ms; done += 10) {
-    demo_hot(5000000);
-    demo_warm(3000000);
-    demo_cool(2000000);
+    demo_hot(5 * ms);
+    demo_warm(3 * ms);
+    demo_cool(2 * ms);
   }
 }
 
@@ -126,7 +155,7 @@ int main(int argc, char **argv) {
   long n = strtol(argv[2], NULL, 10);
   if (strcmp(argv[1], "getpid") == 0) getpid_loop(n);
   else if (strcmp(argv[1], "pages") == 0) touch_pages(n);
-  else if (strcmp(argv[1], "spin") == 0) burn((uint64_t)n * 1000000ull);
+  else if (strcmp(argv[1], "spin") == 0) burn_for((uint64_t)n * 1000000ull);
   else if (strcmp(argv[1], "shares") == 0) shares((uint64_t)n);
   else if (strcmp(argv[1], "selfshares") == 0) self_shares((uint64_t)n);
   else if (strcmp(argv[1], "calls") == 0) calls(n);
