@@ -5,36 +5,29 @@ import PerfEvents
   import Glibc
 #endif
 
-/// Where a verb writes its report: stderr (perf's default for stat), stdout, or a file.
+/// Where a verb writes its report: stderr (perf's default for stat), stdout, or a file (written through
+/// when it is a device, FIFO or symlink; see `OutputFile`).
 final class OutputSink {
+  private let file: OutputFile?
   private let fd: Int32
-  private let owned: Bool
 
   init(path: String?, defaultFD: Int32) throws {
     if let path {
-      let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-      guard fd >= 0 else { throw CLIError(SondeError.system("open output '\(path)'")) }
-      self.fd = fd
-      owned = true
+      do {
+        let file = try OutputFile(path: path, rotate: false)
+        self.file = file
+        fd = file.fd
+      } catch let error as SondeError {
+        throw CLIError(error)
+      }
     } else {
+      file = nil
       fd = defaultFD
-      owned = false
     }
   }
 
-  deinit { if owned { close(fd) } }
-
   func write(_ text: String) {
-    var bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-      let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-      if n <= 0 {
-        if n < 0 && errno == EINTR { continue }
-        return
-      }
-      offset += n
-    }
+    _ = Array(text.utf8).withUnsafeBytes { writeAll(fd, $0) }
   }
 }
 

@@ -6,14 +6,18 @@
 /// data section, and the feature table right after the data.
 ///
 /// Layout: header | ids of every event | attrs | data … | feature table | feature payloads. The header is
-/// written last, once every section's offset and size are known, so an interrupted writer leaves a file
-/// with a zero data size rather than a lying one. Records must be appended in time order (perf's
-/// ordered-events logic relies on it); `RecordSorter` merges per-CPU streams.
+/// written first and kept valid as the data grows: every `sync()` (and every buffer flush) rewrites its
+/// data size to cover exactly the records on disk, so a recorder killed with SIGKILL, or stopped by a full
+/// disk, leaves a file perf and Sonde read up to its last flush. `finish` adds the features and their bits.
+/// Records must be appended in time order (perf's ordered-events logic relies on it); `RecordSorter`
+/// merges per-CPU streams.
 public final class PerfDataWriter {
   public let path: String
-  private var fd: Int32
+  private let output: OutputFile
+  private var fd: Int32 { output.fd }
   private let events: [PerfDataEvent]
   private var buffer = ByteWriter(capacity: 1 << 20)
+  /// Bytes handed to the writer so far (on disk or buffered), from the start of the file.
   private var position: UInt64 = 0
   private var attrsSection = FileSection(offset: 0, size: 0)
   private var dataOffset: UInt64 = 0
@@ -22,17 +26,24 @@ public final class PerfDataWriter {
   /// Pipe mode: a stream (header, HEADER_ATTR and HEADER_FEATURE records, then data) with no seeking.
   public let isPipe: Bool
 
-  /// Creates (truncates) `path` and writes everything up to the start of the data section.
-  public init(path: String, events: [PerfDataEvent]) throws(SondeError) {
-    self.path = path
+  /// Creates `path` (see `OutputFile`: a regular file is kept as PATH.old, devices and FIFOs are written
+  /// through) and writes everything up to the start of the data section. A path that cannot seek needs
+  /// the pipe format: open it with `OutputFile` and use `init(stream:events:features:)`.
+  public convenience init(path: String, events: [PerfDataEvent]) throws(SondeError) {
+    let output = try OutputFile(path: path, rotate: false)
+    guard !output.isStream else {
+      throw SondeError.invalid("open(\(path))", "cannot seek: a FIFO or device takes the pipe format")
+    }
+    try self.init(file: output, events: events)
+  }
+
+  /// File mode on an opened regular file: writes the header (data size 0, no features yet), the ids and
+  /// the attrs.
+  public init(file output: OutputFile, events: [PerfDataEvent]) throws(SondeError) {
+    self.output = output
+    path = output.path
     self.events = events
     isPipe = false
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard fd >= 0 else {
-      throw SondeError(
-        errno == EACCES ? .permissionDenied : .system, operation: "open(\(path))", errno: errno,
-        reason: "cannot create the output file", remedy: "choose a writable path with -o")
-    }
     buffer.zeros(PerfDataFormat.fileHeaderSize)
     var idSections: [FileSection] = []
     for e in events {
@@ -48,17 +59,42 @@ public final class PerfDataWriter {
     attrsSection = FileSection(offset: attrStart, size: UInt64(buffer.bytes.count) - attrStart)
     dataOffset = UInt64(buffer.bytes.count)
     position = dataOffset
+    let header = headerBytes(dataSize: 0, featureBits: [0, 0, 0, 0])
+    buffer.bytes.replaceSubrange(0..<header.count, with: header)
     try flush()
   }
 
-  /// Pipe mode on an already open descriptor (e.g. 1 for `-o -`), as `perf record -o -` writes it:
+  /// The file header for the sections written so far.
+  private func headerBytes(dataSize: UInt64, featureBits: [UInt64]) -> [UInt8] {
+    var header = ByteWriter(capacity: PerfDataFormat.fileHeaderSize)
+    header.u64(PerfDataFormat.magic)
+    header.u64(UInt64(PerfDataFormat.fileHeaderSize))
+    header.u64(UInt64(PerfDataFormat.attrSize + 16))
+    header.u64(attrsSection.offset)
+    header.u64(attrsSection.size)
+    header.u64(dataOffset)
+    header.u64(dataSize)
+    header.u64(0)  // event_types: unused
+    header.u64(0)
+    for b in featureBits { header.u64(b) }
+    return header.bytes
+  }
+
+  /// Rewrites the header in place (file mode).
+  private func writeHeader(dataSize: UInt64, featureBits: [UInt64]) throws(SondeError) {
+    let header = headerBytes(dataSize: dataSize, featureBits: featureBits)
+    let written = header.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    if written != header.count { throw SondeError.system("pwrite(\(path), header)") }
+  }
+
+  /// Pipe mode on an opened stream (`-o -`, a FIFO, a character device), as `perf record -o -` writes it:
   /// the 16-byte pipe header, one HEADER_ATTR record per event (attr + ids), the environment as
   /// HEADER_FEATURE records, then the data. `perf report -i -` and `PerfDataFile` read it.
-  public init(pipe descriptor: Int32, events: [PerfDataEvent], features: PerfDataFeatures) throws(SondeError) {
-    path = "-"
+  public init(stream output: OutputFile, events: [PerfDataEvent], features: PerfDataFeatures) throws(SondeError) {
+    self.output = output
+    path = output.path
     self.events = events
     isPipe = true
-    fd = descriptor
     buffer.u64(PerfDataFormat.magic)
     buffer.u64(UInt64(PerfDataFormat.pipeHeaderSize))
     for e in events {
@@ -68,7 +104,12 @@ public final class PerfDataWriter {
       buffer.u16(0)
       buffer.append(e.fileBytes)
       for id in e.ids { buffer.u64(id) }
-      buffer.patchU16(at: start + 6, UInt16(truncatingIfNeeded: buffer.bytes.count - start))
+      guard let size = UInt16(exactly: buffer.bytes.count - start) else {
+        throw SondeError.invalid(
+          "write \(path)", "event \(e.name) has \(e.ids.count) ids, more than one pipe-mode HEADER_ATTR record holds",
+          remedy: "record to a regular file, or fewer threads or CPUs")
+      }
+      buffer.patchU16(at: start + 6, size)
     }
     // Build ids come after the data; tracing data travels as its own record (below).
     for feature in FeatureID.allCases where feature != .buildID && feature != .tracingData {
@@ -90,6 +131,14 @@ public final class PerfDataWriter {
     try flush()
   }
 
+  /// Pipe mode on a descriptor the caller owns (and closes).
+  public convenience init(pipe descriptor: Int32, events: [PerfDataEvent], features: PerfDataFeatures)
+    throws(SondeError)
+  {
+    try self.init(
+      stream: OutputFile(borrowing: descriptor, path: "fd \(descriptor)"), events: events, features: features)
+  }
+
   /// PERF_RECORD_HEADER_TRACING_DATA as perf's pipe mode writes it: a 16-byte record (header, u32 size of
   /// the payload padded to 8, u32 padding) whose header size does NOT cover the payload that follows it.
   static func appendTracingDataRecord(_ payload: [UInt8], to buffer: inout ByteWriter) {
@@ -102,8 +151,6 @@ public final class PerfDataWriter {
     buffer.append(payload)
     buffer.zeros(padded - payload.count)
   }
-
-  deinit { if fd >= 0 && !isPipe { close(fd) } }
 
   /// Appends one record (header included, size a multiple of 8).
   public func append(_ record: UnsafeRawBufferPointer) throws(SondeError) {
@@ -120,13 +167,21 @@ public final class PerfDataWriter {
     if buffer.bytes.count >= 1 << 20 { try flush() }
   }
 
+  /// Puts every appended record on disk and, in file mode, makes the header's data size cover them: what a
+  /// SIGKILL after this call leaves is a valid file with all of them.
+  public func sync() throws(SondeError) {
+    if !buffer.bytes.isEmpty { try flush() }
+  }
+
   /// Writes the feature sections and the header, and closes the file.
   public func finish(features: PerfDataFeatures) throws(SondeError) {
     if isPipe {
       // The stream ends with the data; the environment went out first.
       try flush()
+      output.close()
       return
     }
+    try flush()
     let dataSection = FileSection(offset: dataOffset, size: position - dataOffset)
     var payloads: [(FeatureID, [UInt8])] = []
     for feature in FeatureID.allCases {
@@ -140,39 +195,43 @@ public final class PerfDataWriter {
       offset += UInt64(bytes.count)
     }
     for (_, bytes) in payloads { buffer.append(bytes) }
-    try flush()
-
-    var header = ByteWriter(capacity: PerfDataFormat.fileHeaderSize)
-    header.u64(PerfDataFormat.magic)
-    header.u64(UInt64(PerfDataFormat.fileHeaderSize))
-    header.u64(UInt64(PerfDataFormat.attrSize + 16))
-    header.u64(attrsSection.offset)
-    header.u64(attrsSection.size)
-    header.u64(dataSection.offset)
-    header.u64(dataSection.size)
-    header.u64(0)  // event_types: unused
-    header.u64(0)
+    try flush(updatingHeader: false)
     var bits = [UInt64](repeating: 0, count: 4)
     for (feature, _) in payloads { bits[feature.rawValue / 64] |= 1 << UInt64(feature.rawValue % 64) }
-    for b in bits { header.u64(b) }
-    let written = header.bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-    if written != header.bytes.count { throw SondeError.system("pwrite(\(path), header)") }
+    try writeHeader(dataSize: dataSection.size, featureBits: bits)
     if fsync(fd) != 0 && errno != EINVAL { throw SondeError.system("fsync(\(path))") }
-    close(fd)
-    fd = -1
+    output.close()
   }
 
-  private func flush() throws(SondeError) {
-    var done = 0
-    let total = buffer.bytes.count
-    while done < total {
-      let n = buffer.bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, total - done) }
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw SondeError.system("write(\(path))")
-      }
-      done += n
+  /// Writes the buffer out; in file mode the header's data size then covers every record on disk (the
+  /// feature table `finish` writes after the data is not a record, so it passes `updatingHeader: false`).
+  private func flush(updatingHeader: Bool = true) throws(SondeError) {
+    let wrote = buffer.bytes.withUnsafeBytes { bytes in writeAll(fd, bytes) }
+    if let failure = wrote {
+      throw SondeError(
+        .system, operation: "write(\(path))", errno: failure,
+        reason: failure == ENOSPC
+          ? "no space left on the device; the file keeps the records written before this point"
+          : errnoDescription(failure))
     }
     buffer.bytes.removeAll(keepingCapacity: true)
+    if !isPipe && updatingHeader {
+      if position > dataOffset { try writeHeader(dataSize: position - dataOffset, featureBits: [0, 0, 0, 0]) }
+    }
   }
+}
+
+/// Writes all of `bytes` to `fd`, retrying short writes and EINTR; nil on success, else the errno.
+public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+  var done = 0
+  while done < bytes.count {
+    let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+    if n < 0 {
+      if errno == EINTR { continue }
+      return errno
+    }
+    if n == 0 { return EIO }
+    done += n
+  }
+  return nil
 }
