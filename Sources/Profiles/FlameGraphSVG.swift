@@ -37,13 +37,13 @@ public struct FlameGraphSVG: Sendable {
   public func render(_ profile: ResolvedProfile) -> String {
     let root = Node(name: "all")
     for line in FoldedExporter.lines(profile, useWeight: useWeight) {
-      root.value += line.value
+      root.value +|= line.value
       var node = root
       for part in line.stack.split(separator: ";", omittingEmptySubsequences: false) {
         let name = String(part)
         let child = node.children[name] ?? Node(name: name)
         node.children[name] = child
-        child.value += line.value
+        child.value +|= line.value
         node = child
       }
     }
@@ -104,7 +104,7 @@ public struct FlameGraphSVG: Sendable {
       var cx = x
       for child in n.children.values.sorted(by: { $0.name < $1.name }) {
         emit(child, x: cx, depth: depth + 1)
-        cx += child.value
+        cx +|= child.value
       }
     }
     emit(root, x: 0, depth: 0)

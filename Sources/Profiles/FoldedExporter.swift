@@ -10,7 +10,7 @@ public enum FoldedExporter {
       var parts: [String] = []
       if includeComm { parts.append(sanitize(s.thread.comm)) }
       parts.append(contentsOf: s.frames.map { sanitize($0.name) })
-      totals[parts.joined(separator: ";"), default: 0] += useWeight ? s.weight : s.count
+      totals[parts.joined(separator: ";"), default: 0] +|= useWeight ? s.weight : s.count
     }
     return totals.sorted { $0.key < $1.key }.map { (stack: $0.key, value: $0.value) }
   }

@@ -79,9 +79,9 @@ public struct Profile: Sendable {
   public init() {}
 
   /// Total samples over all entries.
-  public var sampleCount: UInt64 { entries.reduce(0) { $0 + $1.count } }
-  /// Total weight over all entries.
-  public var totalWeight: UInt64 { entries.reduce(0) { $0 + $1.weight } }
+  public var sampleCount: UInt64 { entries.reduce(0) { $0.saturatingAdd($1.count) } }
+  /// Total weight over all entries (saturating: weights come from files and the kernel).
+  public var totalWeight: UInt64 { entries.reduce(0) { $0.saturatingAdd($1.weight) } }
 }
 
 /// Builds a `Profile`, interning stacks and threads and aggregating repeated (stack, thread) pairs.
@@ -117,8 +117,8 @@ public struct ProfileBuilder: Sendable {
     }
     let key = s &* 1_000_003 &+ t
     if let e = entryIndex[key], profile.entries[e].stack == s, profile.entries[e].thread == t {
-      profile.entries[e].count += count
-      profile.entries[e].weight += weight
+      profile.entries[e].count +|= count
+      profile.entries[e].weight +|= weight
     } else {
       entryIndex[key] = profile.entries.count
       profile.entries.append(Profile.Entry(stack: s, thread: t, count: count, weight: weight))
@@ -133,8 +133,8 @@ public struct ProfileBuilder: Sendable {
   public mutating func setEventName(_ name: String) { profile.eventName = name }
 
   public mutating func addMapping(_ mapping: Profile.Mapping) { profile.mappings.append(mapping) }
-  public mutating func addLost(_ n: UInt64) { profile.lost += n }
-  public mutating func addDropped(_ n: UInt64) { profile.dropped += n }
+  public mutating func addLost(_ n: UInt64) { profile.lost +|= n }
+  public mutating func addDropped(_ n: UInt64) { profile.dropped +|= n }
   public mutating func setRate(frequency: UInt64?, period: UInt64?) {
     profile.sampleFrequency = frequency
     profile.samplePeriod = period
@@ -143,7 +143,7 @@ public struct ProfileBuilder: Sendable {
   /// The finished profile.
   public func build() -> Profile {
     var p = profile
-    if let firstTime { p.durationNanoseconds = lastTime - firstTime }
+    if let firstTime { p.durationNanoseconds = lastTime >= firstTime ? lastTime - firstTime : 0 }
     return p
   }
 }

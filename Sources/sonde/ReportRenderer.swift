@@ -60,6 +60,10 @@ enum ReportRenderer {
     return out
   }
 
+  /// Branches below this share of all samples are not drawn (perf's default `-g graph,0.5`): a file of
+  /// thousands of distinct chains must not print a tree for each.
+  static let branchThresholdPercent = 0.5
+
   /// perf's graph layout: `---root` then branches `|--NN.NN%--frame`, chains continuing underneath.
   static func renderTree(_ tree: CallTreeNode, total: Double, indent: Int) -> String {
     // A caller-order tree has a virtual root; with a single outermost caller, start the chain there.
@@ -74,12 +78,13 @@ enum ReportRenderer {
         n = n.children[0]
         out += prefix + "   " + n.frame.name + "\n"
       }
-      guard !n.children.isEmpty else { return }
-      for (i, child) in n.children.enumerated() {
+      let shown = n.children.filter { Double($0.weight) * 100 / total >= branchThresholdPercent }
+      guard !shown.isEmpty else { return }
+      for (i, child) in shown.enumerated() {
         let pct = samplingFixed(Double(child.weight) * 100 / total, 2) + "%"
         let label = "|--\(pct)--"
         out += prefix + "   " + label + child.frame.name + "\n"
-        let last = i == n.children.count - 1
+        let last = i == shown.count - 1
         // Continuation lines print at prefix + 3, so this lines them up under the child's name.
         let continuation = prefix + "   " + (last ? " " : "|") + String(repeating: " ", count: label.count - 4)
         walk(child, continuation)

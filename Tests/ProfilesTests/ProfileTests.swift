@@ -19,6 +19,26 @@ struct ProfileTests {
     }
   }
 
+  @Test func sumsOfFileSuppliedPeriodsAndLostCountsSaturateInsteadOfTrapping() {
+    var b = ProfileBuilder(eventName: "cpu-clock")
+    let t = Profile.Thread(pid: 1, tid: 1, comm: "x")
+    // Two samples of period 2^63 (on one stack and on two), and LOST records claiming UInt64.max twice.
+    b.add(thread: t, stack: Profile.Stack(user: [1]), weight: 1 << 63)
+    b.add(thread: t, stack: Profile.Stack(user: [1]), weight: 1 << 63)
+    b.add(thread: t, stack: Profile.Stack(user: [2]), weight: .max)
+    b.addLost(.max)
+    b.addLost(.max)
+    b.addDropped(.max)
+    b.addDropped(1)
+    let p = b.build()
+    #expect(p.entries[0].weight == .max)
+    #expect(p.totalWeight == .max && p.sampleCount == 3)
+    #expect(p.lost == .max && p.dropped == .max)
+    let resolved = ResolvedProfile(p) { _, _, _, _ in ResolvedFrame(name: "f", module: "m", isKernel: false) }
+    #expect(FoldedExporter.lines(resolved, useWeight: true).map(\.value) == [.max])
+    #expect(!FlameGraphSVG(title: "t", subtitle: "s").render(resolved).isEmpty)
+  }
+
   @Test func theBuilderInternsStacksAndAggregatesRepeatedSamples() {
     let p = Self.profile().source
     #expect(p.stacks.count == 2)

@@ -33,7 +33,7 @@ public final class FileSymbolResolver {
       let module = f.module.map { $0 == "[kernel]" ? "[kernel.kallsyms]" : $0 } ?? "[kernel.kallsyms]"
       return ResolvedFrame(
         name: f.status == .resolved ? f.name : "[unknown]", module: module, isKernel: true,
-        symbolOffset: f.symbolOffset + (isReturnAddress ? 1 : 0), moduleAddress: address)
+        symbolOffset: f.symbolOffset &+ (isReturnAddress ? 1 : 0), moduleAddress: address)
     }
     // The newest mapping containing the address wins (exec replaces earlier ones).
     guard let mapping = byPid[pid]?.last(where: { $0.start <= address && address < $0.end }) else {
@@ -41,6 +41,8 @@ public final class FileSymbolResolver {
     }
     let module = Self.shortName(mapping.path)
     let offset = lookup &- mapping.start &+ mapping.fileOffset
+    // perf prints an unresolved frame at the sampled address itself (a return address, not the byte before).
+    let printed = address &- mapping.start &+ mapping.fileOffset
     let loaded: (elf: ELFFile, symbols: SymbolTable)?
     if mapping.path == "[vdso]" {
       loaded = vdso
@@ -49,11 +51,11 @@ public final class FileSymbolResolver {
     }
     guard let image = loaded else {
       return ResolvedFrame(
-        name: "[unknown]", module: module, isKernel: false, path: mapping.path, moduleAddress: offset)
+        name: "[unknown]", module: module, isKernel: false, path: mapping.path, moduleAddress: printed)
     }
     guard let vaddr = image.elf.virtualAddress(forFileOffset: offset), let symbol = image.symbols.lookup(vaddr) else {
       return ResolvedFrame(
-        name: "[unknown]", module: module, isKernel: false, path: mapping.path, moduleAddress: offset)
+        name: "[unknown]", module: module, isKernel: false, path: mapping.path, moduleAddress: printed)
     }
     let adjust: UInt64 = isReturnAddress ? 1 : 0
     return ResolvedFrame(

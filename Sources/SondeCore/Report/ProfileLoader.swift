@@ -71,7 +71,8 @@ public struct ProfileLoader {
         case .mmap(let m), .mmap2(let m):
           builder.addMapping(
             Profile.Mapping(
-              pid: Int32(bitPattern: m.pid), start: m.address, end: m.address &+ m.length, fileOffset: m.pageOffset,
+              pid: Int32(bitPattern: m.pid), start: m.address, end: m.address.saturatingAdd(m.length),
+              fileOffset: m.pageOffset,
               path: m.filename, buildID: m.buildID))
         case .lost(_, let n): builder.addLost(n)
         case .lostSamples(let n): builder.addDropped(n)
@@ -95,7 +96,13 @@ public struct ProfileLoader {
     return (builder.build(), summary)
   }
 
-  /// Splits a callchain at its context markers: kernel frames, then user frames, each leaf first.
+  /// Frames kept per callchain, as `perf report`'s default `--max-stack` (the kernel's
+  /// `perf_event_max_stack`, 127): a file's chain can claim thousands of frames, and a report of them must
+  /// not grow with what the file claims.
+  public static let maxStackFrames = 127
+
+  /// Splits a callchain at its context markers: kernel frames, then user frames, each leaf first, keeping
+  /// at most `maxStackFrames` frames (the leaf end).
   static func stack(_ s: Sample, misc: UInt16) -> Profile.Stack {
     if s.callchain.isEmpty {
       let kernel = misc & RecordMisc.cpumodeMask == RecordMisc.kernel
@@ -115,6 +122,7 @@ public struct ProfileLoader {
         }
         continue
       }
+      if stack.kernel.count + stack.user.count == maxStackFrames { break }
       if inKernel { stack.kernel.append(a) } else { stack.user.append(a) }
     }
     return stack

@@ -111,17 +111,17 @@ public enum ReportEngine {
     var total: UInt64 = 0
     for (si, s) in profile.samples.enumerated() {
       let w = options.useWeight ? s.weight : s.count
-      total += w
+      total +|= w
       guard let leaf = s.frames.last else { continue }
       let leafKey = key(s, leaf)
-      rows[leafKey, default: Accum(frame: leaf, thread: s.thread)].selfWeight += w
-      rows[leafKey, default: Accum(frame: leaf, thread: s.thread)].samples += s.count
+      rows[leafKey, default: Accum(frame: leaf, thread: s.thread)].selfWeight +|= w
+      rows[leafKey, default: Accum(frame: leaf, thread: s.thread)].samples +|= s.count
       if options.children {
         var seen = Set<Key>()
         for (i, f) in s.frames.enumerated().reversed() {
           let k = key(s, f)
           if seen.insert(k).inserted {
-            rows[k, default: Accum(frame: f, thread: s.thread)].childrenWeight += w
+            rows[k, default: Accum(frame: f, thread: s.thread)].childrenWeight +|= w
             if options.callGraph != nil {
               rows[k, default: Accum(frame: f, thread: s.thread)].contributors.append((si, i))
             }
@@ -188,7 +188,7 @@ public enum ReportEngine {
     for (si, i) in contributors {
       let s = profile.samples[si]
       let w = useWeight ? s.weight : s.count
-      top.weight += w
+      top.weight +|= w
       let path: ArraySlice<ResolvedFrame> =
         order == .callee ? ArraySlice(s.frames[0..<i].reversed()) : s.frames[0...i]
       var node = top
@@ -202,7 +202,7 @@ public enum ReportEngine {
           node.order.append(key)
           node = c
         }
-        node.weight += w
+        node.weight +|= w
       }
     }
     func convert(_ n: Node) -> CallTreeNode {
