@@ -34,6 +34,8 @@ public final class CounterSet: @unchecked Sendable {
   public let events: [EventSpec]
   /// Open status per event, same order as `events`.
   public private(set) var status: [CounterStatus]
+  /// Events (indices into `events`) the kernel let count user space only (perf's fallback to `:u`).
+  public private(set) var userSpaceOnly: Set<Int> = []
   public let targets: [EventTarget]
 
   /// One opened group on one target: descriptors per member, and whether it is read as a group.
@@ -73,6 +75,7 @@ public final class CounterSet: @unchecked Sendable {
           }
           do {
             let fd = try PerfEventFD.open(attr, target: target, group: leader, label: spec.name)
+            if fd.fellBackToUserSpace { userSpaceOnly.insert(eventIndex) }
             open.members.append((eventIndex, fd))
           } catch  where error.kind == .notSupported {
             status[eventIndex] = .notSupported(error.reason)

@@ -101,8 +101,13 @@ public enum CPUList {
       else {
         throw .invalid("parse CPU list '\(text)'", "expected numbers and ranges like 0-3,8")
       }
+      // No kernel has this many CPUs (NR_CPUS tops out at 8192); a range past it is a typo, not a list.
+      guard high < 65536 else {
+        throw .invalid("parse CPU list '\(text)'", "CPU \(high) is beyond any kernel's CPU numbers")
+      }
       cpus.append(contentsOf: low...high)
     }
+    guard !cpus.isEmpty else { throw .invalid("parse CPU list '\(text)'", "the CPU list is empty") }
     return Array(Set(cpus)).sorted()
   }
 

@@ -43,12 +43,16 @@ public final class PerfEventFD: @unchecked Sendable {
   public let target: EventTarget
   /// A label for error messages.
   public let label: String
+  /// True when the kernel refused kernel-mode counting for this user and the event counts user space
+  /// only (perf's fallback to `:u` under `perf_event_paranoid` ≥ 2); callers should say so.
+  public let fellBackToUserSpace: Bool
 
-  init(rawValue: Int32, attributes: perf_event_attr, target: EventTarget, label: String) {
+  init(rawValue: Int32, attributes: perf_event_attr, target: EventTarget, label: String, fellBack: Bool = false) {
     self.rawValue = rawValue
     self.attributes = attributes
     self.target = target
     self.label = label
+    fellBackToUserSpace = fellBack
   }
 
   deinit { close() }
@@ -76,10 +80,27 @@ public final class PerfEventFD: @unchecked Sendable {
       // must be zero, which they are when the caller did not ask for newer features.
       fd = sonde_perf_event_open(&attr, target.pid, target.cpu, group?.rawValue ?? -1, flags)
     }
+    var fellBack = false
+    if fd < 0 && (errno == EACCES || errno == EPERM) && attr.exclude_kernel == 0 && target.pid != -1 {
+      // As perf does: when the paranoid level forbids counting the kernel for this user, count user space
+      // only (`:u`) rather than fail, and let the caller say so.
+      let refused = errno
+      var userOnly = attr
+      userOnly.exclude_kernel = 1
+      userOnly.exclude_hv = 1
+      let retry = sonde_perf_event_open(&userOnly, target.pid, target.cpu, group?.rawValue ?? -1, flags)
+      if retry >= 0 {
+        fd = retry
+        attr = userOnly
+        fellBack = true
+      } else {
+        errno = refused
+      }
+    }
     if fd < 0 {
       throw PerfEventOpenError.explain(errno: errno, attr: attr, target: target, label: label)
     }
-    return PerfEventFD(rawValue: fd, attributes: attr, target: target, label: label)
+    return PerfEventFD(rawValue: fd, attributes: attr, target: target, label: label, fellBack: fellBack)
   }
 
   /// PERF_EVENT_IOC_ENABLE (with `group`, the whole group via PERF_IOC_FLAG_GROUP).

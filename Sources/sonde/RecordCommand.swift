@@ -1,6 +1,7 @@
 import ArgumentParser
 import CSonde
 import PerfEvents
+import Profiles
 import SondeCore
 
 #if canImport(Glibc)
@@ -23,9 +24,12 @@ struct RecordCommand: ParsableCommand {
     name: [.customShort("e"), .customLong("event")],
     help: ArgumentHelp("Events to sample (perf syntax, comma-separated or repeated).", valueName: "events"))
   var event: [String] = []
-  @Option(name: [.customShort("F"), .customLong("freq")], help: "Samples per second.")
+  // Numbers parse `.unconditional`ly so that `-F -5` is rejected as a bad number, not as a missing value.
+  @Option(name: [.customShort("F"), .customLong("freq")], parsing: .unconditional, help: "Samples per second.")
   var frequency: UInt64?
-  @Option(name: [.customShort("c"), .customLong("count")], help: "Sample every N events (overrides -F).")
+  @Option(
+    name: [.customShort("c"), .customLong("count")], parsing: .unconditional,
+    help: "Sample every N events (overrides -F).")
   var period: UInt64?
   @Flag(name: .customShort("g"), help: "Record frame-pointer call chains.")
   var callchains = false
@@ -43,14 +47,41 @@ struct RecordCommand: ParsableCommand {
     name: [.customShort("o"), .customLong("output")],
     help: ArgumentHelp("Output file ('-' streams perf's pipe format to stdout).", valueName: "file"))
   var output = "perf.data"
-  @Option(help: "Stop after this many seconds.")
+  @Option(parsing: .unconditional, help: "Stop after this many seconds.")
   var duration: Double?
-  @Option(name: [.customShort("m"), .customLong("mmap-pages")], help: "Data pages per ring (power of two).")
+  @Option(
+    name: [.customShort("m"), .customLong("mmap-pages")], parsing: .unconditional,
+    help: "Data pages per ring (power of two).")
   var mmapPages = 128
   @Flag(help: "Flight recorder: keep only the newest samples in overwrite rings, write them at the end.")
   var overwrite = false
   @Argument(parsing: .captureForPassthrough, help: "The command to run (after --).")
   var command: [String] = []
+
+  /// The longest --duration accepted: a year. Longer (or inf, nan) is a typo, not a plan.
+  static let maximumDuration = 366.0 * 86400
+
+  func validate() throws {
+    if let frequency, frequency == 0 { throw ValidationError("-F must be at least 1 sample per second") }
+    if let period, period == 0 { throw ValidationError("-c must be at least 1 event per sample") }
+    if let duration, !(duration > 0 && duration <= Self.maximumDuration) {
+      throw ValidationError("--duration must be a number of seconds above 0 and at most \(Int(Self.maximumDuration))")
+    }
+    guard mmapPages > 0, mmapPages.nonzeroBitCount == 1, mmapPages <= 1 << 20 else {
+      throw ValidationError("-m must be a power of two from 1 to 1048576 pages")
+    }
+    if output.isEmpty { throw ValidationError("-o needs a file name ('-' for standard output)") }
+    if pid != nil && tid != nil { throw ValidationError("give -p or -t, not both") }
+    let hasCommand = !command.isEmpty && command != ["--"]
+    if pid != nil || tid != nil {
+      let flag = pid != nil ? "-p" : "-t"
+      if hasCommand { throw ValidationError("\(flag) records existing tasks: give \(flag) or a command, not both") }
+      if all { throw ValidationError("-a records every task: give -a or \(flag), not both") }
+      if cpu != nil { throw ValidationError("-C records whole CPUs: give -C or \(flag), not both") }
+    }
+    if let cpu, cpu.isEmpty { throw ValidationError("-C needs a CPU list such as 0-1,3") }
+    if let callGraph, callGraph.isEmpty { throw ValidationError("--call-graph must be fp or dwarf[,SIZE]") }
+  }
 
   func run() throws {
     // First thing: from here on Ctrl-C (SIGINT) or SIGTERM ends the recording and still writes the file.
@@ -79,8 +110,8 @@ struct RecordCommand: ParsableCommand {
       case "fp": options.callGraph = .framePointer
       case "dwarf":
         let size = parts.count > 1 ? UInt32(parts[1]) : 8192
-        guard let size, size % 8 == 0, size <= 65528 else {
-          throw ValidationError("--call-graph dwarf,SIZE: SIZE must be a multiple of 8 up to 65528")
+        guard parts.count <= 2, let size, size > 0, size % 8 == 0, size <= 65528 else {
+          throw ValidationError("--call-graph dwarf,SIZE: SIZE must be a multiple of 8 from 8 to 65528")
         }
         options.callGraph = .dwarf(stackSize: size)
       default: throw ValidationError("--call-graph must be fp or dwarf[,SIZE]")
@@ -93,12 +124,16 @@ struct RecordCommand: ParsableCommand {
     if argv == ["--help"] || argv == ["-h"] { throw CleanExit.helpRequest(self) }
     if argv.first == "--" { argv.removeFirst() }
     if let pid {
-      options.target = .processes(try Self.ids(pid, "-p"))
+      options.target = .processes(try parseIDs(pid, what: "pid"))
     } else if let tid {
-      options.target = .threads(try Self.ids(tid, "-t"))
+      options.target = .threads(try parseIDs(tid, what: "thread id"))
+    } else if all || cpu != nil {
+      // perf's `-a -- CMD`: every task on the CPUs, for as long as the command runs.
+      options.target = .systemWide
+      if !argv.isEmpty { options.workload = argv }
     } else if !argv.isEmpty {
       options.target = .command(argv)
-    } else if all || cpu != nil || duration != nil {
+    } else if duration != nil {
       options.target = .systemWide
     } else {
       throw ValidationError("give a command after --, or -p PID, -t TID, -a (with --duration or Ctrl-C)")
@@ -119,24 +154,25 @@ struct RecordCommand: ParsableCommand {
       writeError("\(error)", verb: "record")
       throw ExitCode.failure
     }
+    for name in result.userSpaceOnlyEvents {
+      samplingStatus(
+        "sonde record: warning: \(name) sampled user space only (as \(name):u): kernel samples need CAP_PERFMON or "
+          + "kernel.perf_event_paranoid ≤ 1")
+    }
     let megabytes = Double(result.bytesWritten) / 1_048_576
     samplingStatus(
       "[ sonde record: Captured and wrote \(samplingFixed(megabytes, 3)) MB \(result.output) (\(result.samples) samples) ]"
     )
     samplingStatus(
-      "[ sonde record: samples \(result.samples), lost \(result.lost), total \(UInt64(result.samples) + result.lost)\(result.lostSamples > 0 ? ", lost_samples \(result.lostSamples)" : "")\(result.throttles > 0 ? ", throttled \(result.throttles)x" : "") ]"
+      "[ sonde record: samples \(result.samples), lost \(result.lost), total \(UInt64(result.samples).saturatingAdd(result.lost))\(result.lostSamples > 0 ? ", lost_samples \(result.lostSamples)" : "")\(result.throttles > 0 ? ", throttled \(result.throttles)x" : "") ]"
     )
     if result.lost > 0 {
       samplingStatus("Warning: lost \(result.lost) samples (ring full); use a larger -m or a lower -F")
     }
-  }
-
-  static func ids(_ text: String, _ flag: String) throws -> [Int32] {
-    let list = text.split(separator: ",").map { Int32($0) }
-    guard !list.isEmpty, list.allSatisfy({ $0 != nil && $0! > 0 }) else {
-      throw ValidationError("\(flag): expected comma-separated ids, got '\(text)'")
-    }
-    return list.compactMap { $0 }
+    // The exit status is the command's, as perf's: its exit code, or 128 + N when signal N ended it
+    // (Ctrl-C reaches the command too, so an interrupted command exits 130). A command Sonde itself stopped
+    // at --duration, and recordings without a command, exit 0.
+    if let code = result.commandExitCode, code != 0, !result.commandStoppedBySonde { throw ExitCode(code) }
   }
 
 }

@@ -42,7 +42,7 @@ struct ReportCommand: ParsableCommand {
   var comm: String?
   @Option(help: "Only this event (name as recorded); the table shows one section per event otherwise.")
   var event: String?
-  @Option(name: .customLong("limit"), help: "Show at most N rows.")
+  @Option(name: .customLong("limit"), parsing: .unconditional, help: "Show at most N rows.")
   var limit: Int?
   @Flag(help: "Print folded stacks (comm;root;…;leaf count) instead of the table.")
   var folded = false
@@ -51,9 +51,28 @@ struct ReportCommand: ParsableCommand {
   @Option(help: "Write an interactive flame graph SVG to this file.")
   var flamegraph: String?
 
+  func validate() throws {
+    if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    if output != nil && !folded {
+      throw ValidationError("-o writes --folded output: add --folded (or use --flamegraph FILE)")
+    }
+    if sort.split(separator: ",").isEmpty { throw ValidationError("--sort needs keys: comm,dso,sym,pid,tid") }
+    if let comm, comm.split(separator: ",").isEmpty { throw ValidationError("--comm needs command names") }
+    if let event, event.isEmpty { throw ValidationError("--event needs an event name") }
+    if let flamegraph, flamegraph.isEmpty { throw ValidationError("--flamegraph needs a file name") }
+    if input.isEmpty { throw ValidationError("-i needs a file name ('-' for standard input)") }
+  }
+
   func run() throws {
     var loader = ProfileLoader()
-    if let pid { loader.pids = Set(pid.split(separator: ",").compactMap { Int32($0) }) }
+    if let pid {
+      do {
+        loader.pids = Set(try parseIDs(pid, what: "pid"))
+      } catch let error as CLIError {
+        writeError(error.description, verb: "report")
+        throw ExitCode.failure
+      }
+    }
     if let comm { loader.comms = Set(comm.split(separator: ",").map(String.init)) }
     let file: PerfDataFile
     do {
@@ -112,8 +131,10 @@ struct ReportCommand: ParsableCommand {
       return
     }
     var options = ReportOptions()
-    options.sortKeys = try sort.split(separator: ",").map {
-      guard let k = ReportSortKey.parse(String($0)) else { throw ValidationError("--sort: unknown key '\($0)'") }
+    options.sortKeys = try sort.split(separator: ",", omittingEmptySubsequences: false).map {
+      guard let k = ReportSortKey.parse(String($0)) else {
+        throw ValidationError("--sort: unknown key '\($0)' (keys: comm,dso,sym,pid,tid)")
+      }
       return k
     }
     let hasCallchains = file.events.contains { SampleType(rawValue: $0.attributes.sample_type).contains(.callchain) }
@@ -133,33 +154,21 @@ struct ReportCommand: ParsableCommand {
     }
   }
 
+  /// Writes a whole output file: a device, FIFO or symlink is written through, never replaced.
   func writeWhole(_ path: String, _ text: String) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else {
-      writeError("cannot create \(path): \(errnoDescription(errno))", verb: "report")
+    do {
+      let file = try OutputFile(path: path, rotate: false)
+      defer { file.close() }
+      let failure = Array(text.utf8).withUnsafeBytes { writeAll(file.fd, $0) }
+      if let failure { throw SondeError.system("write(\(path))", errno: failure) }
+    } catch let error as SondeError {
+      writeError(error.description, verb: "report")
       throw ExitCode.failure
-    }
-    defer { close(fd) }
-    let bytes = Array(text.utf8)
-    var done = 0
-    while done < bytes.count {
-      let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
-      if n <= 0 {
-        writeError("write \(path): \(errnoDescription(errno))", verb: "report")
-        throw ExitCode.failure
-      }
-      done += n
     }
   }
 }
 
 /// Writes text to standard output without Foundation.
 func writeStdout(_ text: String) {
-  let bytes = Array(text.utf8)
-  var done = 0
-  while done < bytes.count {
-    let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + done, bytes.count - done) }
-    if n <= 0 { return }
-    done += n
-  }
+  _ = Array(text.utf8).withUnsafeBytes { writeAll(1, $0) }
 }

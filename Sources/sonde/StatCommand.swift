@@ -24,10 +24,14 @@ struct StatCommand: ParsableCommand {
   @Option(name: [.customShort("C"), .customLong("cpu")], help: "System-wide on these CPUs only (e.g. 0-1,3).")
   var cpus: String?
 
-  @Option(name: [.customShort("I"), .customLong("interval-print")], help: "Print deltas every MS milliseconds.")
+  @Option(
+    name: [.customShort("I"), .customLong("interval-print")], parsing: .unconditional,
+    help: "Print deltas every MS milliseconds.")
   var interval: Int?
 
-  @Option(name: [.short, .customLong("repeat")], help: "Run the command N times; print means and variance.")
+  @Option(
+    name: [.short, .customLong("repeat")], parsing: .unconditional,
+    help: "Run the command N times; print means and variance.")
   var repeats: Int = 1
 
   @Option(name: [.customShort("x"), .customLong("field-separator")], help: "CSV output with this separator (perf -x).")
@@ -44,6 +48,21 @@ struct StatCommand: ParsableCommand {
 
   @Argument(parsing: .captureForPassthrough, help: "Command to run and count (after --).")
   var command: [String] = []
+
+  func validate() throws {
+    if let separator, separator.isEmpty { throw ValidationError("-x needs a separator, such as -x, or -x ';'") }
+    if repeats < 1 { throw ValidationError("-r must be at least 1") }
+    if let output, output.isEmpty { throw ValidationError("-o needs a file name") }
+    if pid != nil && tid != nil { throw ValidationError("give -p or -t, not both") }
+    let hasCommand = !command.isEmpty && command != ["--"]
+    if pid != nil || tid != nil {
+      let flag = pid != nil ? "-p" : "-t"
+      if hasCommand { throw ValidationError("\(flag) counts existing tasks: give \(flag) or a command, not both") }
+      if allCPUs { throw ValidationError("-a counts every task: give -a or \(flag), not both") }
+      if cpus != nil { throw ValidationError("-C counts whole CPUs: give -C or \(flag), not both") }
+    }
+    if let cpus, cpus.isEmpty { throw ValidationError("-C needs a CPU list such as 0-1,3") }
+  }
 
   mutating func run() throws {
     try reportingErrors(verb: "stat") {
@@ -94,6 +113,13 @@ struct StatCommand: ParsableCommand {
         if !printedHeader, let header = renderer.intervalHeader { sink.write(header) }
         printedHeader = true
         sink.write(renderer.render(intervalResult, intervalSeconds: Double(interval ?? 1000) / 1000))
+      }
+      for count in result.counts where count.userSpaceOnly {
+        // perf's fallback, said out loud: the numbers exclude the kernel.
+        samplingStatus(
+          "sonde stat: warning: \(count.event.name) counted user space only (as \(count.event.name):u): kernel counting "
+            + "needs CAP_PERFMON or kernel.perf_event_paranoid ≤ 1 (it is \(readSmallFile("/proc/sys/kernel/perf_event_paranoid")?.trimmingWhitespace() ?? "?"))"
+        )
       }
       if interval == nil {
         sink.write(renderer.render(result))

@@ -34,6 +34,8 @@ public struct RecordOptions: Sendable {
   public var wakeupWatermark: UInt32 = 0
   /// Flight recorder: backward (overwrite) rings that keep only the newest data, read once at the end.
   public var overwrite = false
+  /// With a system-wide target (`-a -- CMD`): a command to run while recording; the recording ends when it does.
+  public var workload: [String]?
   /// The command line stored in the file's cmdline feature.
   public var commandLine: [String] = []
 
@@ -54,6 +56,10 @@ public struct RecordResult: Sendable {
   public var durationSeconds: Double
   /// Exit code of the forked command (128 + signal when killed), when there was one.
   public var commandExitCode: Int32?
+  /// Events the kernel let sample user space only (perf's `:u` fallback under perf_event_paranoid ≥ 2).
+  public var userSpaceOnlyEvents: [String] = []
+  /// Whether Sonde ended the command itself (at --duration), so its exit code is not the command's own.
+  public var commandStoppedBySonde = false
   /// Rings opened (one per CPU, or per CPU per thread group owner).
   public var rings: Int
 }

@@ -1,5 +1,6 @@
 import CSonde
 import PerfEvents
+import Profiles
 
 #if canImport(Glibc)
   import Glibc
@@ -57,6 +58,7 @@ public final class Recorder {
       }
     case .systemWide:
       tasks = [-1]
+      if let workload = options.workload { launcher = try PausedChild(arguments: workload) }
     }
 
     // Open every (event, task, cpu); the first fd per CPU owns that CPU's ring.
@@ -68,6 +70,7 @@ public final class Recorder {
       var backward: Bool
     }
     var ringOwner: [RingKey: PerfEventFD] = [:]
+    var userSpaceOnly: [String] = []
     for cpu in cpus {
       for task in tasks {
         for (index, spec) in specs.enumerated() {
@@ -89,6 +92,7 @@ public final class Recorder {
             rings.append(try SampleRing(event: fd, dataPages: pages, overwrite: key.backward))
           }
           opened.append(OpenedFD(event: index, fd: fd))
+          if fd.fellBackToUserSpace && !userSpaceOnly.contains(spec.name) { userSpaceOnly.append(spec.name) }
         }
       }
     }
@@ -117,17 +121,17 @@ public final class Recorder {
     for (i, attr) in attrs.enumerated() {
       events.append(PerfDataEvent(attributes: attr, ids: ids[i], name: names[i]))
     }
+    // `-o -`, a FIFO or a character device gets perf's pipe format, written through; a regular file is
+    // kept as FILE.old, as perf does, before a new one is written.
+    let output = try OutputFile(path: options.output, rotate: true)
     let writer: PerfDataWriter
-    if options.output == "-" {
-      // Pipe mode to standard output (`sonde record -o - … | perf report -i -`).
+    if output.isStream {
       var features = HostFeatures.collect(commandLine: options.commandLine)
-      // A pipe carries the tracepoint formats up front, before the samples that need them.
+      // A stream carries the tracepoint formats up front, before the samples that need them.
       features.tracingData = TracingData.collect(for: events)
-      writer = try PerfDataWriter(pipe: 1, events: events, features: features)
+      writer = try PerfDataWriter(stream: output, events: events, features: features)
     } else {
-      // Like perf, keep the previous recording as FILE.old instead of overwriting it.
-      if fileExists(options.output) { _ = rename(options.output, options.output + ".old") }
-      writer = try PerfDataWriter(path: options.output, events: events)
+      writer = try PerfDataWriter(file: output, events: events)
     }
     var buildIDs = BuildIDCollector(decoder: decoder)
     var bytesWritten: UInt64 = 0
@@ -141,35 +145,50 @@ public final class Recorder {
     try write(synthesized)
 
     let poller = try RingPoller(rings: rings)
-    if let launcher {
-      try launcher.release()
+    if case .command = options.target {
+      // The events enable themselves when the command execs (enable_on_exec).
+      try launcher?.release()
     } else {
       for o in opened { try o.fd.enable() }
+      try launcher?.release()
     }
 
     var sorter = RecordSorter()
     var stats = RecordResult(
       output: options.output, samples: 0, lost: 0, lostSamples: 0, throttles: 0, records: 0, bytesWritten: 0,
       durationSeconds: 0, commandExitCode: nil, rings: rings.count)
+    stats.userSpaceOnlyEvents = userSpaceOnly
     let drain = { (ring: SampleRing) in
       ring.drain { bytes in
         sorter.add(time: decoder.time(of: bytes), bytes: [UInt8](bytes))
         Self.count(bytes, into: &stats)
       }
     }
+    var interrupted = false
+    var durationElapsed = false
     while true {
       _ = try poller.wait(timeoutMilliseconds: 100)
       if !options.overwrite {
         // A round drains every ring, so the next round's horizon is safe for all CPUs.
         for ring in rings { _ = drain(ring) }
         let ready = sorter.finishRound()
-        if !ready.isEmpty { try write(ready + [RecordSorter.finishedRoundRecord]) }
+        if !ready.isEmpty {
+          try write(ready + [RecordSorter.finishedRoundRecord])
+          // On disk every round, header included: a SIGKILL loses at most the current round.
+          try writer.sync()
+        }
       } else {
         // Flight recorder: only the forward side-band rings are read as we go; they are kept until the end.
         for ring in rings where !ring.overwrite { _ = drain(ring) }
       }
-      if shouldStop() { break }
-      if let d = options.duration, monotonicSeconds() - startTime >= d { break }
+      if shouldStop() {
+        interrupted = true
+        break
+      }
+      if let d = options.duration, monotonicSeconds() - startTime >= d {
+        durationElapsed = true
+        break
+      }
       if let launcher, try launcher.poll() != nil { break }
       if launcher == nil && options.target != .systemWide && poller.allHungUp { break }
     }
@@ -186,7 +205,11 @@ public final class Recorder {
       }
     }
     if let launcher {
-      if try launcher.poll() == nil { kill(launcher.pid, SIGTERM) }
+      if try launcher.poll() == nil {
+        // Ctrl-C is passed on as SIGINT, as a terminal would; at --duration Sonde ends the command itself.
+        kill(launcher.pid, interrupted ? SIGINT : SIGTERM)
+        stats.commandStoppedBySonde = durationElapsed && !interrupted
+      }
       stats.commandExitCode = try launcher.wait().exitCode
     }
     try write(sorter.finishAll())
@@ -207,11 +230,11 @@ public final class Recorder {
     case RecordType.sample: stats.samples += 1
     case RecordType.lost:
       if bytes.count >= 24 {
-        stats.lost += UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+        stats.lost +|= UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
       }
     case RecordType.lostSamples:
       if bytes.count >= 16 {
-        stats.lostSamples += UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        stats.lostSamples +|= UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
       }
     case RecordType.throttle: stats.throttles += 1
     default: break

@@ -143,7 +143,9 @@ public struct StatEngine: Sendable {
       var reading = readings[i]
       if let current = reading, let earlier = previous?[i] { reading = current.delta(since: earlier) }
       if case .counting = counters.status[i], reading == nil { reading = .zero }
-      return StatCount(event: counters.events[i], status: counters.status[i], reading: reading)
+      var count = StatCount(event: counters.events[i], status: counters.status[i], reading: reading)
+      count.userSpaceOnly = counters.userSpaceOnly.contains(i)
+      return count
     }
   }
 }

@@ -52,6 +52,8 @@ public struct StatCount: Sendable, Hashable {
   public var reading: CounterReading?
   /// Relative standard deviation of the mean over repeats, in percent (`-r`), when there were several runs.
   public var variancePercent: Double?
+  /// The kernel refused kernel-mode counting to this user, so the event counted user space only (`:u`).
+  public var userSpaceOnly = false
 }
 
 /// One `-I` report: time since start and each event's delta over the interval.
