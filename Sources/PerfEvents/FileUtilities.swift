@@ -10,11 +10,14 @@ public func readSmallFile(_ path: String) -> String? {
   return String(decoding: bytes, as: UTF8.self)
 }
 
-/// Reads a whole file as bytes, or nil if it cannot be opened or read.
-public func readFileBytes(_ path: String) -> [UInt8]? {
-  let fd = open(path, O_RDONLY | O_CLOEXEC)
+/// Reads a whole regular file (procfs and sysfs files are regular) as bytes, or nil if it cannot be opened
+/// or read, is not a regular file (a FIFO, a device: never blocks on one), or holds more than `limit` bytes.
+public func readFileBytes(_ path: String, limit: Int = 1 << 30) -> [UInt8]? {
+  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
   guard fd >= 0 else { return nil }
   defer { close(fd) }
+  var info = stat()
+  guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
   var result: [UInt8] = []
   var chunk = [UInt8](repeating: 0, count: 65536)
   while true {
@@ -25,8 +28,23 @@ public func readFileBytes(_ path: String) -> [UInt8]? {
     }
     if n == 0 { break }
     result.append(contentsOf: chunk[0..<n])
+    if result.count > limit { return nil }
   }
   return result
+}
+
+/// A file type in words, for errors (`FIFO`, `character device`, …).
+public func fileTypeName(_ mode: mode_t) -> String {
+  switch mode & S_IFMT {
+  case S_IFREG: "regular file"
+  case S_IFDIR: "directory"
+  case S_IFIFO: "FIFO"
+  case S_IFCHR: "character device"
+  case S_IFBLK: "block device"
+  case S_IFSOCK: "socket"
+  case S_IFLNK: "symbolic link"
+  default: "unknown file type"
+  }
 }
 
 /// Names of the entries of a directory (without . and ..), or [] if it cannot be read.

@@ -6,15 +6,33 @@
 public enum TraceFS {
   /// The mounted tracefs root (`/sys/kernel/tracing`, or the old debugfs location), if any.
   public static var root: String? {
-    for candidate in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] where fileExists("\(candidate)/events") {
+    for candidate in candidates where fileExists("\(candidate)/events") {
       return candidate
     }
     return nil
   }
 
-  /// The error when tracefs is not mounted.
+  static let candidates = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+
+  /// The error when tracefs cannot be used: mounted but closed to this user (tracefs is mode 0700 by
+  /// default, so only root reads it), or not mounted at all.
   static func notMounted(_ operation: String) -> SondeError {
-    SondeError(
+    let mounts = readSmallFile("/proc/mounts") ?? ""
+    for candidate in candidates {
+      let mounted = mounts.split(separator: "\n").contains { line in
+        let fields = line.split(separator: " ")
+        return fields.count > 2 && fields[1] == candidate && (fields[2] == "tracefs" || fields[2] == "debugfs")
+      }
+      var st = stat()
+      let denied = stat("\(candidate)/events", &st) != 0 && (errno == EACCES || errno == EPERM)
+      if mounted || denied {
+        return SondeError(
+          .permissionDenied, operation: operation, errno: EACCES,
+          reason: "tracefs is mounted at \(candidate) but this user may not read it (it is root-only by default)",
+          remedy: "run as root, or remount it for a group: mount -o remount,mode=750,gid=GROUP \(candidate)")
+      }
+    }
+    return SondeError(
       .notSupported, operation: operation, reason: "tracefs is not mounted",
       remedy: "mount it: mount -t tracefs nodev /sys/kernel/tracing")
   }

@@ -16,8 +16,10 @@ public final class ByteStore: @unchecked Sendable {
   private let isMapped: Bool
 
   /// Maps `path` read-only. Throws if the file cannot be opened, is not a regular file, or cannot be mapped.
+  /// Opened non-blocking, so a FIFO where a binary should be (planted by whoever owns that path) is refused
+  /// at once instead of blocking the reader until someone writes to it.
   public init(mapping path: String) throws(SondeError) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
     guard fd >= 0 else {
       let code = errno
       let kind: SondeError.Kind =
@@ -28,7 +30,9 @@ public final class ByteStore: @unchecked Sendable {
     var info = stat()
     guard fstat(fd, &info) == 0 else { throw SondeError.system("fstat(\(path))") }
     guard (info.st_mode & S_IFMT) == S_IFREG else {
-      throw SondeError.invalid("open(\(path))", "not a regular file", remedy: "pass an ELF executable or library")
+      throw SondeError.invalid(
+        "open(\(path))", "not a regular file (\(fileTypeName(info.st_mode)))",
+        remedy: "pass an ELF executable or library")
     }
     let size = Int(info.st_size)
     count = size

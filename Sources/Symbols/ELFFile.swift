@@ -45,8 +45,16 @@ public final class ELFFile: @unchecked Sendable {
     self.header = header
     let reader = store.reader(bigEndian: header.isBigEndian)
     self.reader = reader
-    programHeaders = try ELFFile.parseProgramHeaders(reader, header)
-    sections = try ELFFile.parseSections(reader, header)
+    do throws(SondeError) {
+      programHeaders = try ELFFile.parseProgramHeaders(reader, header)
+      sections = try ELFFile.parseSections(reader, header)
+    } catch {
+      // The table parsers and the byte reader do not know the file: name it, so a truncated binary among
+      // many says which one it is.
+      var named = error
+      named.operation = "parse ELF \(path)"
+      throw named
+    }
     buildID = ELFFile.findBuildID(reader, header, programHeaders, sections)
     debugLink = ELFFile.findDebugLink(reader, sections)
   }

@@ -89,7 +89,18 @@ struct SymbolizeCommand: ParsableCommand {
       _ = try symbolizer.maps(pid: pid)  // report a missing process as an error, not as [unknown]s
       frames = symbolizer.symbolize(pid: pid, addresses: addresses)
     } else {
-      _ = try symbolizer.kernelSymbols()
+      let table = try symbolizer.kernelSymbols()
+      if table.isRestricted {
+        // Every address in kallsyms reads 0 for this user: say so instead of printing [unknown]s.
+        let restrict = readSmallFile("/proc/sys/kernel/kptr_restrict")?.trimmingWhitespace() ?? "?"
+        let paranoid = readSmallFile("/proc/sys/kernel/perf_event_paranoid")?.trimmingWhitespace() ?? "?"
+        throw SondeError(
+          .permissionDenied, operation: "read /proc/kallsyms",
+          reason:
+            "the kernel hides symbol addresses from this user "
+            + "(kernel.kptr_restrict = \(restrict), kernel.perf_event_paranoid = \(paranoid))",
+          remedy: "run as root (CAP_SYSLOG), or set kernel.kptr_restrict = 0 and kernel.perf_event_paranoid ≤ 1")
+      }
       frames = symbolizer.symbolizeKernel(addresses: addresses)
     }
     for frame in frames { print(json ? jsonLine(frame) : textLine(frame)) }
