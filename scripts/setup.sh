@@ -7,9 +7,9 @@ set -euo pipefail
 # tests, peers in benchmarks), qemu + a Debian kernel + busybox (to prove kprobe/fentry paths on a
 # kernel that has them), llvm (llvm-symbolizer oracle), binutils (nm, c++filt oracles), libc6-dbg (a real
 # build-id debug file for the symbolizer to find), systemtap-sdt-dev (<sys/sdt.h>: USDT probes in the demo),
-# chromium (renders the flame graph SVG in tests).
+# chromium (renders the flame graph SVG in tests), stress-ng (a busy loop per CPU for scripts/test-under-load.sh).
 packages=(libbpf-dev linux-perf bpftrace bpftool qemu-system-x86 linux-image-amd64 busybox-static cpio
-  binutils llvm libc6-dbg systemtap-sdt-dev chromium)
+  binutils llvm libc6-dbg systemtap-sdt-dev chromium stress-ng)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
