@@ -85,7 +85,7 @@ extension BPFMap {
     var keys = [UInt8](repeating: 0, count: batchSize * keySize)
     var values = [UInt8](repeating: 0, count: batchSize * stride)
     while true {
-      var count = UInt32(batchSize)
+      var count = UInt32(clamping: batchSize)
       var opts = bpf_map_batch_opts()
       opts.sz = MemoryLayout<bpf_map_batch_opts>.size
       let rc = inCursor.withUnsafeMutableBytes { inBuffer in
@@ -105,8 +105,14 @@ extension BPFMap {
       let code: Int32 = rc < 0 ? errno : 0
       result.statistics.calls += 1
       if code == ENOSPC && count == 0 {
-        // A bucket holds more elements than the buffer: grow and retry from the same cursor.
-        batchSize *= 2
+        // A bucket holds more elements than the buffer: grow and retry from the same cursor. No bucket holds
+        // more than the map does, so past that the kernel is saying something else.
+        guard batchSize < max(Int(maxEntries), 1) else {
+          throw SondeError(
+            .system, operation: operation, errno: ENOSPC,
+            reason: "the kernel wants a buffer larger than the map's \(maxEntries) entries")
+        }
+        batchSize = min(batchSize * 2, max(Int(maxEntries), 1))
         result.statistics.growths += 1
         keys = [UInt8](repeating: 0, count: batchSize * keySize)
         values = [UInt8](repeating: 0, count: batchSize * stride)

@@ -81,8 +81,11 @@ extension BPFProgram {
   {
     let kind = retprobe ? "uretprobe" : "uprobe"
     let what = "\(kind) \(binary):\(label ?? "0x" + String(offset, radix: 16))\(pid.map { " pid \($0)" } ?? "")"
+    guard let fileOffset = Int(exactly: offset) else {
+      throw SondeError.invalid("attach \(name) to \(what)", "offset 0x\(String(offset, radix: 16)) is beyond any file")
+    }
     return try link("attach \(name) to \(what)", target: what) {
-      bpf_program__attach_uprobe(handle, retprobe, pid ?? -1, binary, Int(offset))
+      bpf_program__attach_uprobe(handle, retprobe, pid ?? -1, binary, fileOffset)
     }
   }
 

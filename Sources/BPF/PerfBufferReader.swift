@@ -44,7 +44,10 @@ public final class PerfBufferReader<Event: BitwiseCopyable & Sendable>: @uncheck
         malformedRecords += 1
       }
     }
-    sink.lost = { [unowned self] count in lostRecords += count }
+    sink.lost = { [unowned self] count in
+      let (sum, overflow) = lostRecords.addingReportingOverflow(count)
+      lostRecords = overflow ? .max : sum  // saturating: the count comes from the kernel's records
+    }
     let context = Unmanaged.passUnretained(sink).toOpaque()
     let buffer = perf_buffer__new(
       fd, pagesPerCPU,

@@ -207,8 +207,9 @@ public struct EventParser: Sendable {
     _ terms: Substring, pmu: PMU, to spec: inout EventSpec, operation: String, depth: Int
   ) throws(SondeError) {
     for term in terms.split(separator: ",") {
-      let pair = term.split(separator: "=", maxSplits: 1)
+      let pair = term.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
       let key = String(pair[0]).trimmingWhitespace()
+      guard !key.isEmpty else { throw .invalid(operation, "a term has no name: '\(term)'") }
       var value: UInt64 = 1
       if pair.count == 2 {
         guard let parsed = Self.parseNumber(pair[1]) else {

@@ -107,8 +107,9 @@ public final class ELFFile: @unchecked Sendable {
     for segment in loadSegments {
       let alignedStart = segment.offset & ~(page - 1)
       let (end, overflow) = segment.offset.addingReportingOverflow(segment.fileSize)
-      guard !overflow, alignedStart <= mapping.offset, fileOffset >= alignedStart,
-        fileOffset - alignedStart < ((end - alignedStart) + page - 1) & ~(page - 1)
+      // Page-rounded extent, saturating: a p_filesz near 2^64 must not trap the round-up.
+      let extent = (end - alignedStart).saturatingAddPage(page)
+      guard !overflow, alignedStart <= mapping.offset, fileOffset >= alignedStart, fileOffset - alignedStart < extent
       else { continue }
       let writable = segment.flags & 2 != 0
       let score = (segment.isExecutable == mappingExecutable ? 2 : 0) + (writable == mappingWritable ? 1 : 0)
@@ -123,7 +124,8 @@ public final class ELFFile: @unchecked Sendable {
   public func fileOffset(forVirtualAddress vaddr: UInt64) -> UInt64? {
     for segment in loadSegments where vaddr >= segment.virtualAddress {
       let delta = vaddr - segment.virtualAddress
-      if delta < segment.fileSize { return segment.offset + delta }
+      let (offset, overflow) = segment.offset.addingReportingOverflow(delta)
+      if delta < segment.fileSize && !overflow { return offset }
     }
     return nil
   }
@@ -172,4 +174,12 @@ func hexString(_ bytes: [UInt8]) -> String {
     out.append(digits[Int(byte & 15)])
   }
   return String(decoding: out, as: UTF8.self)
+}
+
+extension UInt64 {
+  /// Rounds up to a multiple of `page` (a power of two), or `UInt64.max & ~(page - 1)` when that overflows.
+  fileprivate func saturatingAddPage(_ page: UInt64) -> UInt64 {
+    let (sum, overflow) = addingReportingOverflow(page - 1)
+    return (overflow ? .max : sum) & ~(page - 1)
+  }
 }

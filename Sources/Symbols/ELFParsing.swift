@@ -48,7 +48,7 @@ extension ELFFile {
     guard count > 0, h.programHeaderOffset != 0 else { return [] }
     if count == 0xffff, h.sectionHeaderOffset != 0 {
       // PN_XNUM: the real count is in section 0's sh_info.
-      count = UInt64(try r.u32(h.sectionHeaderOffset + (h.is64Bit ? 44 : 28)))
+      count = UInt64(try r.u32(h.sectionHeaderOffset &+ (h.is64Bit ? 44 : 28)))  // wraps: r.u32 bounds-checks
     }
     let entrySize = UInt64(h.programHeaderEntrySize)
     guard entrySize >= (h.is64Bit ? 56 : 32) else { throw corrupt("", "program header entry size \(entrySize)") }
@@ -57,7 +57,7 @@ extension ELFFile {
       throw corrupt("", "program headers (\(count) × \(entrySize) at \(h.programHeaderOffset)) extend past EOF")
     }
     var result: [ELFProgramHeader] = []
-    result.reserveCapacity(Int(count))
+    result.reserveCapacity(Int(min(count, 1 << 16)))
     for index in 0..<count {
       let o = h.programHeaderOffset + index * entrySize
       if h.is64Bit {
@@ -83,7 +83,7 @@ extension ELFFile {
     var count = UInt64(h.sectionHeaderCount)
     if count == 0 {
       // Extended numbering: the real count is in section 0's sh_size.
-      count = try r.word(h.sectionHeaderOffset + (h.is64Bit ? 32 : 20), is64: h.is64Bit)
+      count = try r.word(h.sectionHeaderOffset &+ (h.is64Bit ? 32 : 20), is64: h.is64Bit)  // wraps: bounds-checked
       if count == 0 { return [] }
     }
     guard count <= UInt64(r.count) / entrySize, r.contains(offset: h.sectionHeaderOffset, size: count * entrySize)
@@ -95,7 +95,7 @@ extension ELFFile {
       var info: UInt32, entsize: UInt64
     }
     var raws: [Raw] = []
-    raws.reserveCapacity(Int(count))
+    raws.reserveCapacity(Int(min(count, 1 << 16)))
     for index in 0..<count {
       let o = h.sectionHeaderOffset + index * entrySize
       if h.is64Bit {

@@ -21,7 +21,8 @@ extension ELFFile {
     let isDynamic = table.type == ELFSection.SHT_DYNSYM
     let count = table.size / entrySize
     var result: [ELFSymbol] = []
-    result.reserveCapacity(Int(count))
+    // The count is bounded by the file's size; reserve no more than a large real table needs up front.
+    result.reserveCapacity(Int(min(count, 1 << 20)))
     for index in 0..<count {
       let o = table.offset + index * entrySize
       let nameOffset = UInt64(try r.u32(o))

@@ -51,7 +51,8 @@ public struct MemoryMapping: Sendable, Hashable {
   public var isExecutable: Bool { permissions.utf8.dropFirst(2).first == UInt8(ascii: "x") }
   public func contains(_ address: UInt64) -> Bool { address >= start && address < end }
   /// The file offset of `address` inside the backing file.
-  public func fileOffset(of address: UInt64) -> UInt64 { address - start + offset }
+  /// Wrapping: `offset` comes from /proc and can be near 2^64 (a device mapped at a high offset).
+  public func fileOffset(of address: UInt64) -> UInt64 { address &- start &+ offset }
   /// The last path component, for short display.
   public var moduleName: String { path.split(separator: "/").last.map(String.init) ?? path }
 }

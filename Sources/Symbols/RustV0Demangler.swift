@@ -210,6 +210,10 @@ struct RustV0Parser {
   private mutating func backref(_ body: (inout RustV0Parser) -> Bool) -> Bool {
     let start = position - 1
     guard let target = base62(), target < UInt64(start) else { return false }
+    // A chain of back-references (each pointing at the previous one) recurses once per link: count every
+    // link against the same depth and work limits as the grammar's own recursion.
+    budget -= 1
+    guard depth + 1 < RustV0Parser.maxDepth, budget > 0 else { return false }
     let resume = position
     position = Int(target)
     depth += 1

@@ -87,10 +87,10 @@ final class SwiftRuntimeDemangler: Sendable {
       break
     }
     let digits = rest.prefix { $0.isASCII && $0.isNumber }
-    guard let length = Int(digits), length > 0, rest.utf8.count >= digits.count + length else { return nil }
-    let start = rest.index(rest.startIndex, offsetBy: digits.count)
-    let end = rest.index(start, offsetBy: length)
-    let module = rest[start..<end]
+    // The length counts UTF-8 bytes; compare without adding (a huge length must not overflow).
+    guard let length = Int(digits), length > 0, length <= rest.utf8.count - digits.count else { return nil }
+    let bytes = rest.utf8.dropFirst(digits.count).prefix(length)
+    let module = Substring(bytes)
     guard module.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
     return String(module)
   }

@@ -14,6 +14,12 @@ struct EventParserTests {
     return groups[0].events[0]
   }
 
+  @Test func aPMUTermWithoutANameIsAnErrorNotATrap() {
+    for text in ["software/=/", "software/=1/", "software/config=1,=/"] {
+      #expect(throws: SondeError.self, "\(text)") { try parser.parse(text) }
+    }
+  }
+
   @Test func genericHardwareAndSoftwareNamesAndAliasesResolve() throws {
     #expect(try single("cycles").config == UInt64(PERF_COUNT_HW_CPU_CYCLES.rawValue))
     #expect(try single("cpu-cycles").type == PERF_TYPE_HARDWARE.rawValue)

@@ -180,6 +180,25 @@ struct PerfDataTests {
     #expect(wrong?.reason.contains("bad magic") == true)
   }
 
+  /// A sparse file can make a feature section claim more bytes than a u32 holds: the length checks compare
+  /// in `Int`, where converting the remaining size to `UInt32` used to trap.
+  @Test func aFeatureSectionLargerThanFourGiBIsReadWithoutTrapping() throws {
+    let path = NSTemporaryDirectory() + "sonde-sparse-\(getpid()).data"
+    defer { unlink(path) }
+    _ = try Self.writeSample(to: path)
+    var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    func u64(_ offset: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) } }
+    let table = Int(u64(40) + u64(48))
+    let bits = (0..<256).filter { u64(72 + $0 / 64 * 8) & (1 << UInt64($0 % 64)) != 0 }
+    let entry = table + 16 * (try #require(bits.firstIndex(of: FeatureID.hostname.rawValue)))
+    let huge: UInt64 = 5 << 30
+    for b in 0..<8 { bytes[entry + 8 + b] = UInt8(truncatingIfNeeded: huge >> (8 * UInt64(b))) }
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    #expect(truncate(path, off_t(u64(entry)) + off_t(huge)) == 0)
+    let file = try PerfDataFile(path: path)
+    #expect(file.features.hostname == "testhost")
+  }
+
   /// Runs `argv` (a path, or a program on PATH) to completion: status, stdout, stderr.
   static func run(_ argv: [String]) throws -> (status: Int32, out: String, err: String) {
     let output = try TestSupport.run(argv[0], Array(argv.dropFirst()))

@@ -190,6 +190,13 @@ struct HostileInputTests {
     #expect(!r.stderr.contains("Missing value"), "a negative number is a bad value, not a missing one: \(r.stderr)")
   }
 
+  @Test func anIntervalBeyondTwentyFourDaysIsWaitedNotTrapped() throws {
+    let r = try BoundedRun.run(
+      [Self.sonde, "stat", "-I", "3000000000", "-e", "task-clock", "--", "true"], timeoutSeconds: 20,
+      stdoutLimitBytes: 1 << 20)
+    #expect(r.status == 0, "\(r)")
+  }
+
   @Test func recordAllCPUsWithACommandSamplesWhileTheCommandRuns() throws {
     let dir = try TestSupport.temporaryDirectory("a-cmd")
     defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -147,6 +147,15 @@ import Testing
     phHuge[56] = 0xfe  // 0xfffe entries (0xffff would mean PN_XNUM)
     phHuge[57] = 0xff
     #expect(throws: SondeError.self) { try ELFFile(bytes: phHuge, path: "ph-huge") }
+    // e_shoff at the top of the address space, with PN_XNUM (0xffff program headers) and with e_shnum 0
+    // (extended numbering): both read section 0 at e_shoff + k, which must not overflow.
+    for (phnum, shnum) in [(UInt16(0xffff), UInt16(1)), (UInt16(1), UInt16(0))] {
+      var top = bytes
+      withUnsafeBytes(of: UInt64.max.littleEndian) { top.replaceSubrange(40..<48, with: $0) }
+      withUnsafeBytes(of: phnum.littleEndian) { top.replaceSubrange(56..<58, with: $0) }
+      withUnsafeBytes(of: shnum.littleEndian) { top.replaceSubrange(60..<62, with: $0) }
+      #expect(throws: SondeError.self) { try ELFFile(bytes: top, path: "shoff-max") }
+    }
     // Truncated in the middle of the header.
     #expect(throws: SondeError.self) { try ELFFile(bytes: Array(bytes.prefix(40)), path: "truncated") }
     // Unknown class.

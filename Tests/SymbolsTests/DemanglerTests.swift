@@ -80,6 +80,10 @@ import Testing
     for bad in ["_R", "_RX", "_RNvC", "_RNvC99foo3bar", "_RB_", "_RNvB0_3foo", "_RINvC1a1fAhj11", "_RC3foo3bar"] {
       #expect(d.demangle(bad) == nil, "\(bad)")
     }
+    // A chain of 100,000 back-references, each pointing at the one before, overflowed the stack; it is cut
+    // off by the same depth limit as the grammar's own nesting.
+    #expect(d.demangle(Self.backReferenceChain(100_000)) == nil)
+    #expect(d.demangle(Self.backReferenceChain(5)) == "j1_B4_B7_Ba_Bd_::<1>")
     // A back-reference cycle must not recurse forever.
     #expect(d.demangle("_RNvNvB0_1a1b") == nil)
     // Nested back-references that double the output at each level are cut off, not expanded 2^40 times:
@@ -225,5 +229,37 @@ import Testing
     #expect(lines[1]["demangled"] as? String == "std::vector<int, std::allocator<int> >::push_back(int const&)")
     #expect(lines[2]["demangled"] as? String == "mycrate::foo")
     #expect(lines[3]["demangled"] is NSNull)
+  }
+
+  /// `_RIC<n>_<payload>KB<last>_E`: a crate named by the payload, whose bytes are also a chain of constant
+  /// back-references (`j1_` then `B<previous>_` …), and one generic constant argument referring to the last.
+  static func backReferenceChain(_ links: Int) -> String {
+    func base62(_ x: Int) -> String {
+      guard x > 0 else { return "_" }
+      let digits = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+      var v = x - 1
+      var out = ""
+      repeat {
+        out = String(digits[v % 62]) + out
+        v /= 62
+      } while v > 0
+      return out + "_"
+    }
+    func payload(lengthGuess: Int) -> (String, Int) {
+      var position = 2 + String(lengthGuess).count + 1  // after "IC<n>_" (positions count from after "_R")
+      var entries = ["j1_"]
+      var last = position
+      for _ in 1..<links {
+        last = position
+        position += entries[entries.count - 1].count
+        entries.append("B" + base62(last))
+        last = position
+      }
+      return (entries.joined(), last)
+    }
+    var length = 1
+    for _ in 0..<5 { length = payload(lengthGuess: length).0.count }
+    let (text, last) = payload(lengthGuess: length)
+    return "_RIC\(text.count)_" + text + "KB" + base62(last) + "E"
   }
 }

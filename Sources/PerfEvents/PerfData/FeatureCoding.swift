@@ -13,7 +13,7 @@ enum FeatureCoding {
 
   static func readString(_ c: inout ByteCursor) throws(RecordDecodeError) -> String {
     let length = try c.u32("string length")
-    guard length <= UInt32(c.remaining) else { throw c.fail("string length \(length) exceeds its section") }
+    guard Int(length) <= c.remaining else { throw c.fail("string length \(length) exceeds its section") }
     return try c.paddedString(Int(length), "string")
   }
 
@@ -70,6 +70,8 @@ enum FeatureCoding {
         let nameLength =
           (b.filename.utf8.count + 1 + PerfDataFormat.nameAlign - 1) / PerfDataFormat.nameAlign
           * PerfDataFormat.nameAlign
+        // The record's size is a u16: a name that long cannot be described (none is: PATH_MAX is 4096).
+        guard 36 + nameLength <= Int(UInt16.max) else { continue }
         w.u32(0)
         w.u16(b.cpumode | RecordMisc.buildIDSize)
         w.u16(UInt16(36 + nameLength))
@@ -97,7 +99,8 @@ enum FeatureCoding {
     switch id {
     case .tracingData:
       // A section Sonde cannot parse (e.g. big-endian) is noted, not fatal: samples still decode.
-      if let data = try? TracingData.decode(try c.bytes(c.remaining, "tracing data")) {
+      // Bounded like any file Sonde reads whole (a sparse file can claim terabytes).
+      if c.remaining <= 1 << 30, let data = try? TracingData.decode(try c.bytes(c.remaining, "tracing data")) {
         f.tracingData = data
       } else {
         f.otherFeatures.append(feature)
@@ -114,14 +117,14 @@ enum FeatureCoding {
     case .totalMemory: f.totalMemoryKB = try c.u64("total_mem")
     case .cmdline:
       let n = try c.u32("cmdline count")
-      guard n <= UInt32(c.remaining / 4) else { throw c.fail("cmdline claims \(n) arguments") }
+      guard Int(n) <= c.remaining / 4 else { throw c.fail("cmdline claims \(n) arguments") }
       var args: [String] = []
       for _ in 0..<n { args.append(try readString(&c)) }
       f.cmdline = args
     case .eventDescription:
       let n = try c.u32("event count")
       let size = Int(try c.u32("event attr size"))
-      guard size >= 64, n <= UInt32(c.remaining / size) else {
+      guard size >= 64, Int(n) <= c.remaining / size else {
         throw c.fail("event_desc claims \(n) events of \(size) bytes")
       }
       for _ in 0..<n {

@@ -16,6 +16,10 @@ public enum PerfDataFormat {
   public static let attrSize = 128
   /// Strings in feature sections are padded to this (NAME_ALIGN).
   public static let nameAlign = 64
+  /// Most events a file may define (a sanity cap against sparse files claiming huge attr sections).
+  public static let maximumEvents: UInt64 = 1 << 16
+  /// Most sample ids all events together may list.
+  public static let maximumIDs: UInt64 = 1 << 24
 }
 
 /// A (offset, size) pair pointing into the file.

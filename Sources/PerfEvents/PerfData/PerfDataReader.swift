@@ -62,8 +62,16 @@ public final class PerfDataFile: @unchecked Sendable {
       guard attrs.size % attrSize == 0 else {
         throw Self.corrupt(path, 32, "attrs size \(attrs.size) is not a multiple of attr_size \(attrSize)")
       }
+      // Caps far above any real recording (perf itself opens at most a few thousand events × CPUs), so a
+      // sparse file claiming terabytes of attrs or ids is refused before anything is allocated for it.
+      let eventCount = attrs.size / attrSize
+      guard eventCount <= PerfDataFormat.maximumEvents else {
+        throw Self.corrupt(
+          path, 32, "attrs section claims \(eventCount) events (at most \(PerfDataFormat.maximumEvents))")
+      }
+      var totalIDs: UInt64 = 0
       var events: [PerfDataEvent] = []
-      for i in 0..<Int(attrs.size / attrSize) {
+      for i in 0..<Int(eventCount) {
         let start = Int(attrs.offset) + i * Int(attrSize)
         let attrBytes = Int(attrSize) - 16
         let claimed = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 4, as: UInt32.self)))
@@ -74,6 +82,10 @@ public final class PerfDataFile: @unchecked Sendable {
         var ids = ByteCursor(bytes, offset: start + attrBytes)
         let idSection = FileSection(offset: try ids.u64("ids offset"), size: try ids.u64("ids size"))
         try Self.check(idSection, in: bytes.count, path, field: start + attrBytes, "ids")
+        totalIDs += idSection.size / 8
+        guard totalIDs <= PerfDataFormat.maximumIDs else {
+          throw Self.corrupt(path, start + attrBytes, "the events claim more than \(PerfDataFormat.maximumIDs) ids")
+        }
         var idCursor = ByteCursor(bytes, offset: Int(idSection.offset), limit: Int(idSection.offset + idSection.size))
         let idList = try idCursor.u64Array(idSection.size / 8, "ids")
         events.append(PerfDataEvent(attributes: attr, ids: idList, name: ""))

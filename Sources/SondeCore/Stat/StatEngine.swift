@@ -39,9 +39,10 @@ public struct StatEngine: Sendable {
     if runs > 1 {
       for i in counts.indices where counts[i].reading != nil {
         // Report the mean over runs, keeping the last run's enabled/running for the percentage.
-        counts[i].reading?.value = UInt64(perEvent[i].mean.rounded())
+        counts[i].reading?.value = UInt64(clampingDouble: perEvent[i].mean.rounded())
         if let r = counts[i].reading, r.running > 0, r.running < r.enabled {
-          counts[i].reading?.value = UInt64((perEvent[i].mean * Double(r.running) / Double(r.enabled)).rounded())
+          counts[i].reading?.value = UInt64(
+            clampingDouble: (perEvent[i].mean * Double(r.running) / Double(r.enabled)).rounded())
         }
         counts[i].variancePercent = perEvent[i].relativeErrorPercent
       }
@@ -182,7 +183,9 @@ final class ExitWatch {
     // With no command, watched pids are checked every 100 ms at least so the run ends when they do.
     var timeout = timeoutSeconds
     if !hasChild && !others.isEmpty { timeout = Swift.min(timeout ?? 0.1, 0.1) }
-    let ms = timeout.map { Int32(($0 * 1000).rounded(.up)) } ?? -1
+    // Saturating: an -I or duration beyond Int32.max ms (24 days) waits that long, not a trap.
+    let ms =
+      timeout.map { t in t.isFinite ? Int32(clamping: Int64(min(max((t * 1000).rounded(.up), 0), 2e9))) : -1 } ?? -1
     var pollFDs = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
     let rc = poll(&pollFDs, nfds_t(pollFDs.count), ms)
     if rc < 0 { return .signal }
@@ -191,5 +194,19 @@ final class ExitWatch {
       return .exited
     }
     return .timeout
+  }
+}
+
+extension UInt64 {
+  /// The nearest representable value: 0 for negatives and NaN, `UInt64.max` past it (a mean of scaled
+  /// counts can exceed 2^64 when an event ran almost none of the time).
+  init(clampingDouble value: Double) {
+    if !(value > 0) {
+      self = 0
+    } else if value >= 18_446_744_073_709_551_615.0 {
+      self = .max
+    } else {
+      self = UInt64(value)
+    }
   }
 }
