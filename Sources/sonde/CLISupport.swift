@@ -56,6 +56,23 @@ func writeError(_ message: String, verb: String) {
   samplingStatus("sonde \(verb): error: \(message)")
 }
 
+/// The target flags every sampling and counting verb shares, checked the same way: `-p`/`-t` name existing
+/// tasks, so they exclude each other, a command, `-a` and `-C` (perf would silently let one override the
+/// other); `-C` needs a list. `verb` reads "records" or "counts" in the messages.
+func validateTargets(
+  pid: String?, tid: String?, allCPUs: Bool, cpus: String?, command: [String], verb: String
+) throws {
+  if pid != nil && tid != nil { throw ValidationError("give -p or -t, not both") }
+  let hasCommand = !command.isEmpty && command != ["--"]
+  if pid != nil || tid != nil {
+    let flag = pid != nil ? "-p" : "-t"
+    if hasCommand { throw ValidationError("\(flag) \(verb) existing tasks: give \(flag) or a command, not both") }
+    if allCPUs { throw ValidationError("-a \(verb) every task: give -a or \(flag), not both") }
+    if cpus != nil { throw ValidationError("-C \(verb) whole CPUs: give -C or \(flag), not both") }
+  }
+  if let cpus, cpus.isEmpty { throw ValidationError("-C needs a CPU list such as 0-1,3") }
+}
+
 /// Parses a comma-separated list of ids (`-p 1,2`).
 func parseIDs(_ text: String, what: String) throws -> [Int32] {
   var ids: [Int32] = []

@@ -71,15 +71,7 @@ struct RecordCommand: ParsableCommand {
       throw ValidationError("-m must be a power of two from 1 to 1048576 pages")
     }
     if output.isEmpty { throw ValidationError("-o needs a file name ('-' for standard output)") }
-    if pid != nil && tid != nil { throw ValidationError("give -p or -t, not both") }
-    let hasCommand = !command.isEmpty && command != ["--"]
-    if pid != nil || tid != nil {
-      let flag = pid != nil ? "-p" : "-t"
-      if hasCommand { throw ValidationError("\(flag) records existing tasks: give \(flag) or a command, not both") }
-      if all { throw ValidationError("-a records every task: give -a or \(flag), not both") }
-      if cpu != nil { throw ValidationError("-C records whole CPUs: give -C or \(flag), not both") }
-    }
-    if let cpu, cpu.isEmpty { throw ValidationError("-C needs a CPU list such as 0-1,3") }
+    try validateTargets(pid: pid, tid: tid, allCPUs: all, cpus: cpu, command: command, verb: "records")
     if let callGraph, callGraph.isEmpty { throw ValidationError("--call-graph must be fp or dwarf[,SIZE]") }
   }
 

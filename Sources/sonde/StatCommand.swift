@@ -53,15 +53,7 @@ struct StatCommand: ParsableCommand {
     if let separator, separator.isEmpty { throw ValidationError("-x needs a separator, such as -x, or -x ';'") }
     if repeats < 1 { throw ValidationError("-r must be at least 1") }
     if let output, output.isEmpty { throw ValidationError("-o needs a file name") }
-    if pid != nil && tid != nil { throw ValidationError("give -p or -t, not both") }
-    let hasCommand = !command.isEmpty && command != ["--"]
-    if pid != nil || tid != nil {
-      let flag = pid != nil ? "-p" : "-t"
-      if hasCommand { throw ValidationError("\(flag) counts existing tasks: give \(flag) or a command, not both") }
-      if allCPUs { throw ValidationError("-a counts every task: give -a or \(flag), not both") }
-      if cpus != nil { throw ValidationError("-C counts whole CPUs: give -C or \(flag), not both") }
-    }
-    if let cpus, cpus.isEmpty { throw ValidationError("-C needs a CPU list such as 0-1,3") }
+    try validateTargets(pid: pid, tid: tid, allCPUs: allCPUs, cpus: cpus, command: command, verb: "counts")
   }
 
   mutating func run() throws {

@@ -109,22 +109,8 @@ enum SemanticMutation {
     var mustSucceed = false
   }
 
-  /// A small deterministic generator (SplitMix64), so every mutant is the same on every run.
-  struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    /// 0..<n (n > 0).
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-    mutating func pick<T>(_ values: [T]) -> T { values[below(values.count)] }
-  }
+  /// The suite's deterministic generator (SplitMix64), so every mutant is the same on every run.
+  typealias SplitMix64 = SeededGenerator
 
   // MARK: - The base profile
 
@@ -1877,4 +1863,11 @@ enum SemanticMutation {
         "event", "64 events, samples spread over them"))
     return out
   }
+}
+
+extension SeededGenerator {
+  /// 0..<n (n > 0).
+  mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+  mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+  mutating func pick<T>(_ values: [T]) -> T { values[below(values.count)] }
 }

@@ -88,23 +88,12 @@ import Testing
     #expect(d.demangle("_RNvNvB0_1a1b") == nil)
     // Nested back-references that double the output at each level are cut off, not expanded 2^40 times:
     // generic arguments T1 = (u32, u32), Tk = (T(k-1), T(k-1)) written as two back-references.
-    func base62(_ value: Int) -> String {
-      guard value > 0 else { return "_" }
-      var v = value - 1
-      let digits = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-      var text = ""
-      repeat {
-        text = String(digits[v % 62]) + text
-        v /= 62
-      } while v > 0
-      return text + "_"
-    }
     var body = "INvC1a1f"
     var previous = body.count
     body += "TmmE"
     for _ in 0..<40 {
       let here = body.count
-      body += "TB\(base62(previous))B\(base62(previous))E"
+      body += "TB\(Self.base62(previous))B\(Self.base62(previous))E"
       previous = here
     }
     let start = ContinuousClock.now
@@ -231,20 +220,22 @@ import Testing
     #expect(lines[3]["demangled"] is NSNull)
   }
 
+  /// A Rust v0 base-62 number: "_" is 0, otherwise the digits of value - 1 and "_".
+  static func base62(_ value: Int) -> String {
+    guard value > 0 else { return "_" }
+    var v = value - 1
+    let digits = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    var text = ""
+    repeat {
+      text = String(digits[v % 62]) + text
+      v /= 62
+    } while v > 0
+    return text + "_"
+  }
+
   /// `_RIC<n>_<payload>KB<last>_E`: a crate named by the payload, whose bytes are also a chain of constant
   /// back-references (`j1_` then `B<previous>_` …), and one generic constant argument referring to the last.
   static func backReferenceChain(_ links: Int) -> String {
-    func base62(_ x: Int) -> String {
-      guard x > 0 else { return "_" }
-      let digits = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-      var v = x - 1
-      var out = ""
-      repeat {
-        out = String(digits[v % 62]) + out
-        v /= 62
-      } while v > 0
-      return out + "_"
-    }
     func payload(lengthGuess: Int) -> (String, Int) {
       var position = 2 + String(lengthGuess).count + 1  // after "IC<n>_" (positions count from after "_R")
       var entries = ["j1_"]
