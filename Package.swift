@@ -7,6 +7,7 @@ let package = Package(
   platforms: [.macOS(.v13)],
   products: [
     .executable(name: "sonde", targets: ["sonde"]),
+    .library(name: "SondeSystem", targets: ["SondeSystem"]),
     .library(name: "PerfEvents", targets: ["PerfEvents"]),
     .library(name: "SondeCore", targets: ["SondeCore"]),
     .library(name: "Symbols", targets: ["Symbols"]),
@@ -19,19 +20,22 @@ let package = Package(
   targets: [
     // Kernel uapi headers and the few shims Swift cannot express (variadic syscall/ioctl, fork+exec).
     .target(name: "CSonde"),
-    // Pure-Swift perf_event_open: event specs, PMU discovery, counters.
-    .target(name: "PerfEvents", dependencies: ["CSonde"]),
+    // The base every kernel-facing module stands on: SondeError, the owning FileDescriptor, the one syscall
+    // funnel, /proc and file helpers, output files, the lock, the stop token.
+    .target(name: "SondeSystem", dependencies: ["CSonde"]),
+    // Pure-Swift perf_event_open: event specs, PMU discovery, counters, rings, perf.data.
+    .target(name: "PerfEvents", dependencies: ["CSonde", "SondeSystem"]),
     // Symbolization: ELF, process maps, kallsyms, Swift/C++/Rust demangling, cached Symbolizer.
-    .target(name: "Symbols", dependencies: ["PerfEvents"]),
+    .target(name: "Symbols", dependencies: ["SondeSystem"]),
     // The transport-neutral Profile model and its exporters (folded stacks, flame graph SVG).
     .target(name: "Profiles"),
     // The engines behind each verb. They return values; they never print.
-    .target(name: "SondeCore", dependencies: ["PerfEvents", "Symbols", "Profiles"]),
+    .target(name: "SondeCore", dependencies: ["SondeSystem", "PerfEvents", "Symbols", "Profiles"]),
     // The command-line tool: parse, call an engine, render.
     .executableTarget(
       name: "sonde",
       dependencies: [
-        "CSonde", "SondeCore", "PerfEvents", "Symbols", "BPF", "SondeBPFPrograms",
+        "CSonde", "SondeSystem", "SondeCore", "PerfEvents", "Symbols", "BPF", "SondeBPFPrograms",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.
@@ -41,16 +45,18 @@ let package = Package(
       cSettings: [.unsafeFlags(["-O1", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer", "-fno-inline"])]),
     // perf.data parsing throughput (Benchmarks/perfdata.sh runs it next to perf report).
     .executableTarget(
-      name: "sonde-perfdata-bench", dependencies: ["PerfEvents", "SondeCore"], path: "Benchmarks/PerfDataBench"),
+      name: "sonde-perfdata-bench", dependencies: ["SondeSystem", "PerfEvents", "SondeCore"],
+      path: "Benchmarks/PerfDataBench"),
     // Shared by the test targets: locating built products, running the CLI and oracle tools.
     .target(name: "SondeTestSupport", path: "Tests/SondeTestSupport"),
-    .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CSonde", "SondeTestSupport"]),
-    .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "PerfEvents", "SondeTestSupport"]),
-    .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents", "SondeTestSupport"]),
-    .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "PerfEvents", "SondeTestSupport"]),
+    .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "SondeSystem", "CSonde", "SondeTestSupport"]),
+    .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "SondeSystem", "PerfEvents", "SondeTestSupport"]),
+    .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents", "SondeSystem", "SondeTestSupport"]),
+    .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "SondeSystem", "SondeTestSupport"]),
     .testTarget(name: "ProfilesTests", dependencies: ["Profiles"]),
     // Benchmark: Symbolizer throughput versus llvm-symbolizer (results in BENCHMARKS.md).
-    .executableTarget(name: "sonde-bench-symbols", dependencies: ["Symbols"], path: "Benchmarks/SymbolsBenchmark"),
+    .executableTarget(
+      name: "sonde-bench-symbols", dependencies: ["SondeSystem", "Symbols"], path: "Benchmarks/SymbolsBenchmark"),
     // libbpf from Debian's libbpf-dev, as a system library.
     .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
     // Compiles every *.bpf.c of a target with the toolchain's clang and embeds the objects as byte arrays.
@@ -63,13 +69,15 @@ let package = Package(
       plugins: ["BPFCompiler"]),
     // Swift over libbpf: objects, programs, typed maps, ring/perf buffers, links, feature probes.
     .target(
-      name: "BPF", dependencies: ["CLibbpf", "CSonde", "PerfEvents", "Symbols", "SondeBPFPrograms", "SondeBPFTypes"]),
+      name: "BPF",
+      dependencies: ["CLibbpf", "CSonde", "SondeSystem", "PerfEvents", "Symbols", "SondeBPFPrograms", "SondeBPFTypes"]),
     // Benchmark: batch drain vs per-element syscalls on a 100k-entry hash map (results in BENCHMARKS.md).
     .executableTarget(name: "bpf-batch-bench", dependencies: ["BPF", "SondeBPFPrograms"], path: "Benchmarks/BPFBatch"),
     .testTarget(
       name: "BPFTests",
       dependencies: [
-        "BPF", "SondeBPFPrograms", "SondeBPFTypes", "PerfEvents", "Symbols", "CSonde", "SondeTestSupport",
+        "BPF", "SondeBPFPrograms", "SondeBPFTypes", "SondeSystem", "PerfEvents", "Symbols", "CSonde",
+        "SondeTestSupport",
       ]),
   ]
 )

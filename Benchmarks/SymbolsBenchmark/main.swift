@@ -6,6 +6,7 @@
 //   .build/release/sonde-bench-symbols [--addresses N] [--rounds R] [--no-demangle] [MODULE…]
 import Foundation
 import Symbols
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

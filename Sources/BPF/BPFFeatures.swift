@@ -3,6 +3,7 @@ import CSonde
 import PerfEvents
 import SondeBPFTypes
 import Synchronization
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

@@ -1,5 +1,6 @@
 import CLibbpf
 import PerfEvents
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

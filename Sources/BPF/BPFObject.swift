@@ -1,6 +1,7 @@
 import CLibbpf
 import PerfEvents
 import Synchronization
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

@@ -2,6 +2,7 @@ import CLibbpf
 import CSonde
 import PerfEvents
 import Symbols
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

@@ -1,5 +1,6 @@
 import CLibbpf
 import PerfEvents
+import SondeSystem
 
 /// One program of a loaded `BPFObject`. Attach it with the `attach…` methods; each returns an owning
 /// `BPFLink` that detaches when closed or dropped.

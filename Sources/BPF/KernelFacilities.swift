@@ -1,4 +1,5 @@
 import PerfEvents
+import SondeSystem
 
 /// Facts about the running kernel read from sysfs/procfs/tracefs, used to explain failures.
 enum KernelFacilities {

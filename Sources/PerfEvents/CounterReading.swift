@@ -1,4 +1,5 @@
 import CSonde
+import SondeSystem
 
 /// One reading of a counter: its value and how long it was enabled and actually running on the PMU.
 ///

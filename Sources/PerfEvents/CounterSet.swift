@@ -1,4 +1,5 @@
 import CSonde
+import SondeSystem
 
 /// How an event fared when it was opened.
 public enum CounterStatus: Sendable, Hashable {

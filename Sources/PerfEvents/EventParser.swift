@@ -1,4 +1,5 @@
 import CSonde
+import SondeSystem
 
 /// Parses perf's event grammar (`-e`): generic hardware/software names, hardware-cache names, raw `rNNN`,
 /// tracepoints with globs, dynamic PMUs (`pmu/term=value,…/`), breakpoints (`mem:ADDR[/LEN][:rwx]`),

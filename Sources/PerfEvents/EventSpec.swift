@@ -1,4 +1,5 @@
 import CSonde
+import SondeSystem
 
 /// A description of one perf event, before anything touches the kernel: what `-e` names after parsing.
 ///

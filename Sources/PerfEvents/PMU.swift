@@ -1,3 +1,4 @@
+import SondeSystem
 /// A performance monitoring unit the kernel exposes in sysfs (`/sys/bus/event_source/devices/NAME`):
 /// its dynamic `type` number, the bit layout of its `config` words (`format/`), and named events (`events/`).
 public struct PMU: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import CSonde
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc
@@ -155,13 +156,4 @@ func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePo
   let pointers = strings.map { strdup($0) } + [nil]
   defer { for p in pointers { free(p) } }
   return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
-}
-
-/// Threads of a process (`/proc/PID/task`), or a noSuchProcess error.
-public func threads(ofProcess pid: Int32) throws(SondeError) -> [Int32] {
-  let tids = listDirectory("/proc/\(pid)/task").compactMap { Int32($0) }
-  if tids.isEmpty {
-    throw SondeError(.noSuchProcess, operation: "find threads of pid \(pid)", reason: "no such process \(pid)")
-  }
-  return tids
 }

@@ -1,3 +1,4 @@
+import SondeSystem
 /// The library's front door for counting: events for the calling thread around a closure.
 ///
 /// ```swift

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
   import Glibc
 #endif
-import PerfEvents
+import SondeSystem
 
 /// Immutable bytes of an ELF image: a read-only memory mapping of a file, or a private heap copy
 /// (used for images read out of another process, such as its vDSO, and for tests).

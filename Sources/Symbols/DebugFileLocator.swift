@@ -1,4 +1,4 @@
-import PerfEvents
+import SondeSystem
 
 /// Finds the separate debug file of a stripped binary, as gdb and perf do:
 /// 1. by build-id: `<debug-root>/.build-id/xx/yyyy….debug`;

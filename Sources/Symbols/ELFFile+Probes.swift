@@ -1,4 +1,4 @@
-import PerfEvents
+import SondeSystem
 
 extension ELFFile {
   /// The file offset of a defined symbol, as uprobes need it.

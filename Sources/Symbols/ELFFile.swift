@@ -1,4 +1,4 @@
-import PerfEvents
+import SondeSystem
 
 /// A parsed ELF image (executable, shared object, debug file or vDSO), memory-mapped and bounds-checked.
 ///

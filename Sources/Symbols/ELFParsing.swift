@@ -1,4 +1,4 @@
-import PerfEvents
+import SondeSystem
 
 /// Decoding of the ELF header, program headers, section headers and notes. Every count is checked
 /// against the image size before anything is allocated, so "huge counts" cannot exhaust memory.

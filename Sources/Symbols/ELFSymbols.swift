@@ -1,4 +1,4 @@
-import PerfEvents
+import SondeSystem
 
 extension ELFFile {
   /// Decodes one SHT_SYMTAB/SHT_DYNSYM section. Throws when the table or its string table lies past EOF.

@@ -1,4 +1,4 @@
-import PerfEvents
+import SondeSystem
 
 /// The kernel's symbol table from `/proc/kallsyms`: loaded once, sorted, binary-searched.
 ///

@@ -1,4 +1,4 @@
-import PerfEvents
+import SondeSystem
 
 /// A module ready for lookups: its ELF image, its separate debug file if one was found, the merged
 /// symbol table, and a cache of demangled names. Shared by every process that maps the same binary.

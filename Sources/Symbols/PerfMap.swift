@@ -1,4 +1,4 @@
-import PerfEvents
+import SondeSystem
 
 /// A JIT symbol map, `/tmp/perf-PID.map`: lines of `START SIZE name` (hex, no 0x) written by runtimes
 /// such as the JVM, V8 and LuaJIT so that profilers can name code in anonymous memory.

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
   import Glibc
 #endif
-import PerfEvents
+import SondeSystem
 
 /// Whether a maps-style `major:minor` (hex) device names the stat `st_dev` (glibc's makedev encoding).
 /// An unknown (`00:00` or unparsable) device matches anything.

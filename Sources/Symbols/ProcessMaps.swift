@@ -1,4 +1,4 @@
-import PerfEvents
+import SondeSystem
 
 /// One line of `/proc/PID/maps`.
 public struct MemoryMapping: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import PerfEvents
+import SondeSystem
 
 /// Kernel addresses through /proc/kallsyms.
 extension Symbolizer {

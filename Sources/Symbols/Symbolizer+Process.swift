@@ -1,7 +1,7 @@
 #if canImport(Glibc)
   import Glibc
 #endif
-import PerfEvents
+import SondeSystem
 
 /// Processes: runtime addresses through /proc/PID/maps, recorded mappings, the vDSO and JIT maps.
 extension Symbolizer {

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
   import Glibc
 #endif
-import PerfEvents
+import SondeSystem
 
 /// The symbolization service: turns batches of (pid, address) and kernel addresses into `SymbolizedFrame`s.
 ///

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PerfEvents
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

@@ -2,6 +2,7 @@ import ArgumentParser
 import PerfEvents
 import Profiles
 import SondeCore
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

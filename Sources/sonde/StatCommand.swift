@@ -1,6 +1,7 @@
 import ArgumentParser
 import PerfEvents
 import SondeCore
+import SondeSystem
 
 /// `sonde stat`: count events for a command, processes, threads or CPUs, in perf stat's formats.
 struct StatCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PerfEvents
 import Symbols
+import SondeSystem
 
 /// `sonde symbolize`: turns addresses into function names, the way every report does, so the engine can be
 /// checked against addr2line, llvm-symbolizer, c++filt and swift demangle.

@@ -2,6 +2,7 @@ import BPF
 import PerfEvents
 import SondeBPFPrograms
 import Testing
+import SondeSystem
 
 @Suite struct BatchTests {
   func filledTable(_ entries: Int) throws -> (BPFObject, BPFMap<UInt64, UInt64>) {

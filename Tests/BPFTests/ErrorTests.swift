@@ -2,6 +2,7 @@ import BPF
 import PerfEvents
 import SondeBPFPrograms
 import Testing
+import SondeSystem
 
 @Suite struct ErrorTests {
   @Test func anOutOfBoundsProgramFailsWithTheVerifierReasonLine() throws {

@@ -3,6 +3,7 @@ import PerfEvents
 import SondeBPFPrograms
 import SondeBPFTypes
 import Testing
+import SondeSystem
 
 @Suite struct TracepointCountTests {
   /// Loads count.bpf.c with only `program`, filtered on this thread.

@@ -4,6 +4,7 @@ import SondeBPFPrograms
 import SondeTestSupport
 import Symbols
 import Testing
+import SondeSystem
 
 @Suite struct UprobeTests {
   @Test func uprobeCountsExactlyTheCallsOfAFunctionOfATestBuiltBinary() throws {

@@ -2,6 +2,7 @@ import CSonde
 import Testing
 
 @testable import PerfEvents
+import SondeSystem
 
 @Suite("Multiplexing math and read_format parsing")
 struct CounterReadingTests {

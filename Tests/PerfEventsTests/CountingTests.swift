@@ -4,6 +4,7 @@ import SondeTestSupport
 import Testing
 
 @testable import PerfEvents
+import SondeSystem
 
 /// Counting against the real kernel: exact where the kernel makes it exact.
 @Suite("Counting with perf_event_open")

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import PerfEvents
+import SondeSystem
 
 @Suite("Event specification parser")
 struct EventParserTests {

@@ -4,6 +4,7 @@ import SondeTestSupport
 import Testing
 
 @testable import PerfEvents
+import SondeSystem
 
 /// perf.data writing and reading: a round trip through Sonde's own writer and reader, files written by
 /// perf (file and pipe mode), and a corpus of corrupted files that must produce errors, never crashes.

@@ -2,6 +2,7 @@ import CSonde
 import Testing
 
 @testable import PerfEvents
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

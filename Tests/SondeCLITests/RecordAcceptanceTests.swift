@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SondeSystem
 
 /// Issue 5's acceptance criteria, end to end: the built `sonde` against `perf` as the oracle, on the
 /// demo workload whose CPU split is known (50/30/20).

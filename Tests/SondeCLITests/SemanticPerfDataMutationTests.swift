@@ -2,6 +2,7 @@ import Foundation
 import PerfEvents
 import SondeTestSupport
 import Testing
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

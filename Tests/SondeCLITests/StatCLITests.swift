@@ -1,6 +1,7 @@
 import Foundation
 import SondeTestSupport
 import Testing
+import SondeSystem
 
 /// `sonde stat` end to end, with `perf stat` as the oracle.
 @Suite("sonde stat end to end")

@@ -1,6 +1,7 @@
 import Foundation
 import PerfEvents
 import Testing
+import SondeSystem
 
 /// `sonde record -e SYSTEM:EVENT` writes HEADER_TRACING_DATA, so perf names the tracepoint and decodes its
 /// RAW fields from the format files Sonde copied out of tracefs.

@@ -3,6 +3,7 @@ import Testing
 
 @testable import PerfEvents
 @testable import SondeCore
+import SondeSystem
 
 /// The record engine driven directly (no CLI): what it writes is time-ordered, attributable and complete.
 @Suite(.serialized)

@@ -3,6 +3,7 @@ import SondeTestSupport
 import Testing
 
 @testable import Symbols
+import SondeSystem
 
 /// Acceptance: 1,000 random addresses inside function symbols of the machine's libc and of a Swift binary
 /// built by the test; `sonde symbolize -e` must name the same function as llvm-symbolizer, with nm -S as

@@ -3,6 +3,7 @@ import SondeTestSupport
 import Testing
 
 @testable import Symbols
+import SondeSystem
 
 @Suite struct DemanglerTests {
   @Test func schemeIsDecidedByPrefix() {

@@ -3,6 +3,7 @@ import SondeTestSupport
 import Testing
 
 @testable import Symbols
+import SondeSystem
 
 /// Acceptance for the dynamic loader: ld.so is a stripped shared object (p_vaddr 0, only a small `.dynsym`)
 /// whose static functions live in the libc6-dbg debug file found by build-id, and whose entry points

@@ -1,5 +1,5 @@
 import Foundation
-import PerfEvents
+import SondeSystem
 import SondeTestSupport
 import Testing
 

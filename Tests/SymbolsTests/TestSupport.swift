@@ -3,6 +3,7 @@ import SondeTestSupport
 import Testing
 
 @testable import Symbols
+import SondeSystem
 
 /// Helpers shared by the Symbols specifications: running oracle tools, locating the built CLI, and
 /// building (once per source hash) the fixture programs the tests symbolize.

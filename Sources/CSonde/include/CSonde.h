@@ -10,6 +10,7 @@
 #include <linux/hw_breakpoint.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/types.h>
 
 /// perf_event_open(2). Returns the fd or -1 with errno set.

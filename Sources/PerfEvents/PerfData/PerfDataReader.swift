@@ -1,3 +1,4 @@
+import SondeSystem
 /// A perf.data file opened for reading: its events, features and records.
 ///
 /// Tolerant of what it does not know (unknown record types and features are skipped and counted) and

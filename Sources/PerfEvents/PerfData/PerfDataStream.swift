@@ -1,3 +1,4 @@
+import SondeSystem
 #if canImport(Glibc)
   import Glibc
 #endif

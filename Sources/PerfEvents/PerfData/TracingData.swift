@@ -1,4 +1,5 @@
 import CSonde
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

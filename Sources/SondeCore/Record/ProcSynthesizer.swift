@@ -1,4 +1,5 @@
 import PerfEvents
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

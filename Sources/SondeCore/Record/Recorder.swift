@@ -1,6 +1,7 @@
 import CSonde
 import PerfEvents
 import Profiles
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc

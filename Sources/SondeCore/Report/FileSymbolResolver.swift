@@ -1,6 +1,7 @@
 import PerfEvents
 import Profiles
 import Symbols
+import SondeSystem
 
 /// Resolves profile addresses to function and module names using the mappings recorded in the profile
 /// (not the live /proc, which may have changed or be gone) and the binaries on this machine; kernel

@@ -1,6 +1,7 @@
 import CSonde
 import PerfEvents
 import Profiles
+import SondeSystem
 
 /// Builds a transport-neutral `Profile` from a perf.data file: samples become interned stacks (the
 /// callchain split at its PERF_CONTEXT markers into kernel and user parts), COMM records name threads

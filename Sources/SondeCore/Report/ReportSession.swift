@@ -1,6 +1,7 @@
 import PerfEvents
 import Profiles
 import Symbols
+import SondeSystem
 
 /// Opens a perf.data file and produces its symbolized profile: the common first step of report,
 /// folded and flame graph output.

@@ -1,5 +1,6 @@
 import CSonde
 import PerfEvents
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc
@@ -149,13 +150,6 @@ public struct StatEngine: Sendable {
       return count
     }
   }
-}
-
-/// Seconds on the monotonic clock.
-func monotonicSeconds() -> Double {
-  var ts = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &ts)
-  return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// Waits for the command to exit, for watched processes to all disappear, for a timeout, or for a signal.

@@ -74,3 +74,22 @@ extension StringProtocol {
     return String(self[start...end])
   }
 }
+
+/// Threads of a process (`/proc/PID/task`), or a noSuchProcess error.
+public func threads(ofProcess pid: Int32) throws(SondeError) -> [Int32] {
+  let tids = listDirectory("/proc/\(pid)/task").compactMap { Int32($0) }
+  if tids.isEmpty {
+    throw SondeError(.noSuchProcess, operation: "find threads of pid \(pid)", reason: "no such process \(pid)")
+  }
+  return tids
+}
+
+/// One `Name:\tvalue` field of `/proc/PID/status` (e.g. "Tgid", "CapEff", "VmHWM"), trimmed.
+public func procStatusField(_ name: String, pid: Int32? = nil) -> String? {
+  guard let status = readSmallFile("/proc/\(pid.map(String.init) ?? "self")/status") else { return nil }
+  let prefix = name + ":"
+  for line in status.split(separator: "\n") where line.hasPrefix(prefix) {
+    return line.dropFirst(prefix.count).trimmingWhitespace()
+  }
+  return nil
+}

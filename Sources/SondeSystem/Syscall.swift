@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The one funnel every system call goes through (swift-system's `valueOrErrno`, SwiftNIO's
+/// `syscall(blocking:)`): errno is read the instant the call fails, before any string interpolation or
+/// allocation can change it; EINTR is retried; a failure becomes a `SondeError` naming the operation,
+/// whose text is only built once the errno is safe.
+public enum Syscall {
+  /// Runs `body` until it does not fail with EINTR: its result, and the errno when it returned -1 (else 0).
+  @inline(__always)
+  public static func retrying<T: FixedWidthInteger>(_ body: () -> T) -> (result: T, errno: Int32) {
+    while true {
+      let result = body()
+      if result != -1 { return (result, 0) }
+      let code = errno
+      if code != EINTR { return (result, code) }
+    }
+  }
+
+  /// Runs `body` (retrying EINTR) and throws a `SondeError` for `operation` when it returns -1.
+  @inline(__always)
+  public static func call<T: FixedWidthInteger>(_ operation: @autoclosure () -> String, _ body: () -> T)
+    throws(SondeError) -> T
+  {
+    let (result, code) = retrying(body)
+    if result == -1 { throw SondeError.system(operation(), errno: code) }
+    return result
+  }
+
+  /// mmap(2) of `fd` (-1 for anonymous memory).
+  public static func map(length: Int, protection: Int32, flags: Int32, fd: Int32, offset: Int64 = 0)
+    throws(SondeError) -> UnsafeMutableRawPointer
+  {
+    guard let p = mmap(nil, length, protection, flags, fd, off_t(offset)), p != MAP_FAILED else {
+      let code = errno
+      throw SondeError.system("mmap(\(length) bytes of fd \(fd))", errno: code)
+    }
+    return p
+  }
+
+  /// munmap(2); a failure here means a bug in the caller's bookkeeping, so it is ignored rather than thrown.
+  public static func unmap(_ pointer: UnsafeMutableRawPointer?, length: Int) {
+    if let pointer { _ = munmap(pointer, length) }
+  }
+
+  /// lstat(2): the node itself, not a symlink's target; nil with the errno when it cannot be read.
+  public static func linkStatus(_ path: String) -> Result<stat, SondeError> {
+    var info = stat()
+    let rc = lstat(path, &info)
+    if rc != 0 {
+      let code = errno
+      return .failure(SondeError.system("lstat(\(path))", errno: code))
+    }
+    return .success(info)
+  }
+
+  /// stat(2), following symlinks.
+  public static func status(_ path: String) -> Result<stat, SondeError> {
+    var info = stat()
+    let rc = stat(path, &info)
+    if rc != 0 {
+      let code = errno
+      return .failure(SondeError.system("stat(\(path))", errno: code))
+    }
+    return .success(info)
+  }
+
+  /// rename(2).
+  public static func rename(_ from: String, to: String) throws(SondeError) {
+    _ = try call("rename(\(from), \(to))") { Glibc.rename(from, to) }
+  }
+}
