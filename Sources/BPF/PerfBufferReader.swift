@@ -21,7 +21,7 @@ public final class PerfBufferReader<Event: BitwiseCopyable & Sendable>: @uncheck
   public private(set) var lostRecords: UInt64 = 0
   /// Records shorter than `Event`.
   public private(set) var malformedRecords = 0
-  private var poller: PollingThread?
+  private var poller: BlockingThread?
 
   /// Opens a reader with `pagesPerCPU` data pages (a power of two) per CPU ring.
   public init(object: BPFObject, map: String, pagesPerCPU: Int = 64) throws(SondeError) {
@@ -104,7 +104,7 @@ public final class PerfBufferReader<Event: BitwiseCopyable & Sendable>: @uncheck
   public func events(pollTimeoutMilliseconds: Int32 = 100) -> AsyncStream<(cpu: Int32, event: Event)> {
     let (stream, continuation) = AsyncStream<(cpu: Int32, event: Event)>.makeStream()
     poller?.stop()
-    poller = PollingThread { [weak self] thread in
+    poller = BlockingThread { [weak self] thread in
       while !thread.isStopped, let reader = self {
         for record in (try? reader.poll(timeoutMilliseconds: pollTimeoutMilliseconds)) ?? [] {
           continuation.yield(record)

@@ -28,7 +28,7 @@ public final class RingBufferReader<Event: BitwiseCopyable & Sendable>: @uncheck
   private var pending: [Event] = []
   /// Records shorter than `Event` (never produced by Sonde's programs; counted rather than trusted).
   public private(set) var malformedRecords = 0
-  private var poller: PollingThread?
+  private var poller: BlockingThread?
 
   /// Opens a reader on the ringbuf map `map` of a loaded object.
   public init(object: BPFObject, map: String) throws(SondeError) {
@@ -123,7 +123,7 @@ public final class RingBufferReader<Event: BitwiseCopyable & Sendable>: @uncheck
     _ step: @escaping @Sendable (RingBufferReader) -> Void, onStop: @escaping @Sendable () -> Void
   ) {
     poller?.stop()
-    poller = PollingThread { [weak self] thread in
+    poller = BlockingThread { [weak self] thread in
       while !thread.isStopped, let reader = self { step(reader) }
       onStop()
     }

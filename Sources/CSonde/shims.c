@@ -84,26 +84,28 @@ int sonde_spawn_paused(const char *path, char *const argv[], char *const envp[],
 
 int sonde_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
-static volatile sig_atomic_t interrupted_flag;
+static int stop_fd = -1;
 
-static void on_interrupt(int signo) {
+static void on_stop_signal(int signo) {
   (void)signo;
-  interrupted_flag = 1;
+  // write(2) is async-signal-safe: the eventfd becomes readable and every wait that watches it wakes.
+  uint64_t one = 1;
+  if (stop_fd >= 0) {
+    ssize_t ignored = write(stop_fd, &one, sizeof one);
+    (void)ignored;
+  }
 }
 
-void sonde_install_interrupt_handler(void) {
+void sonde_install_stop_signals(int eventfd) {
+  stop_fd = eventfd;
   struct sigaction action;
   memset(&action, 0, sizeof action);
-  action.sa_handler = on_interrupt;
+  action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = 0;
   sigaction(SIGINT, &action, NULL);
   sigaction(SIGTERM, &action, NULL);
 }
-
-int sonde_interrupted(void) { return interrupted_flag != 0; }
-
-void sonde_clear_interrupt(void) { interrupted_flag = 0; }
 
 void sonde_unblock_termination_signals(void) {
   sigset_t set;

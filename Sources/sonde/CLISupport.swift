@@ -18,7 +18,7 @@ final class OutputSink {
         let file = try OutputFile(path: path, rotate: false)
         self.file = file
         fd = file.fd
-      } catch let error as SondeError {
+      } catch {
         throw CLIError(error)
       }
     } else {

@@ -77,15 +77,8 @@ struct RecordCommand: ParsableCommand {
 
   func run() throws {
     // First thing: from here on Ctrl-C (SIGINT) or SIGTERM ends the recording and still writes the file.
-    sonde_install_interrupt_handler()
-    sonde_clear_interrupt()
-    // A parent may have spawned us with these blocked (the mask survives exec; libdispatch worker threads
-    // block nearly everything), which would make Ctrl-C pend forever.
-    var stopSignals = sigset_t()
-    sigemptyset(&stopSignals)
-    sigaddset(&stopSignals, SIGINT)
-    sigaddset(&stopSignals, SIGTERM)
-    pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+    // (Sonde.main has already unblocked them: a parent may have spawned us with them blocked.)
+    let stop = TerminationSignals.stopToken()
     var options = RecordOptions()
     options.events = event  // each -e argument is parsed whole (groups and pmu/…,…/ terms contain commas)
     if options.events.isEmpty { options.events = ["cpu-clock"] }
@@ -141,7 +134,7 @@ struct RecordCommand: ParsableCommand {
 
     let result: RecordResult
     do {
-      result = try Recorder(options: options).run(shouldStop: { sonde_interrupted() != 0 })
+      result = try Recorder(options: options).run(stop: stop)
     } catch {
       writeError("\(error)", verb: "record")
       throw ExitCode.failure

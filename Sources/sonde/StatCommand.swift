@@ -102,7 +102,7 @@ struct StatCommand: ParsableCommand {
       let renderer = StatRenderer(format: format, targetDescription: description)
       let sink = try OutputSink(path: output, defaultFD: 2)
       var printedHeader = false
-      let result = try StatEngine().run(request) { intervalResult in
+      let result = try StatEngine().run(request, stop: TerminationSignals.stopToken()) { intervalResult in
         if !printedHeader, let header = renderer.intervalHeader { sink.write(header) }
         printedHeader = true
         sink.write(renderer.render(intervalResult, intervalSeconds: Double(interval ?? 1000) / 1000))

@@ -159,33 +159,13 @@ struct SampleRingTests {
     try event.enable()
     Self.burn(milliseconds: 30)
     try event.disable()
-    let stop = StopFlag()
+    let stop = StopToken()
     var samples = 0
-    for try await bytes in poller.records(pollMilliseconds: 20, stop: { stop.isSet }) {
+    for try await bytes in poller.records(pollMilliseconds: 20, stop: stop) {
       let record = try bytes.withUnsafeBytes { try PerfRecord.decode($0, layout: layout) }
       if case .sample = record.body { samples += 1 }
-      if samples >= 20 { stop.set() }
+      if samples >= 20 { stop.stop() }
     }
     #expect(samples >= 20 && samples <= 40, "30 ms at 1 per ms: \(samples)")
-  }
-}
-
-/// A flag shared with the stream's polling task.
-final class StopFlag: @unchecked Sendable {
-  private var value = false
-  private let lock = NSLockLike()
-  var isSet: Bool { lock.withLock { value } }
-  func set() { lock.withLock { value = true } }
-}
-
-/// A pthread mutex, to avoid Foundation in this test file.
-final class NSLockLike: @unchecked Sendable {
-  private var mutex = pthread_mutex_t()
-  init() { pthread_mutex_init(&mutex, nil) }
-  deinit { pthread_mutex_destroy(&mutex) }
-  func withLock<T>(_ body: () -> T) -> T {
-    pthread_mutex_lock(&mutex)
-    defer { pthread_mutex_unlock(&mutex) }
-    return body()
   }
 }

@@ -67,16 +67,12 @@ int sonde_spawn_paused(const char *path, char *const argv[], char *const envp[],
 /// pidfd_open(2): a descriptor that polls readable when the process exits. -1 with errno on failure.
 int sonde_pidfd_open(pid_t pid);
 
-/// Installs a SIGINT/SIGTERM handler that only sets a flag (no SA_RESTART, so blocking calls return
-/// EINTR and the caller can check `sonde_interrupted`). Idempotent.
-void sonde_install_interrupt_handler(void);
-/// Whether SIGINT or SIGTERM arrived since the handler was installed or the flag was cleared.
-int sonde_interrupted(void);
+/// Installs a SIGINT/SIGTERM handler that writes 1 to `eventfd` (a StopToken's descriptor), waking every
+/// wait that watches it. Only the CLI calls this; library code installs no signal handlers.
+void sonde_install_stop_signals(int eventfd);
 /// Unblocks SIGINT, SIGTERM, SIGHUP and SIGQUIT in the calling thread. A process inherits its parent's
 /// signal mask across exec; a parent that spawned Sonde from a thread with those blocked (dispatch worker
 /// threads block them) would otherwise leave Ctrl-C without effect.
 void sonde_unblock_termination_signals(void);
-/// Clears the interrupt flag.
-void sonde_clear_interrupt(void);
 
 #endif

@@ -7,26 +7,26 @@ import SondeSystem
 #endif
 
 /// Runs a `StatRequest`: opens counters, starts/waits for the command or the interval clock, and returns
-/// the counts. Reports `-I` intervals through a callback; prints nothing.
+/// the counts. Reports `-I` intervals through a callback; prints nothing, installs no signal handler.
+/// It stops early when its `StopToken` is stopped (the CLI stops it on Ctrl-C): the command gets SIGINT,
+/// as a terminal would send it, and the counts so far are returned.
 public struct StatEngine: Sendable {
   public init() {}
 
   /// Runs the request. `onInterval` receives each `-I` delta as it is taken.
   public func run(
-    _ request: StatRequest, onInterval: (StatInterval) -> Void = { _ in }
+    _ request: StatRequest, stop: StopToken = StopToken(), onInterval: (StatInterval) -> Void = { _ in }
   ) throws(SondeError) -> StatResult {
     guard request.repeats >= 1 else { throw .invalid("stat", "-r needs a positive repeat count") }
     if request.scope == .command && request.command == nil {
       throw .invalid("stat", "nothing to count", remedy: "give a command after '--', or -p PID, -t TID, -a")
     }
-    sonde_install_interrupt_handler()
-    sonde_clear_interrupt()
     var perEvent = [RunningStatistics](repeating: RunningStatistics(), count: request.groups.flatMap(\.events).count)
     var elapsed = RunningStatistics()
     var last: SingleRun?
     var runs = 0
     for _ in 0..<request.repeats {
-      let run = try runOnce(request, onInterval: onInterval)
+      let run = try runOnce(request, stop: stop, onInterval: onInterval)
       runs += 1
       elapsed.add(run.elapsedSeconds)
       for (i, reading) in run.readings.enumerated() {
@@ -64,7 +64,9 @@ public struct StatEngine: Sendable {
     var interrupted: Bool
   }
 
-  private func runOnce(_ request: StatRequest, onInterval: (StatInterval) -> Void) throws(SondeError) -> SingleRun {
+  private func runOnce(_ request: StatRequest, stop: StopToken, onInterval: (StatInterval) -> Void)
+    throws(SondeError) -> SingleRun
+  {
     let child = try request.command.map { args throws(SondeError) in try PausedChild(arguments: args) }
     let targets: [EventTarget]
     var watchedPIDs: [Int32] = []
@@ -98,8 +100,7 @@ public struct StatEngine: Sendable {
     var termination: PausedChild.Termination?
     var interrupted = false
     var previous = [CounterReading?](repeating: nil, count: counters.events.count)
-    let exitWatch = ExitWatch(child: child?.pid, others: watchedPIDs)
-    defer { exitWatch.close() }
+    let exitWatch = try ExitWatch(child: child?.pid, others: watchedPIDs, stop: stop)
     var nextTick = request.intervalMilliseconds.map { start + Double($0) / 1000 }
     let deadline = request.durationSeconds.map { start + $0 }
 
@@ -107,8 +108,8 @@ public struct StatEngine: Sendable {
       var timeout: Double? = nil
       if let nextTick { timeout = Swift.max(0, nextTick - monotonicSeconds()) }
       if let deadline { timeout = Swift.min(timeout ?? .infinity, Swift.max(0, deadline - monotonicSeconds())) }
-      let event = exitWatch.wait(timeoutSeconds: timeout)
-      if sonde_interrupted() != 0 {
+      let event = try exitWatch.wait(timeoutSeconds: timeout)
+      if event == .stopped && !interrupted {
         interrupted = true
         if let child { kill(child.pid, SIGINT) }
       }
@@ -152,39 +153,34 @@ public struct StatEngine: Sendable {
   }
 }
 
-/// Waits for the command to exit, for watched processes to all disappear, for a timeout, or for a signal.
+/// Waits for the command to exit (its pidfd), for watched processes to all disappear, for a timeout, or for
+/// the stop token.
 final class ExitWatch {
-  enum Event { case exited, timeout, signal }
-  private var fds: [Int32] = []
-  private let hasChild: Bool
+  enum Event { case exited, timeout, stopped }
+  private let waiter: EventWaiter
+  private let pidfd: FileDescriptor?
   private let others: [Int32]
 
-  init(child: Int32?, others: [Int32]) {
-    hasChild = child != nil
+  init(child: Int32?, others: [Int32], stop: StopToken) throws(SondeError) {
     self.others = others
-    if let child {
-      let fd = sonde_pidfd_open(child)
-      if fd >= 0 { fds.append(fd) }
+    waiter = try EventWaiter(stop: stop)
+    if let child, case let (fd, _) = Syscall.retrying({ sonde_pidfd_open(child) }), fd >= 0 {
+      let owned = FileDescriptor(owning: fd)
+      try waiter.add(owned.rawValue, token: 0, label: "pidfd \(child)")
+      pidfd = owned
+    } else {
+      pidfd = nil
     }
   }
 
-  func close() {
-    for fd in fds { Glibc.close(fd) }
-    fds.removeAll()
-  }
-
-  func wait(timeoutSeconds: Double?) -> Event {
+  func wait(timeoutSeconds: Double?) throws(SondeError) -> Event {
     // With no command, watched pids are checked every 100 ms at least so the run ends when they do.
     var timeout = timeoutSeconds
-    if !hasChild && !others.isEmpty { timeout = Swift.min(timeout ?? 0.1, 0.1) }
-    // Saturating: an -I or duration beyond Int32.max ms (24 days) waits that long, not a trap.
-    let ms =
-      timeout.map { t in t.isFinite ? Int32(clamping: Int64(min(max((t * 1000).rounded(.up), 0), 2e9))) : -1 } ?? -1
-    var pollFDs = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-    let rc = poll(&pollFDs, nfds_t(pollFDs.count), ms)
-    if rc < 0 { return .signal }
-    if rc > 0 { return .exited }
-    if !hasChild && !others.isEmpty && others.allSatisfy({ kill($0, 0) != 0 && errno == ESRCH }) {
+    if pidfd == nil && !others.isEmpty { timeout = Swift.min(timeout ?? 0.1, 0.1) }
+    let ready = try waiter.wait(timeoutSeconds: timeout)
+    if waiter.isStopped { return .stopped }
+    if !ready.isEmpty { return .exited }
+    if pidfd == nil && !others.isEmpty && others.allSatisfy({ kill($0, 0) != 0 && errno == ESRCH }) {
       return .exited
     }
     return .timeout
