@@ -71,6 +71,12 @@ let package = Package(
     .target(
       name: "BPF",
       dependencies: ["CLibbpf", "CSonde", "SondeSystem", "PerfEvents", "Symbols", "SondeBPFPrograms", "SondeBPFTypes"]),
+    // Test helper (not shipped): hosts a counting engine, a recorder and a BPF ring-buffer reader in one
+    // process and stops one of them (HostedEnginesTests runs it).
+    .executableTarget(
+      name: "sonde-hosting-check",
+      dependencies: ["SondeSystem", "PerfEvents", "SondeCore", "BPF", "SondeBPFPrograms", "SondeBPFTypes"],
+      path: "Tests/HostingCheck"),
     // Benchmark: batch drain vs per-element syscalls on a 100k-entry hash map (results in BENCHMARKS.md).
     .executableTarget(name: "bpf-batch-bench", dependencies: ["BPF", "SondeBPFPrograms"], path: "Benchmarks/BPFBatch"),
     .testTarget(

@@ -8,8 +8,9 @@ import SondeSystem
 /// Turns failed bpf(2)/libbpf calls into `SondeError`s that say why and what to do.
 ///
 /// Permission failures name the capability that is missing (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) or the
-/// `unprivileged_bpf_disabled` sysctl; facilities this kernel lacks become `.notSupported` errors whose
-/// reason starts with "unsupported on this kernel:", so callers and tests can tell them from bugs.
+/// `unprivileged_bpf_disabled` sysctl; facilities this kernel lacks become `.notSupported` errors carrying
+/// the facility and the cause (`SondeError.unsupported`), which callers branch on; their reason reads
+/// "unsupported on this kernel: …" for people.
 public enum BPFErrors {
   /// The prefix of every "the kernel lacks this facility" reason.
   public static let unsupportedPrefix = "unsupported on this kernel: "
@@ -44,10 +45,12 @@ public enum BPFErrors {
   }
 
   /// An error for a facility the running kernel does not provide.
-  public static func unsupported(_ operation: String, errno code: Int32? = nil, reason: String, remedy: String? = nil)
-    -> SondeError
-  {
-    SondeError(.notSupported, operation: operation, errno: code, reason: unsupportedPrefix + reason, remedy: remedy)
+  public static func unsupported(
+    _ operation: String, facility: Unsupported.Facility, cause: Unsupported.Cause, errno code: Int32? = nil,
+    reason: String, remedy: String? = nil
+  ) -> SondeError {
+    SondeError.unsupported(
+      operation, facility: facility, cause: cause, errno: code, reason: unsupportedPrefix + reason, remedy: remedy)
   }
 
   /// Explains a failed bpf operation by its errno.
@@ -56,9 +59,13 @@ public enum BPFErrors {
     case EPERM, EACCES:
       return permission(operation, errno: code)
     case ENOSYS:
-      return unsupported(operation, errno: code, reason: "the kernel was built without the bpf() system call")
+      return unsupported(
+        operation, facility: .bpfSyscall, cause: .missingConfig("CONFIG_BPF_SYSCALL"), errno: code,
+        reason: "the kernel was built without the bpf() system call")
     case E2BIG, EOPNOTSUPP, ENOTSUPP:
-      return unsupported(operation, errno: code, reason: "the kernel does not support this BPF feature")
+      return unsupported(
+        operation, facility: .bpfFeature, cause: .unknown, errno: code,
+        reason: "the kernel does not support this BPF feature")
     default:
       return SondeError(.system, operation: operation, errno: code, reason: errnoDescription(code))
     }

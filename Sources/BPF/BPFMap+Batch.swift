@@ -122,7 +122,8 @@ extension BPFMap {
       if code != 0 && code != ENOENT {
         if code == EINVAL || code == BPFErrors.ENOTSUPP || code == EOPNOTSUPP {
           throw BPFErrors.unsupported(
-            operation, errno: code, reason: "batch operations are not supported for this map type")
+            operation, facility: .mapBatchOperations, cause: .unknown, errno: code,
+            reason: "batch operations are not supported for this map type")
         }
         throw BPFErrors.explain(operation, errno: code)
       }

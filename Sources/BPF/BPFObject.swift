@@ -310,7 +310,7 @@ public final class BPFObject: @unchecked Sendable {
       let program = try? program(failed), program.isTrampoline, KernelFacilities.hasBPFCapabilities
     {
       error = BPFErrors.unsupported(
-        "load BPF program \(failed) of \(name)", errno: code,
+        "load BPF program \(failed) of \(name)", facility: .fentry, cause: .deniedByPolicy, errno: code,
         reason:
           "the kernel refuses BPF trampolines: loading the \(program.section) program failed with \(errnoName(code)) although this process has CAP_BPF and CAP_PERFMON (fentry/fexit need ftrace function hooks, which are blocked here)",
         remedy: "use a tracepoint, raw_tp or tp_btf program instead, or run on a kernel that allows fentry")

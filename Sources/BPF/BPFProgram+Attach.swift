@@ -127,10 +127,14 @@ extension BPFProgram {
         code == EOPNOTSUPP
         ? "the kernel was built without CONFIG_FPROBE, which kprobe-multi links need"
         : "kprobe-multi needs fprobe (ftrace function hooks), which this kernel refuses"
-      error = BPFErrors.unsupported(operation, errno: code, reason: "\(why) (attach failed with \(errnoName(code)))")
+      error = BPFErrors.unsupported(
+        operation, facility: .kprobeMulti,
+        cause: code == EOPNOTSUPP ? .missingConfig("CONFIG_FPROBE") : .deniedByPolicy,
+        errno: code, reason: "\(why) (attach failed with \(errnoName(code)))")
     } else if type == BPF_PROG_TYPE_KPROBE && (section.hasPrefix("kprobe") || section.hasPrefix("kretprobe")) {
       if let missing = KernelFacilities.kprobesMissingReason {
-        error = BPFErrors.unsupported(operation, errno: code, reason: missing)
+        error = BPFErrors.unsupported(
+          operation, facility: .kprobe, cause: .missingConfig("CONFIG_KPROBES"), errno: code, reason: missing)
       } else {
         error = BPFErrors.explain(operation, errno: code)
       }
@@ -138,7 +142,7 @@ extension BPFProgram {
       && [EPERM, EOPNOTSUPP, BPFErrors.ENOTSUPP, ENODEV].contains(code) && KernelFacilities.hasBPFCapabilities
     {
       error = BPFErrors.unsupported(
-        operation, errno: code,
+        operation, facility: .fentry, cause: .deniedByPolicy, errno: code,
         reason:
           "the kernel refuses BPF trampolines: fentry/fexit attach failed with \(errnoName(code)) although this process has CAP_BPF and CAP_PERFMON (function hooks are blocked, e.g. ftrace disabled or a lockdown/VM policy)",
         remedy: "use a tracepoint, raw_tp or tp_btf program, or a kernel that allows fentry (see scripts/vm-check.sh)")

@@ -30,20 +30,20 @@ public enum PerfEventOpenError {
       return permissionError(operation: operation, errno: code, attr: attr, target: target)
     case ENOENT, EOPNOTSUPP, ENODEV:
       if isHardware && !HardwarePMU.isPresent {
-        return SondeError(
-          .notSupported, operation: operation, errno: code,
+        return SondeError.unsupported(
+          operation, facility: .hardwarePMU, cause: .missingHardware, errno: code,
           reason:
             "this machine has no hardware PMU (no 'cpu' device in /sys/bus/event_source/devices), so hardware events like '\(label)' cannot be counted",
           remedy: "use software events such as task-clock, cpu-clock, page-faults or context-switches")
       }
       if code == EOPNOTSUPP && attr.sample_period != 0 {
-        return SondeError(
-          .notSupported, operation: operation, errno: code,
+        return SondeError.unsupported(
+          operation, facility: .perfEvent, cause: .unknown, errno: code,
           reason: "the PMU behind '\(label)' does not support sampling",
           remedy: "count it with 'sonde stat', or sample a software event like cpu-clock")
       }
-      return SondeError(
-        .notSupported, operation: operation, errno: code,
+      return SondeError.unsupported(
+        operation, facility: .perfEvent, cause: .unknown, errno: code,
         reason: "the kernel does not support the event '\(label)'")
     case ESRCH:
       return SondeError(

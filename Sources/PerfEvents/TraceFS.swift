@@ -33,8 +33,8 @@ public enum TraceFS {
           remedy: "run as root, or remount it for a group: mount -o remount,mode=750,gid=GROUP \(candidate)")
       }
     }
-    return SondeError(
-      .notSupported, operation: operation, reason: "tracefs is not mounted",
+    return SondeError.unsupported(
+      operation, facility: .tracefs, cause: .notConfigured, reason: "tracefs is not mounted",
       remedy: "mount it: mount -t tracefs nodev /sys/kernel/tracing")
   }
 

@@ -32,6 +32,8 @@ public struct SondeError: Error, CustomStringConvertible, Sendable, Equatable {
   public var reason: String
   /// What the user can do about it, when there is something to do.
   public var remedy: String?
+  /// For `.notSupported`: which facility is missing and why, for callers to branch on (never parse `reason`).
+  public var unsupported: Unsupported?
 
   public init(
     _ kind: Kind, operation: String, errno: Int32? = nil, reason: String, remedy: String? = nil
@@ -53,6 +55,16 @@ public struct SondeError: Error, CustomStringConvertible, Sendable, Equatable {
   /// A plain system-call failure with no special interpretation.
   public static func system(_ operation: String, errno: Int32 = Glibc.errno) -> SondeError {
     SondeError(.system, operation: operation, errno: errno, reason: errnoDescription(errno))
+  }
+
+  /// A facility this kernel or machine lacks: `.notSupported`, with the facility and the cause.
+  public static func unsupported(
+    _ operation: String, facility: Unsupported.Facility, cause: Unsupported.Cause, errno: Int32? = nil,
+    reason: String, remedy: String? = nil
+  ) -> SondeError {
+    var error = SondeError(.notSupported, operation: operation, errno: errno, reason: reason, remedy: remedy)
+    error.unsupported = Unsupported(facility: facility, cause: cause)
+    return error
   }
 
   /// Invalid user input.
@@ -89,5 +101,52 @@ public func errnoName(_ code: Int32) -> String {
   case ENOSYS: "ENOSYS"
   case EOPNOTSUPP: "EOPNOTSUPP"
   default: "errno \(code)"
+  }
+}
+
+/// What a `.notSupported` error is about: the facility, and why this kernel or machine lacks it.
+public struct Unsupported: Sendable, Equatable {
+  /// A kernel or hardware facility, named as users know it. New ones are added as constants.
+  public struct Facility: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    public static let kprobe = Facility(rawValue: "kprobe")
+    public static let kprobeMulti = Facility(rawValue: "kprobe-multi")
+    public static let uprobeMulti = Facility(rawValue: "uprobe-multi")
+    /// BPF trampolines: fentry, fexit, fmod_ret.
+    public static let fentry = Facility(rawValue: "fentry/fexit")
+    public static let ftraceFunctionTracer = Facility(rawValue: "ftrace function tracer")
+    public static let bpfSyscall = Facility(rawValue: "bpf() system call")
+    public static let bpfFeature = Facility(rawValue: "BPF feature")
+    public static let mapBatchOperations = Facility(rawValue: "BPF map batch operations")
+    public static let hardwarePMU = Facility(rawValue: "hardware PMU")
+    public static let perfEvent = Facility(rawValue: "perf event")
+    public static let tracefs = Facility(rawValue: "tracefs")
+  }
+
+  /// Why the facility is missing.
+  public enum Cause: Sendable, Equatable {
+    /// The kernel was built without this option (e.g. `CONFIG_KPROBES`).
+    case missingConfig(String)
+    /// The kernel predates the facility (the first version that has it).
+    case minimumKernel(String)
+    /// The kernel has it but refuses it: lockdown, a VM or security-module policy, a disabled sysctl.
+    case deniedByPolicy
+    /// The machine has no hardware for it (a VM without a PMU).
+    case missingHardware
+    /// Not mounted or not set up (e.g. tracefs).
+    case notConfigured
+    /// The kernel said so without saying why.
+    case unknown
+  }
+
+  public var facility: Facility
+  public var cause: Cause
+
+  public init(facility: Facility, cause: Cause) {
+    self.facility = facility
+    self.cause = cause
   }
 }

@@ -45,6 +45,20 @@ import SondeSystem
     #expect(error?.reason.contains("CONFIG_KPROBES") == true, "\(String(describing: error))")
   }
 
+  /// Callers branch on the error's kind and facility, never on its text.
+  @Test func aKprobeAttachFailsWithTheNotSupportedKindAndItsFacility() throws {
+    guard !BPFFeatures.probe(.kprobe).supported else { return }  // covered by the attach above
+    let object = try BPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
+    try object.loadOnly(["sonde_kprobe"])
+    do {
+      _ = try object.program("sonde_kprobe").attachKprobe(function: "do_nanosleep")
+      Issue.record("the feature probe says kprobes are missing, yet the attach succeeded")
+    } catch  where error.kind == .notSupported {
+      #expect(error.unsupported?.facility == .kprobe)
+      #expect(error.unsupported?.cause == .missingConfig("CONFIG_KPROBES"))
+    }
+  }
+
   @Test func fentryAttachIsUnsupportedOnThisKernelWithTheReason() throws {
     guard !BPFFeatures.probe(.fentry).supported else {
       let object = try BPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
