@@ -85,6 +85,9 @@ extension ELFFile {
 public struct SymbolTable: Sendable {
   /// Sorted by address, one per address.
   public let symbols: [ELFSymbol]
+  /// Where perf names an address differently (its `choose_best_symbol` prefers the longer of two equally
+  /// bound names: `cfree@GLIBC_2.2.5` over `free`): the alias perf shows, by index into `symbols`.
+  private let perfAliases: [Int: ELFSymbol]
   /// For each index, the largest end address of any symbol at or before it (for nested symbols).
   private let maxEnd: [UInt64]
 
@@ -105,18 +108,23 @@ public struct SymbolTable: Sendable {
     let sorted = input.sorted { $0.address < $1.address }
     var unique: [ELFSymbol] = []
     unique.reserveCapacity(sorted.count)
+    var aliases: [Int: ELFSymbol] = [:]
     var index = 0
     while index < sorted.count {
       var best = sorted[index]
+      var perfBest = sorted[index]
       var next = index + 1
       while next < sorted.count && sorted[next].address == best.address {
         if SymbolTable.rank(sorted[next]) > SymbolTable.rank(best) { best = sorted[next] }
+        if SymbolTable.perfPrefers(sorted[next], over: perfBest) { perfBest = sorted[next] }
         next += 1
       }
+      if perfBest.name != best.name && perfBest.size == best.size { aliases[unique.count] = perfBest }
       unique.append(best)
       index = next
     }
     symbols = unique
+    perfAliases = aliases
     var ends: [UInt64] = []
     ends.reserveCapacity(unique.count)
     var running: UInt64 = 0
@@ -125,6 +133,17 @@ public struct SymbolTable: Sendable {
       ends.append(running)
     }
     maxEnd = ends
+  }
+
+  /// perf's `choose_best_symbol` (tools/perf/util/symbol.c): a sized symbol, then non-weak, then global, then
+  /// fewer leading underscores, then the longer name. Ties keep the earlier one.
+  static func perfPrefers(_ a: ELFSymbol, over b: ELFSymbol) -> Bool {
+    if (a.size > 0) != (b.size > 0) { return a.size > 0 }
+    if (a.binding == .weak) != (b.binding == .weak) { return b.binding == .weak }
+    if (a.binding == .global) != (b.binding == .global) { return a.binding == .global }
+    let underscores = { (s: ELFSymbol) in s.name.utf8.prefix { $0 == UInt8(ascii: "_") }.count }
+    if underscores(a) != underscores(b) { return underscores(a) < underscores(b) }
+    return a.name.utf8.count > b.name.utf8.count
   }
 
   /// Higher is preferred among symbols at the same address.
@@ -152,7 +171,15 @@ public struct SymbolTable: Sendable {
   /// end, so `_fini+0x164` past `.fini` is what both print). The last symbol of the table ends one page past
   /// its page, as perf bounds it; beyond that, and past the end of a sized symbol, an address is
   /// `[unknown]` (the caller reports module+offset).
-  public func lookup(_ vaddr: UInt64) -> ELFSymbol? {
+  public func lookup(_ vaddr: UInt64) -> ELFSymbol? { lookupIndex(vaddr).map { symbols[$0] } }
+
+  /// The symbol containing `vaddr` as perf names it (its choice among aliases at one address), for output
+  /// that must read like perf report/script.
+  public func lookupAsPerf(_ vaddr: UInt64) -> ELFSymbol? {
+    lookupIndex(vaddr).map { perfAliases[$0] ?? symbols[$0] }
+  }
+
+  private func lookupIndex(_ vaddr: UInt64) -> Int? {
     var low = 0
     var high = symbols.count
     while low < high {
@@ -163,14 +190,15 @@ public struct SymbolTable: Sendable {
     guard index >= 0 else { return nil }
     let nearest = symbols[index]
     let nearestIsLast = index == symbols.count - 1
+    let nearestIndex = index
     while index >= 0 {
-      if symbols[index].contains(vaddr) { return symbols[index] }
+      if symbols[index].contains(vaddr) { return index }
       if maxEnd[index] <= vaddr { break }
       index -= 1
     }
     guard nearest.size == 0 else { return nil }
     if nearestIsLast && vaddr >= SymbolTable.lastSymbolEnd(nearest.address) { return nil }
-    return nearest
+    return nearestIndex
   }
 
   /// Where the last, zero-sized symbol of a table ends: the page after the one it starts in (perf's

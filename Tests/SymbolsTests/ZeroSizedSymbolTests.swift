@@ -35,6 +35,24 @@ import Testing
     #expect(SymbolTable.lastSymbolEnd(UInt64.max - 5) == UInt64.max)
   }
 
+  /// Aliases at one address: `lookup` keeps llvm-symbolizer's choice (the .symtab name with the fewest
+  /// underscores), `lookupAsPerf` perf's (`choose_best_symbol`: equally bound, the longer name wins), so
+  /// `sonde script` prints libc's `free` as perf does: `cfree@GLIBC_2.2.5`.
+  @Test func aliasesResolveAsLLVMSymbolizerOrAsPerfChooses() {
+    func sym(_ name: String, _ binding: ELFSymbol.Binding, dynamic: Bool) -> ELFSymbol {
+      ELFSymbol(
+        name: name, address: 0x98ef0, size: 257, kind: .function, binding: binding, sectionIndex: 16,
+        isDynamic: dynamic)
+    }
+    let table = SymbolTable(symbols: [
+      sym("__libc_free", .global, dynamic: false), sym("free", .global, dynamic: false),
+      sym("cfree@GLIBC_2.2.5", .global, dynamic: false), sym("__free_weak", .weak, dynamic: false),
+    ])
+    #expect(table.lookup(0x98f21)?.name == "free")
+    #expect(table.lookupAsPerf(0x98f21)?.name == "cfree@GLIBC_2.2.5")
+    #expect(table.lookupAsPerf(0x98ef0 + 257) == nil)
+  }
+
   /// nm -n of a fixture: (address, type letter, name, size or nil).
   func listing(_ path: String) throws -> [(address: UInt64, type: Character, name: String, size: UInt64?)] {
     let nm = try #require(TestSupport.tool("nm"), "nm not installed")

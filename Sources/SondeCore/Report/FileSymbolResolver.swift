@@ -54,7 +54,8 @@ public final class FileSymbolResolver {
       return ResolvedFrame(
         name: "[unknown]", module: module, isKernel: false, path: mapping.path, moduleAddress: printed)
     }
-    guard let vaddr = image.elf.virtualAddress(forFileOffset: offset), let symbol = image.symbols.lookup(vaddr) else {
+    guard let vaddr = image.elf.virtualAddress(forFileOffset: offset), let symbol = image.symbols.lookupAsPerf(vaddr)
+    else {
       return ResolvedFrame(
         name: "[unknown]", module: module, isKernel: false, path: mapping.path, moduleAddress: printed)
     }
