@@ -84,6 +84,8 @@ int sonde_spawn_paused(const char *path, char *const argv[], char *const envp[],
 
 int sonde_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
+long sonde_bpf_syscall(int cmd, void *attr, unsigned int size) { return syscall(SYS_bpf, cmd, attr, size); }
+
 static int stop_fd = -1;
 
 static void on_stop_signal(int signo) {

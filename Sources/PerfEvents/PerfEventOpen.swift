@@ -35,10 +35,12 @@ public struct EventTarget: Sendable, Hashable, CustomStringConvertible {
   }
 }
 
-/// An open perf event file descriptor. Owns the fd and closes it on `close()` or deinit.
+/// An open perf event file descriptor. Owns it (a `FileDescriptor`) and closes it on `close()` or deinit.
 public final class PerfEventFD: @unchecked Sendable {
-  /// The raw descriptor, for mmap/ioctl/BPF attachment. Valid until `close()`.
-  public private(set) var rawValue: Int32
+  /// The owned descriptor: mmap, ioctl and BPF attachment go through it.
+  public let descriptor: FileDescriptor
+  /// The raw descriptor number, for logs and for APIs that take one. Valid until `close()`.
+  public var rawValue: Int32 { descriptor.rawValue }
   /// The attributes the kernel accepted (after any size fallback).
   public let attributes: perf_event_attr
   public let target: EventTarget
@@ -49,22 +51,15 @@ public final class PerfEventFD: @unchecked Sendable {
   public let fellBackToUserSpace: Bool
 
   init(rawValue: Int32, attributes: perf_event_attr, target: EventTarget, label: String, fellBack: Bool = false) {
-    self.rawValue = rawValue
+    descriptor = FileDescriptor(owning: rawValue)
     self.attributes = attributes
     self.target = target
     self.label = label
     fellBackToUserSpace = fellBack
   }
 
-  deinit { close() }
-
   /// Closes the descriptor. Safe to call twice.
-  public func close() {
-    if rawValue >= 0 {
-      _ = Glibc.close(rawValue)
-      rawValue = -1
-    }
-  }
+  public func close() { descriptor.close() }
 
   /// Opens one perf event. Retries with the kernel's own attr size on E2BIG (as perf does) and turns
   /// every failure into a `SondeError` that names the reason and the remedy.
@@ -75,31 +70,30 @@ public final class PerfEventFD: @unchecked Sendable {
     var attr = attributes
     if attr.size == 0 { attr.size = SONDE_PERF_ATTR_SIZE }
     let flags = UInt(PERF_FLAG_FD_CLOEXEC)
-    var fd = sonde_perf_event_open(&attr, target.pid, target.cpu, group?.rawValue ?? -1, flags)
-    if fd < 0 && errno == E2BIG && attr.size != 0 && attr.size < SONDE_PERF_ATTR_SIZE {
+    let groupFD = group?.rawValue ?? -1
+    var (fd, code) = Syscall.perfEventOpen(&attr, pid: target.pid, cpu: target.cpu, group: groupFD, flags: flags)
+    if fd < 0 && code == E2BIG && attr.size != 0 && attr.size < SONDE_PERF_ATTR_SIZE {
       // The kernel wrote back the attr size it understands; retry with it. Bits beyond that size
       // must be zero, which they are when the caller did not ask for newer features.
-      fd = sonde_perf_event_open(&attr, target.pid, target.cpu, group?.rawValue ?? -1, flags)
+      (fd, code) = Syscall.perfEventOpen(&attr, pid: target.pid, cpu: target.cpu, group: groupFD, flags: flags)
     }
     var fellBack = false
-    if fd < 0 && (errno == EACCES || errno == EPERM) && attr.exclude_kernel == 0 && target.pid != -1 {
+    if fd < 0 && (code == EACCES || code == EPERM) && attr.exclude_kernel == 0 && target.pid != -1 {
       // As perf does: when the paranoid level forbids counting the kernel for this user, count user space
       // only (`:u`) rather than fail, and let the caller say so.
-      let refused = errno
       var userOnly = attr
       userOnly.exclude_kernel = 1
       userOnly.exclude_hv = 1
-      let retry = sonde_perf_event_open(&userOnly, target.pid, target.cpu, group?.rawValue ?? -1, flags)
+      let (retry, _) = Syscall.perfEventOpen(
+        &userOnly, pid: target.pid, cpu: target.cpu, group: groupFD, flags: flags)
       if retry >= 0 {
         fd = retry
         attr = userOnly
         fellBack = true
-      } else {
-        errno = refused
       }
     }
     if fd < 0 {
-      throw PerfEventOpenError.explain(errno: errno, attr: attr, target: target, label: label)
+      throw PerfEventOpenError.explain(errno: code, attr: attr, target: target, label: label)
     }
     return PerfEventFD(rawValue: fd, attributes: attr, target: target, label: label, fellBack: fellBack)
   }
@@ -127,37 +121,36 @@ public final class PerfEventFD: @unchecked Sendable {
   /// PERF_EVENT_IOC_ID: the kernel's unique id for this event (matches PERF_SAMPLE_ID / FORMAT_ID).
   public func id() throws(SondeError) -> UInt64 {
     var value: UInt64 = 0
-    if sonde_ioctl_pointer(rawValue, SONDE_PERF_EVENT_IOC_ID, &value) != 0 {
-      throw SondeError.system("ioctl(PERF_EVENT_IOC_ID, \(label))")
-    }
+    try descriptor.ioctl(SONDE_PERF_EVENT_IOC_ID, pointer: &value, "ioctl(PERF_EVENT_IOC_ID, \(label))")
     return value
+  }
+
+  /// PERF_EVENT_IOC_PAUSE_OUTPUT: stop (or resume) writing records into the ring, e.g. while it is read in
+  /// overwrite mode.
+  public func pauseOutput(_ paused: Bool) throws(SondeError) {
+    try descriptor.ioctl(
+      SONDE_PERF_EVENT_IOC_PAUSE_OUTPUT, value: paused ? 1 : 0, "ioctl(PERF_EVENT_IOC_PAUSE_OUTPUT, \(label))")
   }
 
   /// PERF_EVENT_IOC_SET_FILTER: a tracepoint filter expression.
   public func setFilter(_ filter: String) throws(SondeError) {
     var bytes = Array(filter.utf8CString)
-    let rc = bytes.withUnsafeMutableBufferPointer {
-      sonde_ioctl_pointer(rawValue, SONDE_PERF_EVENT_IOC_SET_FILTER, $0.baseAddress)
-    }
-    if rc != 0 {
+    do throws(SondeError) {
+      try bytes.withUnsafeMutableBufferPointer { (buffer) throws(SondeError) in
+        try descriptor.ioctl(SONDE_PERF_EVENT_IOC_SET_FILTER, pointer: buffer.baseAddress, "set filter")
+      }
+    } catch {
       throw SondeError.invalid(
-        "set filter on \(label)", "the kernel rejected the filter '\(filter)' (\(errnoName(errno)))")
+        "set filter on \(label)", "the kernel rejected the filter '\(filter)' (\(errnoName(error.errno ?? 0)))")
     }
   }
 
   /// Reads raw bytes (the read_format layout) from the descriptor.
   public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SondeError) -> Int {
-    while true {
-      let n = Glibc.read(rawValue, buffer.baseAddress, buffer.count)
-      if n >= 0 { return n }
-      if errno == EINTR { continue }
-      throw SondeError.system("read(\(label))")
-    }
+    try descriptor.read(into: buffer, "read(\(label))")
   }
 
   private func ioctl(_ request: UInt, _ value: UInt, _ name: String) throws(SondeError) {
-    if sonde_ioctl_value(rawValue, request, value) != 0 {
-      throw SondeError.system("ioctl(PERF_EVENT_IOC_\(name), \(label))")
-    }
+    try descriptor.ioctl(request, value: value, "ioctl(PERF_EVENT_IOC_\(name), \(label))")
   }
 }

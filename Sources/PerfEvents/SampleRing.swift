@@ -43,8 +43,11 @@ public final class SampleRing: @unchecked Sendable {
     }
     let size = (1 + dataPages) * page
     let prot = overwrite ? PROT_READ : (PROT_READ | PROT_WRITE)
-    guard let p = mmap(nil, size, prot, MAP_SHARED, event.rawValue, 0), p != MAP_FAILED else {
-      let e = errno
+    let p: UnsafeMutableRawPointer
+    do {
+      p = try event.descriptor.map(length: size, protection: prot, flags: MAP_SHARED)
+    } catch {
+      let e = error.errno ?? 0
       throw SondeError(
         e == EPERM ? .permissionDenied : .system, operation: "mmap(\(event.label), \(size) bytes)", errno: e,
         reason: e == EPERM
@@ -71,7 +74,7 @@ public final class SampleRing: @unchecked Sendable {
   /// Unmaps the ring (the event fd stays open). Safe to call twice.
   public func close() {
     if let base {
-      munmap(base, mappedSize)
+      Syscall.unmap(base, length: mappedSize)
       self.base = nil
     }
   }
@@ -117,8 +120,9 @@ public final class SampleRing: @unchecked Sendable {
   @discardableResult
   public func snapshot(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
     guard let base, let headPtr = headPointer, overwrite else { return 0 }
-    _ = sonde_ioctl_value(event.rawValue, SONDE_PERF_EVENT_IOC_PAUSE_OUTPUT, 1)
-    defer { _ = sonde_ioctl_value(event.rawValue, SONDE_PERF_EVENT_IOC_PAUSE_OUTPUT, 0) }
+    // Without the pause the kernel could overwrite records while they are read: a failure is an error.
+    try event.pauseOutput(true)
+    defer { try? event.pauseOutput(false) }
     let head = sonde_load_acquire_u64(headPtr)
     let data = UnsafeRawPointer(base + dataOffset)
     let mask = UInt64(dataSize - 1)

@@ -1,4 +1,4 @@
-// SondeBPFTypes: the structs shared with the BPF programs (headers only) and a few syscall shims.
+// SondeBPFTypes: the structs shared with the BPF programs (headers only) and shims its tests use.
 #define _GNU_SOURCE
 #include "sonde/events.h"
 #include "sonde_bpf_shims.h"
@@ -6,8 +6,6 @@
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-long sonde_bpf_syscall(int cmd, void *attr, unsigned int size) { return syscall(__NR_bpf, cmd, attr, size); }
 
 long sonde_syscall_getpid(void) { return syscall(SYS_getpid); }
 

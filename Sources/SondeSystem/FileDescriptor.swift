@@ -92,6 +92,36 @@ public final class FileDescriptor: @unchecked Sendable, CustomStringConvertible 
     }
   }
 
+  /// Writes all of `bytes` (at `offset` with pwrite(2), else at the file position).
+  public func writeAll(_ bytes: [UInt8], at offset: Int64? = nil, _ what: @autoclosure () -> String = "write")
+    throws(SondeError)
+  {
+    var failure: SondeError?
+    bytes.withUnsafeBytes { buffer in
+      do throws(SondeError) {
+        if let offset { try writeAll(buffer, at: offset, what()) } else { try writeAll(buffer, what()) }
+      } catch {
+        failure = error
+      }
+    }
+    if let failure { throw failure }
+  }
+
+  /// Reads into `bytes[range]`: the bytes read, 0 at end of file.
+  public func read(into bytes: inout [UInt8], range: Range<Int>, _ what: @autoclosure () -> String = "read")
+    throws(SondeError) -> Int
+  {
+    var result: Result<Int, SondeError> = .success(0)
+    bytes.withUnsafeMutableBytes { buffer in
+      do throws(SondeError) {
+        result = .success(try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[range]), what()))
+      } catch {
+        result = .failure(error)
+      }
+    }
+    return try result.get()
+  }
+
   /// fstat(2).
   public func status() throws(SondeError) -> stat {
     var info = stat()

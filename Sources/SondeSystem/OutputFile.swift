@@ -6,21 +6,21 @@
 /// (never renamed, replaced or chmod'ed: Sonde runs as root and must not break `/dev/null` for everyone),
 /// and only a regular, non-empty file Sonde is about to overwrite is first kept as `PATH.old`.
 public final class OutputFile {
-  /// The descriptor, owned: closed by `close()` or when this object ends (-1 once closed).
-  public private(set) var fd: Int32
+  /// The descriptor: owned (closed by `close()` or with this object), or borrowed for `-` (standard output).
+  public let descriptor: FileDescriptor
+  /// The descriptor number (-1 once closed).
+  public var fd: Int32 { descriptor.rawValue }
   /// The path as given.
   public let path: String
   /// True when the target cannot seek (FIFO, character device, socket, `-`): write a stream (pipe format).
   public let isStream: Bool
-  private let owned: Bool
 
   /// Opens `path` for writing. `"-"` is standard output. `rotate` keeps a regular non-empty file as `PATH.old`.
   public init(path: String, rotate: Bool) throws(SondeError) {
     self.path = path
     if path == "-" {
-      fd = 1
+      descriptor = FileDescriptor(borrowing: 1)
       isStream = true
-      owned = false
       return
     }
     guard !path.isEmpty else { throw SondeError.invalid("open output", "the output path is empty") }
@@ -70,19 +70,15 @@ public final class OutputFile {
         code == EACCES || code == EPERM ? .permissionDenied : .system, operation: "open(\(path))", errno: code,
         reason: "cannot open the output file: \(errnoDescription(code))", remedy: "choose a writable path with -o")
     }
-    var opened_st = stat()
-    _ = fstat(opened, &opened_st)
-    fd = opened
-    isStream = (opened_st.st_mode & S_IFMT) != S_IFREG
-    owned = true
+    descriptor = FileDescriptor(owning: opened)
+    isStream = ((try? descriptor.status())?.st_mode ?? S_IFIFO) & S_IFMT != S_IFREG
   }
 
   /// Wraps a descriptor the caller keeps owning (it is not closed here), written as a stream.
   public init(borrowing descriptor: Int32, path: String) {
     self.path = path
-    fd = descriptor
+    self.descriptor = FileDescriptor(borrowing: descriptor)
     isStream = true
-    owned = false
   }
 
   /// Renames a regular file to `PATH.old` as perf does, unless `PATH.old` is something other than a regular
@@ -95,10 +91,5 @@ public final class OutputFile {
   }
 
   /// Closes the descriptor now (standard output is left open).
-  public func close() {
-    if owned && fd >= 0 { _ = Glibc.close(fd) }
-    fd = -1
-  }
-
-  deinit { close() }
+  public func close() { descriptor.close() }
 }

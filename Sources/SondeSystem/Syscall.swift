@@ -1,3 +1,5 @@
+import CSonde
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -64,6 +66,23 @@ public enum Syscall {
       return .failure(SondeError.system("stat(\(path))", errno: code))
     }
     return .success(info)
+  }
+
+  /// perf_event_open(2): the descriptor, or -1 with the errno (callers explain it: the paranoid level, the
+  /// capability, the PMU). Not retried: EINTR does not happen here.
+  public static func perfEventOpen(
+    _ attr: inout perf_event_attr, pid: Int32, cpu: Int32, group: Int32, flags: UInt
+  ) -> (fd: Int32, errno: Int32) {
+    let fd = sonde_perf_event_open(&attr, pid, cpu, group, flags)
+    return (fd, fd < 0 ? errno : 0)
+  }
+
+  /// bpf(2) for commands libbpf has no API for: the result, or -1 with the errno.
+  public static func bpf(_ command: Int32, _ attr: UnsafeMutableRawPointer?, size: UInt32) -> (
+    result: Int, errno: Int32
+  ) {
+    let rc = Int(sonde_bpf_syscall(command, attr, size))
+    return (rc, rc < 0 ? errno : 0)
   }
 
   /// rename(2).

@@ -10,26 +10,33 @@ import SondeSystem
 /// when it is a device, FIFO or symlink; see `OutputFile`).
 final class OutputSink {
   private let file: OutputFile?
-  private let fd: Int32
+  private let fd: FileDescriptor
 
   init(path: String?, defaultFD: Int32) throws {
     if let path {
       do {
         let file = try OutputFile(path: path, rotate: false)
         self.file = file
-        fd = file.fd
+        fd = file.descriptor
       } catch {
         throw CLIError(error)
       }
     } else {
       file = nil
-      fd = defaultFD
+      fd = FileDescriptor(borrowing: defaultFD)
     }
   }
 
-  func write(_ text: String) {
-    _ = Array(text.utf8).withUnsafeBytes { writeAll(fd, $0) }
-  }
+  func write(_ text: String) { writeText(text, to: fd) }
+}
+
+/// The process's standard output and error, borrowed (never closed).
+let standardOutput = FileDescriptor(borrowing: 1)
+let standardError = FileDescriptor(borrowing: 2)
+
+/// Writes text whole; a closed pipe or full disk on a report stream is not worth more than stopping the write.
+func writeText(_ text: String, to fd: FileDescriptor) {
+  try? fd.writeAll(Array(text.utf8))
 }
 
 /// A Sonde error shown to the user as `sonde: error: …` with its hint, and a non-zero exit.

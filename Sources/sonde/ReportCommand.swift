@@ -160,9 +160,8 @@ struct ReportCommand: ParsableCommand {
     do {
       let file = try OutputFile(path: path, rotate: false)
       defer { file.close() }
-      let failure = Array(text.utf8).withUnsafeBytes { writeAll(file.fd, $0) }
-      if let failure { throw SondeError.system("write(\(path))", errno: failure) }
-    } catch let error as SondeError {
+      try file.descriptor.writeAll(Array(text.utf8), "write(\(path))")
+    } catch {
       writeError(error.description, verb: "report")
       throw ExitCode.failure
     }
@@ -170,6 +169,4 @@ struct ReportCommand: ParsableCommand {
 }
 
 /// Writes text to standard output without Foundation.
-func writeStdout(_ text: String) {
-  _ = Array(text.utf8).withUnsafeBytes { writeAll(1, $0) }
-}
+func writeStdout(_ text: String) { writeText(text, to: standardOutput) }

@@ -4,10 +4,7 @@
 
 /// Writes a line to standard error (progress and warnings of record/report/script; stdout carries
 /// the report itself).
-func samplingStatus(_ text: String) {
-  let line = Array((text + "\n").utf8)
-  line.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
-}
+func samplingStatus(_ text: String) { writeText(text + "\n", to: standardError) }
 
 /// A number with exactly `digits` decimals (no Foundation).
 func samplingFixed(_ value: Double, _ digits: Int) -> String {

@@ -65,6 +65,10 @@ int sonde_spawn_paused(const char *path, char *const argv[], char *const envp[],
                        struct sonde_paused_child *out);
 
 /// pidfd_open(2): a descriptor that polls readable when the process exits. -1 with errno on failure.
+/// bpf(cmd, attr, size), for the few probes libbpf 1.1 cannot express (newer link types).
+/// Returns the result or -1 with errno set.
+long sonde_bpf_syscall(int cmd, void *attr, unsigned int size);
+
 int sonde_pidfd_open(pid_t pid);
 
 /// Installs a SIGINT/SIGTERM handler that writes 1 to `eventfd` (a StopToken's descriptor), waking every

@@ -13,22 +13,23 @@ public final class MappedFile: @unchecked Sendable {
   /// Maps `path`, or reads it as a perf.data stream when it cannot be mapped (pipes, devices, empty files).
   public init(path: String) throws(SondeError) {
     // "-" is standard input, as perf report -i - reads a pipe-mode stream.
-    let fd = path == "-" ? dup(0) : open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else {
-      let code = errno
+    let fd: FileDescriptor
+    do {
+      fd = path == "-" ? FileDescriptor(borrowing: 0) : try FileDescriptor.open(path, O_RDONLY)
+    } catch {
+      let code = error.errno ?? 0
       throw SondeError(
         code == ENOENT ? .invalidInput : code == EACCES ? .permissionDenied : .system, operation: "open(\(path))",
         errno: code, reason: code == ENOENT ? "no such file" : errnoDescription(code),
         remedy: code == ENOENT ? "record one first with 'sonde record', or pass -i FILE" : nil)
     }
-    defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw SondeError.system("fstat(\(path))") }
+    defer { fd.close() }
+    let st = try fd.status()
     if (st.st_mode & S_IFMT) == S_IFDIR {
       throw SondeError.invalid("open(\(path))", "is a directory", remedy: "pass a perf.data file with -i")
     }
     if (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0,
-      let p = mmap(nil, Int(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED
+      let p = try? fd.map(length: Int(st.st_size), protection: PROT_READ, flags: MAP_PRIVATE)
     {
       bytes = UnsafeRawBufferPointer(start: p, count: Int(st.st_size))
       mapped = true
@@ -51,7 +52,7 @@ public final class MappedFile: @unchecked Sendable {
 
   deinit {
     if mapped {
-      munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
+      Syscall.unmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), length: bytes.count)
     } else {
       UnsafeMutableRawPointer(mutating: bytes.baseAddress)?.deallocate()
     }

@@ -7,7 +7,7 @@ import SondeSystem
 /// it while reading: the magic first, then, for pipe-mode streams, each record's framing as it arrives.
 /// Memory grows only with bytes that parsed as records; the first bad bytes end the read with an error.
 enum PerfDataStream {
-  static func read(fd: Int32, path: String) throws(SondeError) -> [UInt8] {
+  static func read(fd: FileDescriptor, path: String) throws(SondeError) -> [UInt8] {
     var data: [UInt8] = []
     guard try fill(&data, to: 8, fd: fd, path: path) else {
       throw corrupt(path, 0, data.isEmpty ? "the input is empty" : "the input ends inside the magic")
@@ -63,17 +63,21 @@ enum PerfDataStream {
 
   /// Reads until `data` holds at least `count` bytes, reading ahead at most 64 KiB past what was asked for
   /// (so unchecked bytes in memory stay bounded); false when the input ends first.
-  private static func fill(_ data: inout [UInt8], to count: Int, fd: Int32, path: String) throws(SondeError) -> Bool {
+  private static func fill(_ data: inout [UInt8], to count: Int, fd: FileDescriptor, path: String)
+    throws(SondeError) -> Bool
+  {
     while data.count < count {
       let old = data.count
       let want = max(count - old, 1 << 16)
       data.append(contentsOf: repeatElement(0, count: want))
-      let n = data.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + old, want) }
-      data.removeLast(want - max(n, 0))
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw SondeError.system("read(\(path))")
+      let n: Int
+      do {
+        n = try fd.read(into: &data, range: old..<(old + want), "read(\(path))")
+      } catch {
+        data.removeLast(want)
+        throw error
       }
+      data.removeLast(want - n)
       if n == 0 { return false }
     }
     return true

@@ -15,7 +15,6 @@ import SondeSystem
 public final class PerfDataWriter {
   public let path: String
   private let output: OutputFile
-  private var fd: Int32 { output.fd }
   private let events: [PerfDataEvent]
   private var buffer = ByteWriter(capacity: 1 << 20)
   /// Bytes handed to the writer so far (on disk or buffered), from the start of the file.
@@ -84,8 +83,7 @@ public final class PerfDataWriter {
   /// Rewrites the header in place (file mode).
   private func writeHeader(dataSize: UInt64, featureBits: [UInt64]) throws(SondeError) {
     let header = headerBytes(dataSize: dataSize, featureBits: featureBits)
-    let written = header.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-    if written != header.count { throw SondeError.system("pwrite(\(path), header)") }
+    try output.descriptor.writeAll(header, at: 0, "pwrite(\(path), header)")
   }
 
   /// Pipe mode on an opened stream (`-o -`, a FIFO, a character device), as `perf record -o -` writes it:
@@ -200,39 +198,25 @@ public final class PerfDataWriter {
     var bits = [UInt64](repeating: 0, count: 4)
     for (feature, _) in payloads { bits[feature.rawValue / 64] |= 1 << UInt64(feature.rawValue % 64) }
     try writeHeader(dataSize: dataSection.size, featureBits: bits)
-    if fsync(fd) != 0 && errno != EINVAL { throw SondeError.system("fsync(\(path))") }
+    try output.descriptor.sync("fsync(\(path))")
     output.close()
   }
 
   /// Writes the buffer out; in file mode the header's data size then covers every record on disk (the
   /// feature table `finish` writes after the data is not a record, so it passes `updatingHeader: false`).
   private func flush(updatingHeader: Bool = true) throws(SondeError) {
-    let wrote = buffer.bytes.withUnsafeBytes { bytes in writeAll(fd, bytes) }
-    if let failure = wrote {
-      throw SondeError(
-        .system, operation: "write(\(path))", errno: failure,
-        reason: failure == ENOSPC
-          ? "no space left on the device; the file keeps the records written before this point"
-          : errnoDescription(failure))
+    do throws(SondeError) {
+      try output.descriptor.writeAll(buffer.bytes, "write(\(path))")
+    } catch {
+      var failure = error
+      if error.errno == ENOSPC {
+        failure.reason = "no space left on the device; the file keeps the records written before this point"
+      }
+      throw failure
     }
     buffer.bytes.removeAll(keepingCapacity: true)
     if !isPipe && updatingHeader {
       if position > dataOffset { try writeHeader(dataSize: position - dataOffset, featureBits: [0, 0, 0, 0]) }
     }
   }
-}
-
-/// Writes all of `bytes` to `fd`, retrying short writes and EINTR; nil on success, else the errno.
-public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
-  var done = 0
-  while done < bytes.count {
-    let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-    if n < 0 {
-      if errno == EINTR { continue }
-      return errno
-    }
-    if n == 0 { return EIO }
-    done += n
-  }
-  return nil
 }
