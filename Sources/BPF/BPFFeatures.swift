@@ -235,7 +235,8 @@ public enum BPFFeatures {
   private static func probeBatch() -> (Bool, String?) {
     let fd = bpf_map_create(BPF_MAP_TYPE_HASH, "sonde_probe", 4, 4, 1, nil)
     guard fd >= 0 else { return (false, BPFErrors.explain("create a hash map", errno: errno).reason) }
-    defer { close(fd) }
+    let map = FileDescriptor(owning: fd)
+    defer { map.close() }
     var keys: UInt32 = 0
     var values: UInt32 = 0
     var outBatch: UInt64 = 0
@@ -248,10 +249,11 @@ public enum BPFFeatures {
   private static func probePerfLink() -> (Bool, String?) {
     let fd = loadTrivial(BPF_PROG_TYPE_TRACEPOINT, expectedAttachType: nil)
     guard fd >= 0 else { return (false, BPFErrors.explain("load a tracepoint program", errno: -fd).reason) }
-    defer { close(fd) }
+    let program = FileDescriptor(owning: fd)
+    defer { program.close() }
     // A bad perf event fd: EBADF means the kernel understood BPF_PERF_EVENT links (as libbpf probes it).
     let rc = bpf_link_create(fd, -1, BPF_PERF_EVENT, nil)
-    if rc >= 0 { close(rc) }
+    if rc >= 0 { FileDescriptor(owning: rc).close() }
     if rc >= 0 || errno == EBADF { return (true, nil) }
     return (false, "BPF_LINK_CREATE does not accept perf events (\(errnoName(errno))); needs Linux 5.15")
   }
@@ -259,7 +261,7 @@ public enum BPFFeatures {
   private static func probeStats() -> (Bool, String?) {
     let fd = bpf_enable_stats(BPF_STATS_RUN_TIME)
     if fd >= 0 {
-      close(fd)
+      FileDescriptor(owning: fd).close()
       return (true, nil)
     }
     return (false, BPFErrors.explain("BPF_ENABLE_STATS", errno: errno).reason)
@@ -278,7 +280,8 @@ public enum BPFFeatures {
     let attachType: UInt32 = 48
     let fd = loadTrivial(BPF_PROG_TYPE_KPROBE, expectedAttachType: bpf_attach_type(rawValue: attachType))
     guard fd >= 0 else { return (false, "the kernel rejects uprobe-multi programs (\(errnoName(-fd)))") }
-    defer { close(fd) }
+    let program = FileDescriptor(owning: fd)
+    defer { program.close() }
     var offset: UInt64 = 0
     let code: Int32 = "/".withCString { path in
       withUnsafeMutablePointer(to: &offset) { offsets in
@@ -290,9 +293,11 @@ public enum BPFFeatures {
         attr[2] = UInt64(UInt(bitPattern: path))
         attr[3] = UInt64(UInt(bitPattern: offsets))
         attr[6] = 1  // cnt
-        let rc = attr.withUnsafeMutableBytes { sonde_bpf_syscall(Int32(BPF_LINK_CREATE.rawValue), $0.baseAddress, 128) }
-        if rc >= 0 { close(Int32(rc)) }
-        return rc >= 0 ? 0 : errno
+        let (rc, code) = attr.withUnsafeMutableBytes {
+          Syscall.bpf(Int32(BPF_LINK_CREATE.rawValue), $0.baseAddress, size: 128)
+        }
+        if rc >= 0 { FileDescriptor(owning: Int32(rc)).close() }
+        return rc >= 0 ? 0 : code
       }
     }
     if code == EBADF {

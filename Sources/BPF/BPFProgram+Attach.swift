@@ -37,16 +37,12 @@ extension BPFProgram {
   /// Attaches to an open perf event (a perf_event program runs on each of its samples).
   public func attachPerfEvent(_ event: PerfEventFD) throws(SondeError) -> BPFLink {
     // libbpf closes the perf fd when the link is destroyed, so it gets its own duplicate.
-    let fd = dup(event.rawValue)
-    guard fd >= 0 else { throw SondeError.system("dup(perf event \(event.label))") }
-    do {
-      return try link("attach \(name) to perf event \(event.label) (\(event.target))", target: event.label) {
-        bpf_program__attach_perf_event(handle, fd)
-      }
-    } catch {
-      Glibc.close(fd)
-      throw error
+    let fd = try event.descriptor.duplicate()
+    let link = try link("attach \(name) to perf event \(event.label) (\(event.target))", target: event.label) {
+      bpf_program__attach_perf_event(handle, fd.rawValue)
     }
+    _ = fd.release()  // attached: the link owns it now
+    return link
   }
 
   /// Opens `attributes` on every online CPU (system-wide) and attaches the program to each.

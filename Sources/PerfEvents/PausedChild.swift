@@ -10,8 +10,10 @@ import SondeSystem
 public final class PausedChild: @unchecked Sendable {
   public let pid: Int32
   public let arguments: [String]
-  private var goFD: Int32
-  private var errorFD: Int32
+  /// The pipe the child waits on before exec (closing it unreleased makes the child exit).
+  private let go: FileDescriptor
+  /// Where the child reports a failed exec (its errno), or sees EOF when exec succeeded (close-on-exec).
+  private let execError: FileDescriptor
   /// How the child ended, once it has been reaped by `wait()` or `poll()`.
   public private(set) var termination: Termination?
 
@@ -39,18 +41,15 @@ public final class PausedChild: @unchecked Sendable {
     }
     if rc != 0 { throw SondeError.system("fork '\(command)'") }
     self.pid = child.pid
-    self.goFD = child.go_fd
-    self.errorFD = child.error_fd
+    go = FileDescriptor(owning: child.go_fd)
+    execError = FileDescriptor(owning: child.error_fd)
     self.arguments = arguments
   }
 
   deinit {
-    if goFD >= 0 {
-      // Never released: closing the pipe makes the child exit without running the command.
-      Glibc.close(goFD)
-      goFD = -1
-    }
-    if errorFD >= 0 { Glibc.close(errorFD) }
+    // Never released: closing the pipe makes the child exit without running the command.
+    go.close()
+    execError.close()
     if termination == nil {
       // Released and still running when its owner gave up on it (an error, an interrupt): end it rather
       // than leave it behind or block here.
@@ -61,16 +60,13 @@ public final class PausedChild: @unchecked Sendable {
 
   /// Lets the child exec the command. Throws if exec failed (e.g. not executable).
   public func release() throws(SondeError) {
-    guard goFD >= 0 else { return }
-    var byte: UInt8 = 1
-    _ = Glibc.write(goFD, &byte, 1)
-    Glibc.close(goFD)
-    goFD = -1
-    var code: Int32 = 0
-    var n: Int
-    repeat { n = Glibc.read(errorFD, &code, 4) } while n < 0 && errno == EINTR
-    Glibc.close(errorFD)
-    errorFD = -1
+    guard go.rawValue >= 0 else { return }
+    try go.writeAll([1], "release '\(arguments[0])'")
+    go.close()
+    var report = [UInt8](repeating: 0, count: 4)
+    let n = (try? execError.read(into: &report, range: 0..<4, "read exec status")) ?? 0
+    execError.close()
+    let code = report.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
     if n == 4 {
       _ = try? wait()
       throw SondeError(

@@ -122,6 +122,19 @@ public final class FileDescriptor: @unchecked Sendable, CustomStringConvertible 
     return try result.get()
   }
 
+  /// pread(2) into `bytes[range]` at `offset`.
+  public func read(into bytes: inout [UInt8], range: Range<Int>, at offset: Int64) throws(SondeError) -> Int {
+    var result: Result<Int, SondeError> = .success(0)
+    bytes.withUnsafeMutableBytes { buffer in
+      do throws(SondeError) {
+        result = .success(try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[range]), at: offset))
+      } catch {
+        result = .failure(error)
+      }
+    }
+    return try result.get()
+  }
+
   /// fstat(2).
   public func status() throws(SondeError) -> stat {
     var info = stat()

@@ -85,6 +85,12 @@ public enum Syscall {
     return (rc, rc < 0 ? errno : 0)
   }
 
+  /// pidfd_open(2): a descriptor that becomes readable when the process exits, or nil (kernels before 5.3).
+  public static func pidfd(_ pid: Int32) -> FileDescriptor? {
+    let (fd, _) = retrying { sonde_pidfd_open(pid) }
+    return fd >= 0 ? FileDescriptor(owning: fd) : nil
+  }
+
   /// rename(2).
   public static func rename(_ from: String, to: String) throws(SondeError) {
     _ = try call("rename(\(from), \(to))") { Glibc.rename(from, to) }

@@ -19,16 +19,17 @@ public final class ByteStore: @unchecked Sendable {
   /// Opened non-blocking, so a FIFO where a binary should be (planted by whoever owns that path) is refused
   /// at once instead of blocking the reader until someone writes to it.
   public init(mapping path: String) throws(SondeError) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-    guard fd >= 0 else {
-      let code = errno
+    let fd: FileDescriptor
+    do {
+      fd = try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY)
+    } catch {
+      let code = error.errno ?? 0
       let kind: SondeError.Kind =
         code == EACCES || code == EPERM ? .permissionDenied : code == ENOENT ? .invalidInput : .system
       throw SondeError(kind, operation: "open(\(path))", errno: code, reason: errnoDescription(code))
     }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else { throw SondeError.system("fstat(\(path))") }
+    defer { fd.close() }
+    let info = try fd.status()
     guard (info.st_mode & S_IFMT) == S_IFREG else {
       throw SondeError.invalid(
         "open(\(path))", "not a regular file (\(fileTypeName(info.st_mode)))",
@@ -41,9 +42,7 @@ public final class ByteStore: @unchecked Sendable {
       base = nil
       return
     }
-    let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-    guard let pointer, pointer != MAP_FAILED else { throw SondeError.system("mmap(\(path))") }
-    base = UnsafeRawPointer(pointer)
+    base = UnsafeRawPointer(try fd.map(length: size, protection: PROT_READ, flags: MAP_PRIVATE))
   }
 
   /// Copies `bytes` into storage owned by this object.
@@ -62,7 +61,7 @@ public final class ByteStore: @unchecked Sendable {
   deinit {
     guard let base else { return }
     if isMapped {
-      munmap(UnsafeMutableRawPointer(mutating: base), count)
+      Syscall.unmap(UnsafeMutableRawPointer(mutating: base), length: count)
     } else {
       base.deallocate()
     }

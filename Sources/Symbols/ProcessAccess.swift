@@ -16,19 +16,12 @@ func sameDevice(_ device: String, _ dev: UInt64) -> Bool {
 
 /// Reads `count` bytes at `address` of process `pid` through `/proc/PID/mem` (needs ptrace access).
 func readProcessMemory(pid: Int32, address: UInt64, count: Int) -> [UInt8]? {
-  let fd = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
-  guard fd >= 0 else { return nil }
-  defer { close(fd) }
+  guard let fd = try? FileDescriptor.open("/proc/\(pid)/mem", O_RDONLY) else { return nil }
   var buffer = [UInt8](repeating: 0, count: count)
   var done = 0
   while done < count {
-    let position = Int(bitPattern: UInt(address)) &+ done
-    let n = buffer.withUnsafeMutableBytes { raw -> Int in
-      guard let base = raw.baseAddress else { return -1 }
-      return pread(fd, base + done, count - done, position)
-    }
-    if n < 0 && errno == EINTR { continue }
-    guard n > 0 else { return nil }
+    let position = Int64(bitPattern: address) &+ Int64(done)
+    guard let n = try? fd.read(into: &buffer, range: done..<count, at: position), n > 0 else { return nil }
     done += n
   }
   return buffer

@@ -63,13 +63,10 @@ enum ProcSynthesizer {
   }
 
   static func kernelTextAddress() -> UInt64? {
-    guard let f = fopen("/proc/kallsyms", "r") else { return nil }
-    defer { fclose(f) }
-    var line = [CChar](repeating: 0, count: 512)
-    while fgets(&line, Int32(line.count), f) != nil {
-      let s = String(decoding: line.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-      let parts = s.split(separator: " ")
-      if parts.count >= 3, parts[2].trimmingWhitespace() == "_text" { return UInt64(parts[0], radix: 16) }
+    guard let text = readSmallFile("/proc/kallsyms") else { return nil }
+    for line in text.split(separator: "\n") {
+      let parts = line.split(separator: " ")
+      if parts.count >= 3, parts[2] == "_text" { return UInt64(parts[0], radix: 16) }
     }
     return nil
   }

@@ -51,12 +51,14 @@ public final class Recorder {
       try set.enable()
       try targets.launcher?.release()
     }
+    // --duration counts sampling time, from here: synthesizing a busy system's side-band can take a while.
+    let samplingStart = monotonicSeconds()
     var durationElapsed = false
     while true {
       _ = try poller.wait(timeoutMilliseconds: 100)
       try session.round(set.rings)
       if poller.isStopped { break }
-      if let d = options.duration, monotonicSeconds() - startTime >= d {
+      if let d = options.duration, monotonicSeconds() - samplingStart >= d {
         durationElapsed = true
         break
       }

@@ -164,8 +164,7 @@ final class ExitWatch {
   init(child: Int32?, others: [Int32], stop: StopToken) throws(SondeError) {
     self.others = others
     waiter = try EventWaiter(stop: stop)
-    if let child, case let (fd, _) = Syscall.retrying({ sonde_pidfd_open(child) }), fd >= 0 {
-      let owned = FileDescriptor(owning: fd)
+    if let child, let owned = Syscall.pidfd(child) {
       try waiter.add(owned.rawValue, token: 0, label: "pidfd \(child)")
       pidfd = owned
     } else {
