@@ -75,7 +75,7 @@ let package = Package(
     // process and stops one of them (HostedEnginesTests runs it).
     .executableTarget(
       name: "sonde-hosting-check",
-      dependencies: ["SondeSystem", "PerfEvents", "SondeCore", "BPF", "SondeBPFPrograms", "SondeBPFTypes"],
+      dependencies: ["CSonde", "SondeSystem", "PerfEvents", "SondeCore", "BPF", "SondeBPFPrograms", "SondeBPFTypes"],
       path: "Tests/HostingCheck"),
     // Benchmark: batch drain vs per-element syscalls on a 100k-entry hash map (results in BENCHMARKS.md).
     .executableTarget(name: "bpf-batch-bench", dependencies: ["BPF", "SondeBPFPrograms"], path: "Benchmarks/BPFBatch"),

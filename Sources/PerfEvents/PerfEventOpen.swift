@@ -136,7 +136,7 @@ public final class PerfEventFD: @unchecked Sendable {
   public func setFilter(_ filter: String) throws(SondeError) {
     var bytes = Array(filter.utf8CString)
     do throws(SondeError) {
-      try bytes.withUnsafeMutableBufferPointer { (buffer) throws(SondeError) in
+      _ = try bytes.withUnsafeMutableBufferPointer { (buffer) throws(SondeError) in
         try descriptor.ioctl(SONDE_PERF_EVENT_IOC_SET_FILTER, pointer: buffer.baseAddress, "set filter")
       }
     } catch {

@@ -64,21 +64,58 @@ func writeError(_ message: String, verb: String) {
   samplingStatus("sonde \(verb): error: \(message)")
 }
 
-/// The target flags every sampling and counting verb shares, checked the same way: `-p`/`-t` name existing
-/// tasks, so they exclude each other, a command, `-a` and `-C` (perf would silently let one override the
-/// other); `-C` needs a list. `verb` reads "records" or "counts" in the messages.
-func validateTargets(
-  pid: String?, tid: String?, allCPUs: Bool, cpus: String?, command: [String], verb: String
-) throws {
-  if pid != nil && tid != nil { throw ValidationError("give -p or -t, not both") }
-  let hasCommand = !command.isEmpty && command != ["--"]
-  if pid != nil || tid != nil {
+/// The target flags every sampling and counting verb shares (perf's `-p/-t/-a/-C`), parsed and checked one way:
+/// ids and CPU lists are rejected with a clear error in `validate`, and `-p`/`-t` name existing tasks, so they
+/// exclude each other, a command, `-a` and `-C` (perf would silently let one override the other).
+struct TargetOptions: ParsableArguments {
+  @Option(name: [.short, .customLong("pid")], help: "Existing processes (all their threads): PID[,PID].")
+  var pid: String?
+
+  @Option(name: [.short, .customLong("tid")], help: "Existing threads: TID[,TID].")
+  var tid: String?
+
+  @Flag(name: [.short, .customLong("all-cpus")], help: "System-wide: every task on every online CPU.")
+  var allCPUs = false
+
+  @Option(name: [.customShort("C"), .customLong("cpu")], help: "System-wide on these CPUs only (e.g. 0-1,3).")
+  var cpus: String?
+
+  func validate() throws {
+    if pid != nil && tid != nil { throw ValidationError("give -p or -t, not both") }
+    if let cpus, cpus.isEmpty { throw ValidationError("-C needs a CPU list such as 0-1,3") }
+    do {
+      _ = try processIDs()
+      _ = try threadIDs()
+      _ = try cpuList()
+    } catch let error as CLIError {
+      throw ValidationError(error.description)
+    }
+  }
+
+  /// The command's checks against the targets: `verb` reads "records" or "counts" in the messages.
+  func validate(command: [String], verb: String) throws {
+    let hasCommand = !command.isEmpty && command != ["--"]
+    guard pid != nil || tid != nil else { return }
     let flag = pid != nil ? "-p" : "-t"
     if hasCommand { throw ValidationError("\(flag) \(verb) existing tasks: give \(flag) or a command, not both") }
     if allCPUs { throw ValidationError("-a \(verb) every task: give -a or \(flag), not both") }
     if cpus != nil { throw ValidationError("-C \(verb) whole CPUs: give -C or \(flag), not both") }
   }
-  if let cpus, cpus.isEmpty { throw ValidationError("-C needs a CPU list such as 0-1,3") }
+
+  /// -p, parsed.
+  func processIDs() throws -> [Int32]? { try pid.map { try parseIDs($0, what: "pid") } }
+  /// -t, parsed.
+  func threadIDs() throws -> [Int32]? { try tid.map { try parseIDs($0, what: "thread id") } }
+  /// -C, parsed.
+  func cpuList() throws -> [Int32]? {
+    do {
+      return try cpus.map { text throws(SondeError) in try CPUList.parse(text) }
+    } catch {
+      throw CLIError(error)
+    }
+  }
+  /// -a or -C: every task on the CPUs.
+  var isSystemWide: Bool { allCPUs || cpus != nil }
 }
 
 /// Parses a comma-separated list of ids (`-p 1,2`).

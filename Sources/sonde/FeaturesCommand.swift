@@ -1,7 +1,6 @@
 import ArgumentParser
 import BPF
 import Foundation
-import SondeBPFPrograms
 
 /// `sonde features`: what this kernel's BPF supports, each with the reason when it does not.
 struct FeaturesCommand: ParsableCommand {
@@ -12,15 +11,11 @@ struct FeaturesCommand: ParsableCommand {
   @Flag(name: .long, help: "Print JSON instead of a table.")
   var json = false
 
-  @Flag(name: .long, help: .hidden)
-  var holdUntilSignal = false
-
   func run() throws {
     try reportingErrors(verb: "features") { try runVerb() }
   }
 
   private func runVerb() throws {
-    if holdUntilSignal { try Self.hold() }
     let results = BPFFeatures.all()
     if json {
       let encoder = JSONEncoder()
@@ -30,18 +25,6 @@ struct FeaturesCommand: ParsableCommand {
       return
     }
     print(Self.table(results))
-  }
-
-  /// For resource-hygiene tests: loads and attaches a tracepoint program, prints its kernel id, then waits
-  /// for a signal. SIGINT/SIGTERM end the process, and the kernel must then release the program.
-  static func hold() throws {
-    let object = try BPFObject(bytes: BPFProgramBytes.count, name: "count")
-    try object.loadOnly(["sonde_tp_getpid"])
-    let program = try object.program("sonde_tp_getpid")
-    let link = try program.attachTracepoint(category: "syscalls", name: "sys_enter_getpid")
-    print("holding program \(program.kernelID ?? 0)")
-    fflush(nil)
-    while link.isAttached { pause() }
   }
 
   /// Renders the results as aligned columns: category, feature, status, reason.

@@ -35,14 +35,7 @@ struct RecordCommand: ParsableCommand {
   var callchains = false
   @Option(name: .customLong("call-graph"), help: "fp | dwarf[,STACK_BYTES] (default 8192).")
   var callGraph: String?
-  @Option(name: [.short, .customLong("pid")], help: "Existing process ids (comma-separated).")
-  var pid: String?
-  @Option(name: [.short, .customLong("tid")], help: "Existing thread ids (comma-separated).")
-  var tid: String?
-  @Flag(name: [.short, .customLong("all-cpus")], help: "System-wide on all CPUs.")
-  var all = false
-  @Option(name: [.customShort("C"), .customLong("cpu")], help: "CPUs to sample (list like 0-1,3).")
-  var cpu: String?
+  @OptionGroup var targets: TargetOptions
   @Option(
     name: [.customShort("o"), .customLong("output")],
     help: ArgumentHelp("Output file ('-' streams perf's pipe format to stdout).", valueName: "file"))
@@ -71,7 +64,7 @@ struct RecordCommand: ParsableCommand {
       throw ValidationError("-m must be a power of two from 1 to 1048576 pages")
     }
     if output.isEmpty { throw ValidationError("-o needs a file name ('-' for standard output)") }
-    try validateTargets(pid: pid, tid: tid, allCPUs: all, cpus: cpu, command: command, verb: "records")
+    try targets.validate(command: command, verb: "records")
     if let callGraph, callGraph.isEmpty { throw ValidationError("--call-graph must be fp or dwarf[,SIZE]") }
   }
 
@@ -108,11 +101,11 @@ struct RecordCommand: ParsableCommand {
     // Passthrough capture also swallows a lone --help; answer it as help, not as a command to run.
     if argv == ["--help"] || argv == ["-h"] { throw CleanExit.helpRequest(self) }
     if argv.first == "--" { argv.removeFirst() }
-    if let pid {
-      options.target = .processes(try parseIDs(pid, what: "pid"))
-    } else if let tid {
-      options.target = .threads(try parseIDs(tid, what: "thread id"))
-    } else if all || cpu != nil {
+    if let pids = try targets.processIDs() {
+      options.target = .processes(pids)
+    } else if let tids = try targets.threadIDs() {
+      options.target = .threads(tids)
+    } else if targets.isSystemWide {
       // perf's `-a -- CMD`: every task on the CPUs, for as long as the command runs.
       options.target = .systemWide
       if !argv.isEmpty { options.workload = argv }
@@ -123,14 +116,7 @@ struct RecordCommand: ParsableCommand {
     } else {
       throw ValidationError("give a command after --, or -p PID, -t TID, -a (with --duration or Ctrl-C)")
     }
-    if let cpu {
-      do {
-        options.cpus = try CPUList.parse(cpu)
-      } catch {
-        writeError(error.description, verb: "record")
-        throw ExitCode.failure
-      }
-    }
+    options.cpus = try targets.cpuList()
 
     let result: RecordResult
     do {

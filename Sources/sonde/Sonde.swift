@@ -1,5 +1,6 @@
 import ArgumentParser
 import CSonde
+import SondeSystem
 
 /// The `sonde` command: each verb lives in its own file and is listed here.
 @main
@@ -7,7 +8,7 @@ struct Sonde: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "sonde",
     abstract: "Linux performance events and eBPF, from Swift.",
-    version: "0.1.0",
+    version: SondeVersion.string,
     subcommands: [
       // Verbs, one file each (…Command.swift). Keep one per line so parallel work merges cleanly.
       ListCommand.self,

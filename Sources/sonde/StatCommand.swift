@@ -13,17 +13,7 @@ struct StatCommand: ParsableCommand {
   @Option(name: [.short, .customLong("event")], help: "Events to count (perf syntax; repeatable, comma lists).")
   var events: [String] = []
 
-  @Option(name: [.short, .customLong("pid")], help: "Count existing processes (all their threads): PID[,PID].")
-  var pid: String?
-
-  @Option(name: [.short, .customLong("tid")], help: "Count existing threads: TID[,TID].")
-  var tid: String?
-
-  @Flag(name: [.short, .customLong("all-cpus")], help: "System-wide: every task on every online CPU.")
-  var allCPUs = false
-
-  @Option(name: [.customShort("C"), .customLong("cpu")], help: "System-wide on these CPUs only (e.g. 0-1,3).")
-  var cpus: String?
+  @OptionGroup var targets: TargetOptions
 
   @Option(
     name: [.customShort("I"), .customLong("interval-print")], parsing: .unconditional,
@@ -54,7 +44,7 @@ struct StatCommand: ParsableCommand {
     if let separator, separator.isEmpty { throw ValidationError("-x needs a separator, such as -x, or -x ';'") }
     if repeats < 1 { throw ValidationError("-r must be at least 1") }
     if let output, output.isEmpty { throw ValidationError("-o needs a file name") }
-    try validateTargets(pid: pid, tid: tid, allCPUs: allCPUs, cpus: cpus, command: command, verb: "counts")
+    try targets.validate(command: command, verb: "counts")
   }
 
   mutating func run() throws {
@@ -62,16 +52,15 @@ struct StatCommand: ParsableCommand {
       let commandArgs = command.first == "--" ? Array(command.dropFirst()) : command
       var scope = StatRequest.Scope.command
       var description = "'\(commandArgs.joined(separator: " "))'"
-      if let pid {
-        let pids = try parseIDs(pid, what: "pid")
+      if let pids = try targets.processIDs() {
         scope = .processes(pids)
         description = "process id '\(pids.map(String.init).joined(separator: ","))'"
-      } else if let tid {
-        let tids = try parseIDs(tid, what: "thread id")
+      } else if let tids = try targets.threadIDs() {
         scope = .threads(tids)
         description = "thread id '\(tids.map(String.init).joined(separator: ","))'"
-      } else if allCPUs || cpus != nil {
-        let list = try cpus.map { text throws in try CPUList.parse(text) } ?? CPUList.online()
+      } else if targets.isSystemWide {
+        let cpus = targets.cpus
+        let list = try targets.cpuList() ?? CPUList.online()
         let online = Set(CPUList.online())
         for cpu in list where !online.contains(cpu) {
           throw CLIError(

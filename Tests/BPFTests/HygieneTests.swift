@@ -60,10 +60,9 @@ import Testing
   }
 
   @Test func anInterruptedSondeProcessLeavesNoProgramBehind() throws {
-    let sonde = TestSupport.sonde
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: sonde)
-    process.arguments = ["features", "--hold-until-signal"]
+    process.executableURL = URL(fileURLWithPath: TestSupport.binDirectory + "/sonde-hosting-check")
+    process.arguments = ["--hold-bpf"]
     let output = Pipe()
     process.standardOutput = output
     try process.run()
@@ -78,6 +77,16 @@ import Testing
       UInt32(text.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
     #expect(Self.bpftoolIDs("prog")[id] == "sonde_tp_getpid")
     process.interrupt()  // SIGINT
+    // Never hang the suite: a process that ignores SIGINT is a failure, not a wait.
+    var polls = 0
+    while process.isRunning && polls < 200 {
+      usleep(50_000)
+      polls += 1
+    }
+    if process.isRunning {
+      kill(process.processIdentifier, SIGKILL)
+      Issue.record("the holding process did not end within 10 s of SIGINT")
+    }
     process.waitUntilExit()
     #expect(process.terminationReason == .uncaughtSignal)
     #expect(Self.eventuallyGone("prog", id))

@@ -1,9 +1,10 @@
-// sonde-hosting-check: a test helper (never shipped) that hosts three engines in one process — a counting
+// sonde-hosting-check: a test helper (never shipped; test-only modes live here, not in `sonde`) that hosts three engines in one process — a counting
 // engine (StatEngine with -I intervals), a recording engine (Recorder) and a BPF ring-buffer reader — each
 // with its own StopToken, stops the recorder while the others run, and prints one JSON line of what it saw:
 // descriptors before the recorder started, while it ran and after it stopped, and what the other engines
 // delivered before and after. Alone in its process, its descriptor counts are exact.
 import BPF
+import CSonde
 import Foundation
 import PerfEvents
 import SondeBPFPrograms
@@ -23,8 +24,24 @@ func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
 }
 
 let arguments = CommandLine.arguments
+
+// `--hold-bpf`, for the hygiene test: load and attach a tracepoint program, print its kernel id, wait for a
+// signal. SIGINT/SIGTERM end the process, and the kernel must then release the program.
+if arguments.count == 2 && arguments[1] == "--hold-bpf" {
+  // The test runner may spawn us with SIGINT blocked (the mask survives exec), as sonde's main knows too.
+  sonde_unblock_termination_signals()
+  let object = try BPFObject(bytes: BPFProgramBytes.count, name: "count")
+  try object.loadOnly(["sonde_tp_getpid"])
+  let program = try object.program("sonde_tp_getpid")
+  let link = try program.attachTracepoint(category: "syscalls", name: "sys_enter_getpid")
+  print("holding program \(program.kernelID ?? 0)")
+  fflush(nil)
+  while link.isAttached { pause() }
+  exit(0)
+}
+
 guard arguments.count == 3 else {
-  FileHandle.standardError.write(Data("usage: sonde-hosting-check DEMO OUTPUT.data\n".utf8))
+  FileHandle.standardError.write(Data("usage: sonde-hosting-check DEMO OUTPUT.data | --hold-bpf\n".utf8))
   exit(2)
 }
 let demo = arguments[1]

@@ -59,7 +59,7 @@ struct HostileInputTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let target = dir + "/target.data"
     let link = dir + "/link.data"
-    FileManager.default.createFile(atPath: target, contents: Data("previous".utf8))
+    _ = FileManager.default.createFile(atPath: target, contents: Data("previous".utf8))
     #expect(symlink(target, link) == 0)
     let r = try TestSupport.run(Self.sonde, ["record", "-o", link, "--", "true"])
     #expect(r.status == 0, "\(r.stderr)")

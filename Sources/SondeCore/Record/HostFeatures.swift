@@ -8,7 +8,7 @@ import SondeSystem
 /// The machine description perf.data carries: hostname, kernel release, arch, CPUs, memory, cmdline.
 enum HostFeatures {
   /// The version written to the file's version feature (perf prints it as "perf version").
-  static let sondeVersion = "0.1.0"
+  static let sondeVersion = SondeVersion.string
 
   static func collect(commandLine: [String]) -> PerfDataFeatures {
     var f = PerfDataFeatures()
