@@ -2,6 +2,7 @@ import CLibbpf
 import CSonde
 import PerfEvents
 import SondeBPFTypes
+import Symbols
 import Synchronization
 import SondeSystem
 
@@ -333,12 +334,7 @@ public enum BPFFeatures {
 
   /// The path of a library mapped into this process whose file name contains `fragment`.
   static func loadedLibrary(containing fragment: String) -> String? {
-    guard let maps = readSmallFile("/proc/self/maps") else { return nil }
-    for line in maps.split(separator: "\n") {
-      guard let slash = line.firstIndex(of: "/") else { continue }
-      let path = String(line[slash...])
-      if path.split(separator: "/").last?.contains(fragment) == true { return path }
-    }
-    return nil
+    guard let maps = try? ProcessMaps.read(pid: getpid()) else { return nil }
+    return maps.mappings.first { $0.kind == .file && $0.moduleName.contains(fragment) }?.path
   }
 }

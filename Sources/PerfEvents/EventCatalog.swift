@@ -55,6 +55,19 @@ public enum EventCatalog {
   }
 
   /// Looks up a hardware or software event by name or alias.
+  /// perf's name for an event given by type and config (`cpu-clock`, `cycles`), or `event-TYPE:CONFIG`: how a
+  /// file's events are named when it carries no event descriptions.
+  public static func name(type: UInt32, config: UInt64) -> String {
+    if type == PERF_TYPE_HARDWARE.rawValue && config == UInt64(PERF_COUNT_HW_CPU_CYCLES.rawValue) { return "cycles" }
+    let table = type == PERF_TYPE_HARDWARE.rawValue ? hardware : type == PERF_TYPE_SOFTWARE.rawValue ? software : []
+    return table.first { $0.config == config }?.name ?? "event-\(type):\(config)"
+  }
+
+  /// Whether an attr is the software dummy event: a side-band carrier that never samples.
+  public static func isDummy(type: UInt32, config: UInt64) -> Bool {
+    type == PERF_TYPE_SOFTWARE.rawValue && config == UInt64(PERF_COUNT_SW_DUMMY.rawValue)
+  }
+
   public static func generic(named name: String) -> Entry? {
     (hardware + software).first { $0.name == name || $0.aliases.contains(name) }
   }

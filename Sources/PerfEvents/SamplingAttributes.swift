@@ -66,3 +66,10 @@ public enum CallGraphMode: Sendable, Hashable {
   /// Copy registers and this many bytes of user stack per sample, for DWARF unwinding later.
   case dwarf(stackSize: UInt32)
 }
+
+/// Register numbers of `PERF_SAMPLE_REGS_USER` (uapi asm/perf_regs.h, `enum perf_event_x86_regs`): bit N of
+/// `sample_regs_user` samples register N, and the values come in bit order.
+public enum UserRegisters {
+  public static let x86StackPointer = 7  // PERF_REG_X86_SP
+  public static let x86InstructionPointer = 8  // PERF_REG_X86_IP
+}

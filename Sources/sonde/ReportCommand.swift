@@ -82,7 +82,7 @@ struct ReportCommand: ParsableCommand {
       writeError("\(error)", verb: "report")
       throw ExitCode.failure
     }
-    let names = ReportSession.eventNames(file)
+    let names = RecordWalker.eventNames(file)
     if let event {
       guard let index = names.firstIndex(of: event) else {
         writeError("no event '\(event)' in \(input) (it has: \(names.joined(separator: ", ")))", verb: "report")
@@ -93,7 +93,7 @@ struct ReportCommand: ParsableCommand {
     // Like perf, the table reports each event separately when a file holds several.
     // Side-band carriers (the software dummy event) never sample and get no section.
     let sampling = file.events.indices.filter {
-      !(file.events[$0].attributes.type == 1 && file.events[$0].attributes.config == 9)
+      !EventCatalog.isDummy(type: file.events[$0].attributes.type, config: file.events[$0].attributes.config)
     }
     let tableEvents: [Int?] =
       loader.event == nil && sampling.count > 1 && !folded && flamegraph == nil

@@ -12,8 +12,7 @@ enum ProcSynthesizer {
   /// COMM for every thread of `pid`, and MMAP2 for each executable mapping.
   static func records(forProcess pid: Int32, layout: SampleLayout) -> [[UInt8]] {
     var out: [[UInt8]] = []
-    let tids = listDirectory("/proc/\(pid)/task").compactMap { Int32($0) }
-    for tid in tids.isEmpty ? [pid] : tids {
+    for tid in (try? threads(ofProcess: pid)) ?? [pid] {
       guard let comm = readSmallFile("/proc/\(pid)/task/\(tid)/comm")?.trimmingWhitespace() else { continue }
       let record = PerfRecord(
         type: RecordType.comm, body: .comm(CommRecord(pid: UInt32(pid), tid: UInt32(tid), comm: comm)))

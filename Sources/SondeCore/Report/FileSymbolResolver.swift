@@ -3,6 +3,10 @@ import Profiles
 import Symbols
 import SondeSystem
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Resolves profile addresses to function and module names using the mappings recorded in the profile
 /// (not the live /proc, which may have changed or be gone) and the binaries on this machine; kernel
 /// addresses via /proc/kallsyms.
@@ -74,13 +78,11 @@ public final class FileSymbolResolver {
 
   /// The vDSO is the same image in every process of one kernel: read this process's copy.
   static func loadOwnVDSO() -> (elf: ELFFile, symbols: SymbolTable)? {
-    guard let maps = readSmallFile("/proc/self/maps"),
-      let line = maps.split(separator: "\n").first(where: { $0.hasSuffix("[vdso]") }),
-      let range = line.split(separator: " ").first?.split(separator: "-"), range.count == 2,
-      let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16), end > start,
-      let pointer = UnsafeRawPointer(bitPattern: start)
+    guard let maps = try? ProcessMaps.read(pid: getpid()),
+      let vdso = maps.mappings.first(where: { $0.kind == .vdso }), vdso.end > vdso.start,
+      let pointer = UnsafeRawPointer(bitPattern: UInt(vdso.start))
     else { return nil }
-    let bytes = UnsafeRawBufferPointer(start: pointer, count: Int(end - start))
+    let bytes = UnsafeRawBufferPointer(start: pointer, count: Int(vdso.end - vdso.start))
     guard let elf = try? ELFFile(bytes: Array(bytes), path: "[vdso]") else { return nil }
     return (elf, elf.symbolTable())
   }

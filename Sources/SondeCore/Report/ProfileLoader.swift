@@ -27,7 +27,7 @@ public struct ProfileLoader {
 
   public func load(_ file: PerfDataFile) throws(SondeError) -> (Profile, Summary) {
     var summary = Summary()
-    let names = file.events.enumerated().map { i, e in e.name.isEmpty ? Self.eventName(e.attributes) : e.name }
+    let names = RecordWalker.eventNames(file)
     var builder = ProfileBuilder(
       eventName: event.flatMap { names.indices.contains($0) ? names[$0] : nil } ?? names.first ?? "")
     var eventIDs: Set<UInt64>?
@@ -40,56 +40,36 @@ public struct ProfileLoader {
       let a = first.attributes
       builder.setRate(frequency: a.freq != 0 ? a.sample_freq : nil, period: a.freq == 0 ? a.sample_period : nil)
     }
-    var comm: [Int32: String] = [:]
-    let regsUserMask = file.events.first?.attributes.sample_regs_user ?? 0
     // Events sampled with a fixed period (-c) do not carry PERIOD in each sample: weigh by the attr's period.
     var fixedPeriod: [UInt64: UInt64] = [:]
     for e in file.events where e.attributes.freq == 0 {
       for id in e.ids { fixedPeriod[id] = e.attributes.sample_period }
     }
     let defaultPeriod = file.events.first.map { $0.attributes.freq == 0 ? $0.attributes.sample_period : 1 } ?? 1
-    do {
-      let scan = try file.forEachDecodedRecordInTimeOrder { record in
-        switch record.body {
-        case .sample(let s):
-          summary.samples += 1
-          let pid = Int32(bitPattern: s.pid)
-          let tid = Int32(bitPattern: s.tid)
-          let name = comm[tid] ?? comm[pid] ?? (tid == 0 ? "swapper" : ":\(tid)")
-          if let eventIDs, !eventIDs.contains(s.eventID) { return }
-          if !pids.isEmpty && !pids.contains(pid) { return }
-          if !comms.isEmpty && !comms.contains(name) { return }
-          var stack = Self.stack(s, misc: record.misc)
-          if stack.user.isEmpty, let ip = Self.userIP(s, mask: regsUserMask) { stack.user = [ip] }
-          let weight = s.period != 0 ? s.period : (fixedPeriod[s.eventID] ?? defaultPeriod)
-          builder.add(
-            thread: Profile.Thread(pid: pid, tid: tid, comm: name), stack: stack, weight: max(weight, 1),
-            time: s.time)
-        case .comm(let c):
-          comm[Int32(bitPattern: c.tid)] = c.comm
-        case .fork(let t):
-          if let parent = comm[Int32(bitPattern: t.ptid)] { comm[Int32(bitPattern: t.tid)] = parent }
-        case .mmap(let m), .mmap2(let m):
-          builder.addMapping(
-            Profile.Mapping(
-              pid: Int32(bitPattern: m.pid), start: m.address, end: m.address.saturatingAdd(m.length),
-              fileOffset: m.pageOffset,
-              path: m.filename, buildID: m.buildID))
-        case .lost(_, let n): builder.addLost(n)
-        case .lostSamples(let n): builder.addDropped(n)
-        default: break
-        }
+    var walker = RecordWalker(file: file)
+    let scan = try walker.walk { item in
+      switch item {
+      case .sample(let s, let stack, let thread):
+        summary.samples += 1
+        if let eventIDs, !eventIDs.contains(s.eventID) { return }
+        if !pids.isEmpty && !pids.contains(thread.pid) { return }
+        if !comms.isEmpty && !comms.contains(thread.comm) { return }
+        let weight = s.period != 0 ? s.period : (fixedPeriod[s.eventID] ?? defaultPeriod)
+        builder.add(thread: thread, stack: stack, weight: max(weight, 1), time: s.time)
+      case .mapping(let m):
+        builder.addMapping(
+          Profile.Mapping(
+            pid: Int32(bitPattern: m.pid), start: m.address, end: m.address.saturatingAdd(m.length),
+            fileOffset: m.pageOffset, path: m.filename, buildID: m.buildID))
+      case .lost(let n): builder.addLost(n)
+      case .lostSamples(let n): builder.addDropped(n)
       }
-      summary.records = scan.records
-      summary.unknownRecords = scan.unknownRecords
-      summary.bytes = scan.bytes
-    } catch let e as SondeError {
-      throw e
-    } catch {
-      throw SondeError(.corruptData, operation: "read \(file.path)", reason: "\(error)")
     }
+    summary.records = scan.records
+    summary.unknownRecords = scan.unknownRecords
+    summary.bytes = scan.bytes
     // Pipe-mode streams define their events as they go: name them now that all were seen.
-    let finalNames = file.events.map { $0.name.isEmpty ? Self.eventName($0.attributes) : $0.name }
+    let finalNames = RecordWalker.eventNames(file)
     if names.isEmpty, let first = finalNames.first {
       builder.setEventName(event.flatMap { finalNames.indices.contains($0) ? finalNames[$0] : nil } ?? first)
     }
@@ -132,22 +112,10 @@ public struct ProfileLoader {
   /// The user-space instruction pointer from sampled user registers (DWARF mode: the callchain then
   /// has only kernel frames, and the registers say where user code was when it entered the kernel).
   static func userIP(_ s: Sample, mask: UInt64) -> UInt64? {
-    let ipBit: UInt64 = 1 << 8  // PERF_REG_X86_IP
+    let ipBit: UInt64 = 1 << UInt64(UserRegisters.x86InstructionPointer)
     guard s.regsUser.abi != 0, mask & ipBit != 0 else { return nil }
     let index = (mask & (ipBit - 1)).nonzeroBitCount
     return index < s.regsUser.values.count ? s.regsUser.values[index] : nil
   }
 
-  /// perf's default name for an attr when the file carries no event description.
-  static func eventName(_ a: perf_event_attr) -> String {
-    switch (a.type, a.config) {
-    case (1, 0): "cpu-clock"
-    case (1, 1): "task-clock"
-    case (1, 2): "page-faults"
-    case (1, 3): "context-switches"
-    case (0, 0): "cycles"
-    case (0, 1): "instructions"
-    default: "event-\(a.type):\(a.config)"
-    }
-  }
 }

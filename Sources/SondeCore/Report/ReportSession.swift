@@ -24,11 +24,6 @@ public struct ReportSession {
     }
   }
 
-  /// Each event's name: from the file's event descriptions, else perf's name for its attr.
-  public static func eventNames(_ file: PerfDataFile) -> [String] {
-    file.events.map { $0.name.isEmpty ? ProfileLoader.eventName($0.attributes) : $0.name }
-  }
-
   /// Whether the file's os release matches the running kernel (true when the file does not say).
   public static func recordedOnThisKernel(_ file: PerfDataFile) -> Bool {
     guard let recorded = file.features.osRelease else { return true }

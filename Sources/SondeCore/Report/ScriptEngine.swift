@@ -13,64 +13,46 @@ public enum ScriptEngine {
     // Mappings first (the resolver needs them all), then the samples in order with comm over time.
     let (profile, _) = try ProfileLoader().load(file)
     let resolver = FileSymbolResolver(profile: profile, sameKernel: ReportSession.recordedOnThisKernel(file))
-    let names = file.events.map { $0.name.isEmpty ? ProfileLoader.eventName($0.attributes) : $0.name }
+    let names = RecordWalker.eventNames(file)
     var nameByID: [UInt64: String] = [:]
     for (e, n) in zip(file.events, names) { for id in e.ids { nameByID[id] = n } }
-    var comm: [Int32: String] = [:]
     var count = 0
     let first = file.events.first?.attributes
     let chains = first.map { SampleType(rawValue: $0.sample_type).contains(.callchain) } ?? false
     let fixedPeriod = first.map { $0.freq == 0 ? $0.sample_period : 0 } ?? 0
-    let regsUserMask = first?.sample_regs_user ?? 0
     // With several events perf right-aligns event names to the longest one.
     let eventWidth = names.count > 1 ? names.map(\.count).max() ?? 0 : 0
-    do {
-      try file.forEachDecodedRecordInTimeOrder { record in
-        switch record.body {
-        case .comm(let c): comm[Int32(bitPattern: c.tid)] = c.comm
-        case .fork(let t):
-          if let parent = comm[Int32(bitPattern: t.ptid)] { comm[Int32(bitPattern: t.tid)] = parent }
-        case .sample(let s):
-          count += 1
-          let pid = Int32(bitPattern: s.pid)
-          let tid = Int32(bitPattern: s.tid)
-          let name = comm[tid] ?? comm[pid] ?? (tid == 0 ? "swapper" : ":\(tid)")
-          let event = nameByID[s.eventID] ?? names.first ?? "event"
-          var stack = ProfileLoader.stack(s, misc: record.misc)
-          if stack.user.isEmpty, let ip = ProfileLoader.userIP(s, mask: regsUserMask) { stack.user = [ip] }
-          let period = s.period != 0 ? s.period : fixedPeriod
-          var frames: [ResolvedFrame] = []
-          for (i, a) in stack.kernel.enumerated() {
-            frames.append(resolver.resolve(pid: pid, address: a, isKernel: true, isReturnAddress: i > 0))
-          }
-          for (i, a) in stack.user.enumerated() {
-            frames.append(resolver.resolve(pid: pid, address: a, isKernel: false, isReturnAddress: i > 0))
-          }
-          let seconds = s.time / 1_000_000_000
-          var micros = String(s.time % 1_000_000_000 / 1000)
-          while micros.count < 6 { micros = "0" + micros }
-          // perf script pads the command to 16 columns unless it prints call chains, and prints the raw
-          // sample address on the event line but module-relative addresses in call chains.
-          let commText = chains ? name : name.padded(to: 16, alignRight: true)
-          var text =
-            "\(commText) \(String(tid).padded(to: 5, alignRight: true)) \(String(seconds).padded(to: 5, alignRight: true)).\(micros): \(String(period).padded(to: 10, alignRight: true)) \(event.padded(to: eventWidth, alignRight: true)): "
-          if !chains, let f = frames.first {
-            text += " \(hex(s.ip).padded(to: 16, alignRight: true)) \(symbolText(f)) (\(f.path))\n"
-          } else {
-            text += "\n"
-            for f in frames {
-              text += "\t\(hex(f.moduleAddress).padded(to: 16, alignRight: true)) \(symbolText(f)) (\(f.path))\n"
-            }
-            text += "\n"
-          }
-          emit(text)
-        default: break
-        }
+    var walker = RecordWalker(file: file)
+    try walker.walk { item in
+      guard case .sample(let s, let stack, let thread) = item else { return }
+      count += 1
+      let event = nameByID[s.eventID] ?? names.first ?? "event"
+      let period = s.period != 0 ? s.period : fixedPeriod
+      var frames: [ResolvedFrame] = []
+      for (i, a) in stack.kernel.enumerated() {
+        frames.append(resolver.resolve(pid: thread.pid, address: a, isKernel: true, isReturnAddress: i > 0))
       }
-    } catch let e as SondeError {
-      throw e
-    } catch {
-      throw SondeError(.corruptData, operation: "read \(path)", reason: "\(error)")
+      for (i, a) in stack.user.enumerated() {
+        frames.append(resolver.resolve(pid: thread.pid, address: a, isKernel: false, isReturnAddress: i > 0))
+      }
+      let seconds = s.time / 1_000_000_000
+      var micros = String(s.time % 1_000_000_000 / 1000)
+      while micros.count < 6 { micros = "0" + micros }
+      // perf script pads the command to 16 columns unless it prints call chains, and prints the raw
+      // sample address on the event line but module-relative addresses in call chains.
+      let commText = chains ? thread.comm : thread.comm.padded(to: 16, alignRight: true)
+      var text =
+        "\(commText) \(String(thread.tid).padded(to: 5, alignRight: true)) \(String(seconds).padded(to: 5, alignRight: true)).\(micros): \(String(period).padded(to: 10, alignRight: true)) \(event.padded(to: eventWidth, alignRight: true)): "
+      if !chains, let f = frames.first {
+        text += " \(hex(s.ip).padded(to: 16, alignRight: true)) \(symbolText(f)) (\(f.path))\n"
+      } else {
+        text += "\n"
+        for f in frames {
+          text += "\t\(hex(f.moduleAddress).padded(to: 16, alignRight: true)) \(symbolText(f)) (\(f.path))\n"
+        }
+        text += "\n"
+      }
+      emit(text)
     }
     return count
   }
