@@ -27,15 +27,17 @@ let package = Package(
     .target(name: "PerfEvents", dependencies: ["CSonde", "SondeSystem"]),
     // Symbolization: ELF, process maps, kallsyms, Swift/C++/Rust demangling, cached Symbolizer.
     .target(name: "Symbols", dependencies: ["SondeSystem"]),
+    // Text helpers for renderers: number formatting, column padding, JSON writing. No dependencies.
+    .target(name: "SondeText"),
     // The transport-neutral Profile model and its exporters (folded stacks, flame graph SVG).
-    .target(name: "Profiles"),
+    .target(name: "Profiles", dependencies: ["SondeText"]),
     // The engines behind each verb. They return values; they never print.
-    .target(name: "SondeCore", dependencies: ["SondeSystem", "PerfEvents", "Symbols", "Profiles"]),
+    .target(name: "SondeCore", dependencies: ["SondeSystem", "SondeText", "PerfEvents", "Symbols", "Profiles"]),
     // The command-line tool: parse, call an engine, render.
     .executableTarget(
       name: "sonde",
       dependencies: [
-        "CSonde", "SondeSystem", "SondeCore", "PerfEvents", "Symbols", "BPF", "SondeBPFPrograms",
+        "CSonde", "SondeSystem", "SondeText", "SondeCore", "PerfEvents", "Symbols", "BPF", "SondeBPFPrograms",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.

@@ -1,3 +1,5 @@
+import SondeText
+
 /// Renders an interactive, self-contained flame graph SVG (no external scripts, fonts or styles):
 /// hover shows a frame's details, click zooms into a frame, "Reset Zoom" restores, "Search" highlights
 /// frames matching a regular expression and reports the share of samples they cover.
@@ -91,15 +93,15 @@ public struct FlameGraphSVG: Sendable {
       if depth > 0 && pw < minimumWidth { return }
       let y = height - Self.bottom - (depth + 1) * frameHeight
       let percent = Double(n.value) * 100 / Double(total)
-      let tip = "\(n.name) (\(n.value) \(unit), \(Self.fixed(percent, 2))%)"
+      let tip = "\(n.name) (\(n.value) \(unit), \(fixed(percent, 2))%)"
       let fill = depth == 0 ? "rgb(200,200,200)" : Self.color(n.name)
       out +=
         "<g class=\"f\" data-n=\"\(Self.escape(n.name))\" data-x=\"\(x)\" data-v=\"\(n.value)\" data-d=\"\(depth)\">"
       out += "<title>\(Self.escape(tip))</title>"
-      out += "<rect x=\"\(Self.fixed(px, 2))\" y=\"\(y)\" width=\"\(Self.fixed(pw, 2))\" height=\"\(frameHeight - 1)\" "
+      out += "<rect x=\"\(fixed(px, 2))\" y=\"\(y)\" width=\"\(fixed(pw, 2))\" height=\"\(frameHeight - 1)\" "
       out += "fill=\"\(fill)\" data-fill=\"\(fill)\" rx=\"2\" ry=\"2\"/>"
       out +=
-        "<text x=\"\(Self.fixed(px + 3, 2))\" y=\"\(y + frameHeight - 4)\">\(Self.escape(Self.label(n.name, width: pw)))</text>"
+        "<text x=\"\(fixed(px + 3, 2))\" y=\"\(y + frameHeight - 4)\">\(Self.escape(Self.label(n.name, width: pw)))</text>"
       out += "</g>\n"
       var cx = x
       for child in n.children.values.sorted(by: { $0.name < $1.name }) {
@@ -144,16 +146,6 @@ public struct FlameGraphSVG: Sendable {
       }
     }
     return out
-  }
-
-  static func fixed(_ v: Double, _ digits: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let r = (v * scale).rounded()
-    let whole = Int(r / scale)
-    var frac = String(Int(abs(r)) % Int(scale))
-    while frac.count < digits { frac = "0" + frac }
-    return "\(r < 0 && whole == 0 ? "-" : "")\(whole).\(frac)"
   }
 
   /// The interactive behaviour: zoom, reset, hover details, regex search with matched percentage.

@@ -173,6 +173,10 @@ public struct SymbolTable: Sendable {
   /// `[unknown]` (the caller reports module+offset).
   public func lookup(_ vaddr: UInt64) -> ELFSymbol? { lookupIndex(vaddr).map { symbols[$0] } }
 
+  /// Every symbol a merge with another table must consider: each address's choice and perf's alias for it
+  /// (a binary's table and its debug file's are merged this way, keeping both choices right).
+  public var candidates: [ELFSymbol] { symbols + perfAliases.values }
+
   /// The symbol containing `vaddr` as perf names it (its choice among aliases at one address), for output
   /// that must read like perf report/script.
   public func lookupAsPerf(_ vaddr: UInt64) -> ELFSymbol? {

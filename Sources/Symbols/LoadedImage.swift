@@ -15,7 +15,7 @@ public final class LoadedImage: Sendable {
     if !elf.hasSymtab, let locator { debug = locator.locate(for: elf, binaryPath: targetPath) }
     debugFile = debug
     if let debug {
-      symbols = SymbolTable(symbols: elf.symbolTable().symbols + debug.symbolTable().symbols)
+      symbols = SymbolTable(symbols: elf.symbolTable().candidates + debug.symbolTable().candidates)
     } else {
       symbols = elf.symbolTable()
     }

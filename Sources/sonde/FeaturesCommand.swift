@@ -1,6 +1,6 @@
 import ArgumentParser
 import BPF
-import Foundation
+import SondeText
 
 /// `sonde features`: what this kernel's BPF supports, each with the reason when it does not.
 struct FeaturesCommand: ParsableCommand {
@@ -18,10 +18,15 @@ struct FeaturesCommand: ParsableCommand {
   private func runVerb() throws {
     let results = BPFFeatures.all()
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      let data = try encoder.encode(results)
-      print(String(decoding: data, as: UTF8.self))
+      let objects = results.map { result in
+        var object = JSONObject()
+        object.add("category", result.category.rawValue)
+        object.add("feature", result.feature)
+        object.add("reason", result.reason)
+        object.add("supported", result.supported)
+        return object.text()
+      }
+      print(jsonArray(objects, pretty: true))
       return
     }
     print(Self.table(results))

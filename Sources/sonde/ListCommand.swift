@@ -1,6 +1,7 @@
 import ArgumentParser
 import PerfEvents
 import SondeCore
+import SondeText
 
 /// `sonde list`: the events this machine offers, like `perf list`.
 struct ListCommand: ParsableCommand {
@@ -58,11 +59,13 @@ struct ListCommand: ParsableCommand {
 
   private func renderJSON(_ listing: EventListing) -> String {
     listing.items.map { item in
-      var fields = ["\"name\": \(jsonString(item.name))", "\"kind\": \(jsonString(item.kind.rawValue))"]
-      fields.append("\"supported\": \(item.unsupportedReason == nil)")
-      if let reason = item.unsupportedReason { fields.append("\"reason\": \(jsonString(reason))") }
-      if let detail = item.detail { fields.append("\"detail\": \(jsonString(detail))") }
-      return "{" + fields.joined(separator: ", ") + "}\n"
+      var object = JSONObject()
+      object.add("name", item.name)
+      object.add("kind", item.kind.rawValue)
+      object.add("supported", item.unsupportedReason == nil)
+      if let reason = item.unsupportedReason { object.add("reason", reason) }
+      if let detail = item.detail { object.add("detail", detail) }
+      return object.text() + "\n"
     }.joined()
   }
 

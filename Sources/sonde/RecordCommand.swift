@@ -3,6 +3,7 @@ import CSonde
 import PerfEvents
 import Profiles
 import SondeCore
+import SondeText
 
 #if canImport(Glibc)
   import Glibc
@@ -132,7 +133,7 @@ struct RecordCommand: ParsableCommand {
     }
     let megabytes = Double(result.bytesWritten) / 1_048_576
     samplingStatus(
-      "[ sonde record: Captured and wrote \(samplingFixed(megabytes, 3)) MB \(result.output) (\(result.samples) samples) ]"
+      "[ sonde record: Captured and wrote \(fixed(megabytes, 3)) MB \(result.output) (\(result.samples) samples) ]"
     )
     samplingStatus(
       "[ sonde record: samples \(result.samples), lost \(result.lost), total \(UInt64(result.samples).saturatingAdd(result.lost))\(result.lostSamples > 0 ? ", lost_samples \(result.lostSamples)" : "")\(result.throttles > 0 ? ", throttled \(result.throttles)x" : "") ]"

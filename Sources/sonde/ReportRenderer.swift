@@ -1,5 +1,6 @@
 import Profiles
 import SondeCore
+import SondeText
 
 /// Renders a `Report` the way `perf report --stdio` lays it out.
 enum ReportRenderer {
@@ -34,7 +35,7 @@ enum ReportRenderer {
     let percentHeader = report.options.children ? "# Children      Self  " : "# Overhead  "
     let percentDots = report.options.children ? "# ........  ........  " : "# ........  "
     out +=
-      percentHeader + keys.enumerated().map { i, k in padRight(title(k), widths[i]) }.joined(separator: "  ") + "\n"
+      percentHeader + keys.enumerated().map { i, k in title(k).padded(to: widths[i]) }.joined(separator: "  ") + "\n"
     out +=
       percentDots + keys.enumerated().map { i, _ in String(repeating: ".", count: widths[i]) }.joined(separator: "  ")
       + "\n#\n"
@@ -42,12 +43,12 @@ enum ReportRenderer {
     for row in report.rows {
       var line = ""
       if report.options.children {
-        line += padLeft(samplingFixed(row.childrenPercent, 2) + "%", 10) + "  "
-        line += padLeft(samplingFixed(row.selfPercent, 2) + "%", 8) + "  "
+        line += (fixed(row.childrenPercent, 2) + "%").padded(to: 10, alignRight: true) + "  "
+        line += (fixed(row.selfPercent, 2) + "%").padded(to: 8, alignRight: true) + "  "
       } else {
-        line += padLeft(samplingFixed(row.selfPercent, 2) + "%", 10) + "  "
+        line += (fixed(row.selfPercent, 2) + "%").padded(to: 10, alignRight: true) + "  "
       }
-      line += keys.enumerated().map { i, k in padRight(cell(row, k), widths[i]) }.joined(separator: "  ")
+      line += keys.enumerated().map { i, k in cell(row, k).padded(to: widths[i]) }.joined(separator: "  ")
       out += trimRight(line) + "\n"
       if let tree = row.callTree {
         out += renderTree(tree, total: total, indent: report.options.children ? 22 : 12)
@@ -81,7 +82,7 @@ enum ReportRenderer {
       let shown = n.children.filter { Double($0.weight) * 100 / total >= branchThresholdPercent }
       guard !shown.isEmpty else { return }
       for (i, child) in shown.enumerated() {
-        let pct = samplingFixed(Double(child.weight) * 100 / total, 2) + "%"
+        let pct = fixed(Double(child.weight) * 100 / total, 2) + "%"
         let label = "|--\(pct)--"
         out += prefix + "   " + label + child.frame.name + "\n"
         let last = i == shown.count - 1
@@ -95,12 +96,6 @@ enum ReportRenderer {
     return out
   }
 
-  static func padLeft(_ s: String, _ w: Int) -> String {
-    s.count >= w ? s : String(repeating: " ", count: w - s.count) + s
-  }
-  static func padRight(_ s: String, _ w: Int) -> String {
-    s.count >= w ? s : s + String(repeating: " ", count: w - s.count)
-  }
   static func trimRight(_ s: String) -> String {
     var t = s
     while t.last == " " { t.removeLast() }

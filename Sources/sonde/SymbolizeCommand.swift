@@ -2,6 +2,7 @@ import ArgumentParser
 import PerfEvents
 import Symbols
 import SondeSystem
+import SondeText
 
 /// `sonde symbolize`: turns addresses into function names, the way every report does, so the engine can be
 /// checked against addr2line, llvm-symbolizer, c++filt and swift demangle.
@@ -65,9 +66,11 @@ struct SymbolizeCommand: ParsableCommand {
         let scheme = ManglingScheme.of(name)
         let text = options.demangler.demangle(name)
         if json {
-          print(
-            "{\"name\":\(jsonString(name)),\"scheme\":\(jsonString(scheme.rawValue)),"
-              + "\"demangled\":\(text.map(jsonString) ?? "null")}")
+          var object = JSONObject()
+          object.add("name", name)
+          object.add("scheme", scheme.rawValue)
+          object.add("demangled", text)
+          print(object.text())
         } else {
           print(text ?? name)
         }
@@ -112,20 +115,18 @@ struct SymbolizeCommand: ParsableCommand {
   }
 
   private func jsonLine(_ frame: SymbolizedFrame) -> String {
-    func optional(_ text: String?) -> String { text.map(jsonString) ?? "null" }
-    var fields = [
-      "\"address\":\(jsonString("0x" + String(frame.address, radix: 16)))",
-      "\"status\":\(jsonString(frame.status.rawValue))",
-      "\"name\":\(jsonString(frame.name))",
-      "\"symbol\":\(optional(frame.symbol))",
-      "\"demangled\":\(optional(frame.demangled))",
-      "\"offset\":\(frame.symbolOffset)",
-      "\"module\":\(optional(frame.module))",
-      "\"module_offset\":\(jsonString("0x" + String(frame.moduleOffset, radix: 16)))",
-      "\"deleted\":\(frame.moduleDeleted)",
-      "\"build_id\":\(optional(frame.buildID))",
-    ]
-    if let detail = frame.detail { fields.append("\"detail\":\(jsonString(detail))") }
-    return "{" + fields.joined(separator: ",") + "}"
+    var object = JSONObject()
+    object.add("address", "0x" + String(frame.address, radix: 16))
+    object.add("status", frame.status.rawValue)
+    object.add("name", frame.name)
+    object.add("symbol", frame.symbol)
+    object.add("demangled", frame.demangled)
+    object.add("offset", frame.symbolOffset)
+    object.add("module", frame.module)
+    object.add("module_offset", "0x" + String(frame.moduleOffset, radix: 16))
+    object.add("deleted", frame.moduleDeleted)
+    object.add("build_id", frame.buildID)
+    if let detail = frame.detail { object.add("detail", detail) }
+    return object.text()
   }
 }

@@ -1,6 +1,7 @@
 import PerfEvents
 import Profiles
 import SondeSystem
+import SondeText
 
 /// The engine behind `sonde script`: one perf-script-compatible text block per sample (the event line,
 /// then one indented line per frame, then a blank line), which stackcollapse-perf.pl and other flame

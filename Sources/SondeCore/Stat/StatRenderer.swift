@@ -1,4 +1,5 @@
 import PerfEvents
+import SondeText
 
 #if canImport(Glibc)
   import Glibc
@@ -64,22 +65,18 @@ public struct StatRenderer: Sendable {
       ]
       return fields.joined(separator: sep)
     case .json:
-      var pairs: [(String, String)] = []
-      if let interval { pairs.append(("interval", String(cFormat: "%.9f", interval))) }
+      var object = JSONObject()
+      if let interval { object.add("interval", json: String(cFormat: "%.9f", interval)) }
       let jsonValue = count.reading?.scaledValue.map { scaledForUnit($0, count.event) }
-      pairs += [
-        ("counter-value", jsonString(jsonValue.map { String(cFormat: "%f", $0) } ?? value)),
-        ("unit", jsonString(count.event.unit)),
-        ("event", jsonString(count.event.name)),
-      ]
-      if let variance = count.variancePercent { pairs.append(("variance", String(cFormat: "%.2f", variance))) }
-      pairs += [
-        ("event-runtime", String(running)),
-        ("pcnt-running", String(cFormat: "%.2f", percent)),
-        ("metric-value", String(cFormat: "%f", metric?.value ?? 0)),
-        ("metric-unit", jsonString(metric?.unit ?? "")),
-      ]
-      return "{" + pairs.map { "\(jsonString($0.0)) : \($0.1)" }.joined(separator: ", ") + "}"
+      object.add("counter-value", jsonValue.map { String(cFormat: "%f", $0) } ?? value)
+      object.add("unit", count.event.unit)
+      object.add("event", count.event.name)
+      if let variance = count.variancePercent { object.add("variance", json: String(cFormat: "%.2f", variance)) }
+      object.add("event-runtime", running)
+      object.add("pcnt-running", json: String(cFormat: "%.2f", percent))
+      object.add("metric-value", json: String(cFormat: "%f", metric?.value ?? 0))
+      object.add("metric-unit", metric?.unit ?? "")
+      return object.text(spaced: true)
     case .human:
       var text = ""
       if let interval { text += String(cFormat: "%16.9f ", interval) }

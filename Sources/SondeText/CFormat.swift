@@ -16,3 +16,9 @@ extension String {
     }
   }
 }
+
+/// `value` with exactly `digits` decimals, rounded as printf rounds (`%.2f`, what perf prints): the one
+/// decimal formatter of Sonde's renderers.
+public func fixed(_ value: Double, _ digits: Int) -> String {
+  String(cFormat: "%.*f", Int32(digits), value)
+}
