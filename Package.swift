@@ -69,6 +69,10 @@ let package = Package(
     .target(
       name: "SondeBPFPrograms", dependencies: ["SondeBPFTypes"], exclude: ["bpf"],
       plugins: ["BPFCompiler"]),
+    // BPF programs only the tests and benchmarks load (Tests/SondeBPFTestPrograms/bpf/*.bpf.c): not shipped.
+    .target(
+      name: "SondeBPFTestPrograms", dependencies: ["SondeBPFPrograms", "SondeBPFTypes"],
+      path: "Tests/SondeBPFTestPrograms", exclude: ["bpf"], plugins: ["BPFCompiler"]),
     // Swift over libbpf: objects, programs, typed maps, ring/perf buffers, links, feature probes.
     .target(
       name: "BPF",
@@ -77,15 +81,18 @@ let package = Package(
     // process and stops one of them (HostedEnginesTests runs it).
     .executableTarget(
       name: "sonde-hosting-check",
-      dependencies: ["CSonde", "SondeSystem", "PerfEvents", "SondeCore", "BPF", "SondeBPFPrograms", "SondeBPFTypes"],
+      dependencies: [
+        "CSonde", "SondeSystem", "PerfEvents", "SondeCore", "BPF", "SondeBPFTestPrograms", "SondeBPFTypes",
+      ],
       path: "Tests/HostingCheck"),
     // Benchmark: batch drain vs per-element syscalls on a 100k-entry hash map (results in BENCHMARKS.md).
-    .executableTarget(name: "bpf-batch-bench", dependencies: ["BPF", "SondeBPFPrograms"], path: "Benchmarks/BPFBatch"),
+    .executableTarget(
+      name: "bpf-batch-bench", dependencies: ["BPF", "SondeBPFTestPrograms"], path: "Benchmarks/BPFBatch"),
     .testTarget(
       name: "BPFTests",
       dependencies: [
-        "BPF", "SondeBPFPrograms", "SondeBPFTypes", "SondeSystem", "PerfEvents", "Symbols", "CSonde",
-        "SondeTestSupport",
+        "BPF", "SondeBPFPrograms", "SondeBPFTestPrograms", "SondeBPFTypes", "SondeSystem", "PerfEvents", "Symbols",
+        "CSonde", "SondeTestSupport",
       ]),
   ]
 )

@@ -3,7 +3,7 @@
 //   batch:    BPF_MAP_LOOKUP_AND_DELETE_BATCH with the given batch size.
 // usage: bpf-batch-bench [entries] [batch size] [rounds]
 import BPF
-import SondeBPFPrograms
+import SondeBPFTestPrograms
 
 #if canImport(Glibc)
   import Glibc
@@ -21,7 +21,7 @@ let batchSize = arguments.count > 2 ? Int(arguments[2]) ?? 4096 : 4096
 let rounds = arguments.count > 3 ? Int(arguments[3]) ?? 5 : 5
 
 do {
-  let object = try BPFObject(bytes: BPFProgramBytes.maps, name: "maps")
+  let object = try BPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
   try object.setMaxEntries(UInt32(entries), forMap: "table")
   try object.loadOnly([])
   let table = try object.map("table", key: UInt64.self, value: UInt64.self)

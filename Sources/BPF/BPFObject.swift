@@ -41,7 +41,7 @@ public final class BPFObject: @unchecked Sendable {
   /// The ELF bytes libbpf parses in place; kept alive as long as the object.
   private let image: UnsafeMutableRawBufferPointer
 
-  /// Opens an object from the bytes of a compiled BPF ELF file (e.g. `BPFProgramBytes.count`).
+  /// Opens an object from the bytes of a compiled BPF ELF file (e.g. `BPFProgramBytes.hooks`).
   public init(bytes: [UInt8], name: String) throws(SondeError) {
     _ = LibbpfLog.installed
     self.name = name

@@ -1,12 +1,12 @@
 import BPF
 import PerfEvents
-import SondeBPFPrograms
+import SondeBPFTestPrograms
 import Testing
 import SondeSystem
 
 @Suite struct BatchTests {
   func filledTable(_ entries: Int) throws -> (BPFObject, BPFMap<UInt64, UInt64>) {
-    let object = try BPFObject(bytes: BPFProgramBytes.maps, name: "maps")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
     try object.loadOnly([])
     let table = try object.map("table", key: UInt64.self, value: UInt64.self)
     for key in 0..<UInt64(entries) { try table.update(key, key * 3) }
@@ -50,7 +50,7 @@ import SondeSystem
   }
 
   @Test func perCPUValuesHaveOneSlotPerPossibleCPU() throws {
-    let object = try BPFObject(bytes: BPFProgramBytes.maps, name: "maps")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
     try object.loadOnly([])
     let table = try object.map("percpu_table", key: UInt32.self, value: UInt64.self)
     let cpus = CPUList.possible().count
@@ -66,7 +66,7 @@ import SondeSystem
   }
 
   @Test func mismatchedKeyOrValueTypesAreRejected() throws {
-    let object = try BPFObject(bytes: BPFProgramBytes.maps, name: "maps")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
     let error = #expect(throws: SondeError.self) { try object.map("table", key: UInt32.self, value: UInt64.self) }
     #expect(error?.reason.contains("key is 8 bytes") == true)
   }

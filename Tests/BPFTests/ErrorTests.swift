@@ -1,12 +1,13 @@
 import BPF
 import PerfEvents
 import SondeBPFPrograms
+import SondeBPFTestPrograms
 import Testing
 import SondeSystem
 
 @Suite struct ErrorTests {
   @Test func anOutOfBoundsProgramFailsWithTheVerifierReasonLine() throws {
-    let object = try BPFObject(bytes: BPFProgramBytes.invalid, name: "invalid")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.invalid, name: "invalid")
     let error = #expect(throws: SondeError.self) { try object.load() }
     let text = error?.description ?? ""
     #expect(text.contains("invalid access to map value, value_size=8 off=8 size=8"), "\(text)")
@@ -17,9 +18,9 @@ import SondeSystem
   }
 
   @Test func theFullVerifierLogIsAvailableOnRequest() throws {
-    let object = try BPFObject(bytes: BPFProgramBytes.invalid, name: "invalid")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.invalid, name: "invalid")
     let short = #expect(throws: SondeError.self) { try object.load(options: .init(verifierLines: 2)) }
-    let object2 = try BPFObject(bytes: BPFProgramBytes.invalid, name: "invalid")
+    let object2 = try BPFObject(bytes: BPFTestProgramBytes.invalid, name: "invalid")
     let full = #expect(throws: SondeError.self) { try object2.load(options: .init(verifierLines: nil)) }
     let log = try #require(object2.verifierLog(for: "sonde_bad_oob"))
     for line in log.lines { #expect(full?.reason.contains(line) == true) }

@@ -1,6 +1,6 @@
 import BPF
 import Foundation
-import SondeBPFPrograms
+import SondeBPFTestPrograms
 import SondeTestSupport
 import Testing
 
@@ -33,7 +33,7 @@ import Testing
     var programID: UInt32 = 0
     var mapID: UInt32 = 0
     do {
-      let object = try BPFObject(bytes: BPFProgramBytes.count, name: "count")
+      let object = try BPFObject(bytes: BPFTestProgramBytes.count, name: "count")
       try object.setConstant("target_tid", to: currentTID)
       try object.loadOnly(["sonde_tp_getpid"])
       let program = try object.program("sonde_tp_getpid")
@@ -49,7 +49,7 @@ import Testing
   }
 
   @Test func closingTheObjectDetachesLinksStillHeldByTheCaller() throws {
-    let object = try BPFObject(bytes: BPFProgramBytes.count, name: "count")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.count, name: "count")
     try object.loadOnly(["sonde_tp_getpid"])
     let program = try object.program("sonde_tp_getpid")
     let link = try program.attach()

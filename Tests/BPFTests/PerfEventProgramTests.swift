@@ -1,7 +1,7 @@
 import BPF
 import CSonde
 import PerfEvents
-import SondeBPFPrograms
+import SondeBPFTestPrograms
 import SondeBPFTypes
 import Testing
 import Foundation
@@ -12,7 +12,7 @@ import Foundation
 
 @Suite struct PerfEventProgramTests {
   @Test func perfEventProgramOnCPUClockRunsOnEveryOnlineCPU() throws {
-    let object = try BPFObject(bytes: BPFProgramBytes.perf, name: "perf")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.perf, name: "perf")
     try object.load()
     var attr = perf_event_attr()
     attr.type = PERF_TYPE_SOFTWARE.rawValue

@@ -1,13 +1,13 @@
 import BPF
 import PerfEvents
-import SondeBPFPrograms
+import SondeBPFTestPrograms
 import SondeBPFTypes
 import SondeTestSupport
 import Testing
 
 @Suite struct RingBufferTests {
   func load(_ program: String, ringBytes: UInt32? = nil) throws -> BPFObject {
-    let object = try BPFObject(bytes: BPFProgramBytes.ringbuf, name: "ringbuf")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
     try object.setConstant("target_tid", to: currentTID)
     if let ringBytes { try object.setMaxEntries(ringBytes, forMap: "events") }
     try object.loadOnly([program])
@@ -51,7 +51,7 @@ import Testing
   }
 
   @Test func theEpollDrivenStreamDeliversEveryEvent() async throws {
-    let object = try BPFObject(bytes: BPFProgramBytes.ringbuf, name: "ringbuf")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
     // Produced by a child process (getpid on another thread), so filter by the child's thread id.
     let child = try PausedChild(arguments: [TestSupport.demo, "getpid", "300"])
     try object.setConstant("target_tid", to: UInt32(child.pid))
@@ -72,7 +72,7 @@ import Testing
 
   @Test func theTimerDrivenDrainDeliversEveryEvent() async throws {
     let child = try PausedChild(arguments: [TestSupport.demo, "getpid", "200"])
-    let object = try BPFObject(bytes: BPFProgramBytes.ringbuf, name: "ringbuf")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
     try object.setConstant("target_tid", to: UInt32(child.pid))
     try object.loadOnly(["sonde_rb_produce"])
     let reader = try RingBufferReader<sonde_event>(object: object, map: "events")
@@ -106,7 +106,7 @@ import Testing
 @Suite struct PerfBufferStreamTests {
   @Test func thePerfBufferStreamDeliversEveryEvent() async throws {
     let child = try PausedChild(arguments: [TestSupport.demo, "getpid", "250"])
-    let object = try BPFObject(bytes: BPFProgramBytes.ringbuf, name: "ringbuf")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
     try object.setConstant("target_tid", to: UInt32(child.pid))
     try object.loadOnly(["sonde_pb_produce"])
     let reader = try PerfBufferReader<sonde_event>(object: object, map: "perf_events")

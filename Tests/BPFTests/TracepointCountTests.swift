@@ -1,6 +1,6 @@
 import BPF
 import PerfEvents
-import SondeBPFPrograms
+import SondeBPFTestPrograms
 import SondeBPFTypes
 import Testing
 import SondeSystem
@@ -8,7 +8,7 @@ import SondeSystem
 @Suite struct TracepointCountTests {
   /// Loads count.bpf.c with only `program`, filtered on this thread.
   func load(_ program: String) throws -> BPFObject {
-    let object = try BPFObject(bytes: BPFProgramBytes.count, name: "count")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.count, name: "count")
     try object.setConstant("target_tid", to: currentTID)
     try object.loadOnly([program])
     return object
@@ -63,7 +63,7 @@ import SondeSystem
   }
 
   @Test func constantsCannotBeSetAfterLoadOrWithTheWrongSize() throws {
-    let object = try BPFObject(bytes: BPFProgramBytes.count, name: "count")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.count, name: "count")
     let wrongSize = #expect(throws: SondeError.self) { try object.setConstant("target_tid", to: UInt64(1)) }
     #expect(wrongSize?.kind == .invalidInput)
     let missing = #expect(throws: SondeError.self) { try object.setConstant("no_such_var", to: UInt32(1)) }

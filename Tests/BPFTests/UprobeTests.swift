@@ -1,6 +1,6 @@
 import BPF
 import PerfEvents
-import SondeBPFPrograms
+import SondeBPFTestPrograms
 import SondeTestSupport
 import Symbols
 import Testing
@@ -9,7 +9,7 @@ import SondeSystem
 @Suite struct UprobeTests {
   @Test func uprobeCountsExactlyTheCallsOfAFunctionOfATestBuiltBinary() throws {
     let child = try PausedChild(arguments: [TestSupport.demo, "calls", "1234"])
-    let object = try BPFObject(bytes: BPFProgramBytes.uprobe, name: "uprobe")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.uprobe, name: "uprobe")
     try object.setConstant("target_tgid", to: UInt32(child.pid))
     try object.loadOnly(["sonde_uprobe"])
     let link = try object.program("sonde_uprobe").attachUprobe(
@@ -22,7 +22,7 @@ import SondeSystem
   @Test func uretprobeSeesEveryReturnValue() throws {
     let calls = 300
     let child = try PausedChild(arguments: [TestSupport.demo, "calls", String(calls)])
-    let object = try BPFObject(bytes: BPFProgramBytes.uprobe, name: "uprobe")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.uprobe, name: "uprobe")
     try object.setConstant("target_tgid", to: UInt32(child.pid))
     try object.loadOnly(["sonde_uretprobe"])
     let link = try object.program("sonde_uretprobe").attachUprobe(
@@ -54,7 +54,7 @@ import SondeSystem
   @Test func usdtProbeSeesEveryHitAndItsArgument() throws {
     let calls = 500
     let child = try PausedChild(arguments: [TestSupport.demo, "calls", String(calls)])
-    let object = try BPFObject(bytes: BPFProgramBytes.usdt, name: "usdt")
+    let object = try BPFObject(bytes: BPFTestProgramBytes.usdt, name: "usdt")
     try object.setConstant("target_tgid", to: UInt32(child.pid))
     try object.load()
     let link = try object.program("sonde_usdt_value").attachUSDT(

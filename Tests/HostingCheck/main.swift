@@ -7,7 +7,7 @@ import BPF
 import CSonde
 import Foundation
 import PerfEvents
-import SondeBPFPrograms
+import SondeBPFTestPrograms
 import SondeBPFTypes
 import SondeCore
 import SondeSystem
@@ -30,7 +30,7 @@ let arguments = CommandLine.arguments
 if arguments.count == 2 && arguments[1] == "--hold-bpf" {
   // The test runner may spawn us with SIGINT blocked (the mask survives exec), as sonde's main knows too.
   sonde_unblock_termination_signals()
-  let object = try BPFObject(bytes: BPFProgramBytes.count, name: "count")
+  let object = try BPFObject(bytes: BPFTestProgramBytes.count, name: "count")
   try object.loadOnly(["sonde_tp_getpid"])
   let program = try object.program("sonde_tp_getpid")
   let link = try program.attachTracepoint(category: "syscalls", name: "sys_enter_getpid")
@@ -52,7 +52,7 @@ let child = try PausedChild(arguments: [demo, "getpid", "2000000000"])
 try child.release()
 
 // Engine 1: a BPF program on sys_enter_getpid of the child, its events read through the ringbuf.
-let object = try BPFObject(bytes: BPFProgramBytes.ringbuf, name: "ringbuf")
+let object = try BPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
 try object.setConstant("target_tid", to: UInt32(child.pid))
 try object.loadOnly(["sonde_rb_produce"])
 let reader = try RingBufferReader<sonde_event>(object: object, map: "events")

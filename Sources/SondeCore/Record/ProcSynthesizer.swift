@@ -62,10 +62,22 @@ enum ProcSynthesizer {
   }
 
   static func kernelTextAddress() -> UInt64? {
-    guard let text = readSmallFile("/proc/kallsyms") else { return nil }
-    for line in text.split(separator: "\n") {
-      let parts = line.split(separator: " ")
-      if parts.count >= 3, parts[2] == "_text" { return UInt64(parts[0], radix: 16) }
+    // `_text` is near the top of kallsyms: read it a chunk at a time and stop there (the whole file is
+    // megabytes, and every recording synthesizes the kernel map before it samples).
+    guard let fd = try? FileDescriptor.open("/proc/kallsyms", O_RDONLY) else { return nil }
+    var pending: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while let n = try? fd.read(into: &chunk, range: 0..<chunk.count), n > 0 {
+      pending += chunk[0..<n]
+      var start = 0
+      while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+        let fields = pending[start..<newline].split(separator: UInt8(ascii: " "))
+        if fields.count >= 3, fields[2].elementsEqual("_text".utf8) {
+          return UInt64(String(decoding: fields[0], as: UTF8.self), radix: 16)
+        }
+        start = newline + 1
+      }
+      pending.removeSubrange(..<start)
     }
     return nil
   }
