@@ -21,9 +21,9 @@ let batchSize = arguments.count > 2 ? Int(arguments[2]) ?? 4096 : 4096
 let rounds = arguments.count > 3 ? Int(arguments[3]) ?? 5 : 5
 
 do {
-  let object = try BPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
-  try object.setMaxEntries(UInt32(entries), forMap: "table")
-  try object.loadOnly([])
+  var open = try OpenBPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
+  try open.setMaxEntries(UInt32(entries), forMap: "table")
+  let object = try open.load(only: [])
   let table = try object.map("table", key: UInt64.self, value: UInt64.self)
   func fill() throws { for key in 0..<UInt64(entries) { try table.update(key, key) } }
 

@@ -207,8 +207,8 @@ public enum BPFFeatures {
   /// Loads hooks.bpf.c with only `program` and attaches it for real; the link is dropped at once.
   private static func attach(_ program: String, _ body: (BPFProgram) throws(SondeError) -> BPFLink) -> (Bool, String?) {
     do {
-      let object = try BPFObject(bytes: HookProgram.bytes, name: "sonde_probe")
-      try object.loadOnly([program], options: .init(logSize: 64 * 1024))
+      let object = try OpenBPFObject(bytes: HookProgram.bytes, name: "sonde_probe")
+        .load(only: [program], options: .init(logSize: 64 * 1024))
       let link = try body(object.program(program))
       link.close()
       object.close()

@@ -24,8 +24,11 @@ public final class BPFProgram: @unchecked Sendable {
   public var type: bpf_prog_type { bpf_program__type(handle) }
 
   /// Whether the program is an fentry/fexit/fmod_ret program (a BPF trampoline on a kernel function).
-  var isTrampoline: Bool {
-    type == BPF_PROG_TYPE_TRACING
+  var isTrampoline: Bool { Self.isTrampoline(handle) }
+
+  /// Whether a libbpf program is a BPF trampoline (fentry, fexit, fmod_ret), which needs ftrace function hooks.
+  static func isTrampoline(_ handle: OpaquePointer) -> Bool {
+    bpf_program__type(handle) == BPF_PROG_TYPE_TRACING
       && [BPF_TRACE_FENTRY, BPF_TRACE_FEXIT, BPF_MODIFY_RETURN].contains(bpf_program__expected_attach_type(handle))
   }
 

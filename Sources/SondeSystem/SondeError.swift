@@ -34,6 +34,8 @@ public struct SondeError: Error, CustomStringConvertible, Sendable, Equatable {
   public var remedy: String?
   /// For `.notSupported`: which facility is missing and why, for callers to branch on (never parse `reason`).
   public var unsupported: Unsupported?
+  /// The whole log that came with the failure (a BPF verifier's), when `reason` shows only its end.
+  public var log: [String]?
 
   public init(
     _ kind: Kind, operation: String, errno: Int32? = nil, reason: String, remedy: String? = nil

@@ -6,8 +6,8 @@ import SondeSystem
 
 @Suite struct BatchTests {
   func filledTable(_ entries: Int) throws -> (BPFObject, BPFMap<UInt64, UInt64>) {
-    let object = try BPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
-    try object.loadOnly([])
+    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
+    let object = try open.load(only: [])
     let table = try object.map("table", key: UInt64.self, value: UInt64.self)
     for key in 0..<UInt64(entries) { try table.update(key, key * 3) }
     return (object, table)
@@ -50,8 +50,8 @@ import SondeSystem
   }
 
   @Test func perCPUValuesHaveOneSlotPerPossibleCPU() throws {
-    let object = try BPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
-    try object.loadOnly([])
+    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
+    let object = try open.load(only: [])
     let table = try object.map("percpu_table", key: UInt32.self, value: UInt64.self)
     let cpus = CPUList.possible().count
     let values = (0..<cpus).map { UInt64(100 + $0) }
@@ -66,7 +66,7 @@ import SondeSystem
   }
 
   @Test func mismatchedKeyOrValueTypesAreRejected() throws {
-    let object = try BPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
+    let object = try OpenBPFObject(bytes: BPFTestProgramBytes.maps, name: "maps").load(only: [])
     let error = #expect(throws: SondeError.self) { try object.map("table", key: UInt32.self, value: UInt64.self) }
     #expect(error?.reason.contains("key is 8 bytes") == true)
   }

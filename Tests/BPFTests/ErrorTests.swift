@@ -6,23 +6,33 @@ import Testing
 import SondeSystem
 
 @Suite struct ErrorTests {
+  /// The error from loading the out-of-bounds fixture (nil if it loaded, which is a failure of its own).
+  static func loadFailure(_ options: BPFObject.LoadOptions) -> SondeError? {
+    do {
+      let open = try OpenBPFObject(bytes: BPFTestProgramBytes.invalid, name: "invalid")
+      _ = try open.load(options: options)
+      Issue.record("the verifier accepted an out-of-bounds program")
+      return nil
+    } catch {
+      return error
+    }
+  }
+
   @Test func anOutOfBoundsProgramFailsWithTheVerifierReasonLine() throws {
-    let object = try BPFObject(bytes: BPFTestProgramBytes.invalid, name: "invalid")
-    let error = #expect(throws: SondeError.self) { try object.load() }
+    let error = Self.loadFailure(BPFObject.LoadOptions())
     let text = error?.description ?? ""
     #expect(text.contains("invalid access to map value, value_size=8 off=8 size=8"), "\(text)")
     #expect(text.contains("sonde_bad_oob"))
-    let log = try #require(object.verifierLog(for: "sonde_bad_oob"))
+    // The whole log travels with the error (the open object is consumed by load).
+    let log = VerifierLog(try #require(error?.log).joined(separator: "\n"))
     #expect(log.reason?.hasPrefix("invalid access to map value") == true)
     #expect(log.lines.count >= 3)
   }
 
   @Test func theFullVerifierLogIsAvailableOnRequest() throws {
-    let object = try BPFObject(bytes: BPFTestProgramBytes.invalid, name: "invalid")
-    let short = #expect(throws: SondeError.self) { try object.load(options: .init(verifierLines: 2)) }
-    let object2 = try BPFObject(bytes: BPFTestProgramBytes.invalid, name: "invalid")
-    let full = #expect(throws: SondeError.self) { try object2.load(options: .init(verifierLines: nil)) }
-    let log = try #require(object2.verifierLog(for: "sonde_bad_oob"))
+    let short = Self.loadFailure(BPFObject.LoadOptions(verifierLines: 2))
+    let full = Self.loadFailure(BPFObject.LoadOptions(verifierLines: nil))
+    let log = VerifierLog(try #require(full?.log).joined(separator: "\n"))
     for line in log.lines { #expect(full?.reason.contains(line) == true) }
     #expect((short?.reason.count ?? 0) < (full?.reason.count ?? 0))
   }
@@ -31,13 +41,13 @@ import SondeSystem
     let kprobe = BPFFeatures.probe(.kprobe)
     guard !kprobe.supported else {
       // A kernel with kprobes: the attach must then work.
-      let object = try BPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
-      try object.loadOnly(["sonde_kprobe"])
+      var open = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
+      let object = try open.load(only: ["sonde_kprobe"])
       _ = try object.program("sonde_kprobe").attachKprobe(function: "do_nanosleep")
       return
     }
-    let object = try BPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
-    try object.loadOnly(["sonde_kprobe"])
+    var open = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
+    let object = try open.load(only: ["sonde_kprobe"])
     let error = #expect(throws: SondeError.self) {
       try object.program("sonde_kprobe").attachKprobe(function: "do_nanosleep")
     }
@@ -49,8 +59,8 @@ import SondeSystem
   /// Callers branch on the error's kind and facility, never on its text.
   @Test func aKprobeAttachFailsWithTheNotSupportedKindAndItsFacility() throws {
     guard !BPFFeatures.probe(.kprobe).supported else { return }  // covered by the attach above
-    let object = try BPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
-    try object.loadOnly(["sonde_kprobe"])
+    var open = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
+    let object = try open.load(only: ["sonde_kprobe"])
     do {
       _ = try object.program("sonde_kprobe").attachKprobe(function: "do_nanosleep")
       Issue.record("the feature probe says kprobes are missing, yet the attach succeeded")
@@ -62,14 +72,14 @@ import SondeSystem
 
   @Test func fentryAttachIsUnsupportedOnThisKernelWithTheReason() throws {
     guard !BPFFeatures.probe(.fentry).supported else {
-      let object = try BPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
-      try object.loadOnly(["sonde_fentry"])
+      var open = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
+      let object = try open.load(only: ["sonde_fentry"])
       _ = try object.program("sonde_fentry").attachTrace()
       return
     }
     let error = #expect(throws: SondeError.self) {
-      let object = try BPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
-      try object.loadOnly(["sonde_fentry"])
+      var open = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
+      let object = try open.load(only: ["sonde_fentry"])
       _ = try object.program("sonde_fentry").attachTrace()
     }
     #expect(error?.kind == .notSupported)

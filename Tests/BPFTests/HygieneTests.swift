@@ -33,9 +33,9 @@ import Testing
     var programID: UInt32 = 0
     var mapID: UInt32 = 0
     do {
-      let object = try BPFObject(bytes: BPFTestProgramBytes.count, name: "count")
-      try object.setConstant("target_tid", to: currentTID)
-      try object.loadOnly(["sonde_tp_getpid"])
+      var open = try OpenBPFObject(bytes: BPFTestProgramBytes.count, name: "count")
+      try open.setConstant("target_tid", to: currentTID)
+      let object = try open.load(only: ["sonde_tp_getpid"])
       let program = try object.program("sonde_tp_getpid")
       let link = try program.attach()
       programID = try #require(program.kernelID)
@@ -49,8 +49,8 @@ import Testing
   }
 
   @Test func closingTheObjectDetachesLinksStillHeldByTheCaller() throws {
-    let object = try BPFObject(bytes: BPFTestProgramBytes.count, name: "count")
-    try object.loadOnly(["sonde_tp_getpid"])
+    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.count, name: "count")
+    let object = try open.load(only: ["sonde_tp_getpid"])
     let program = try object.program("sonde_tp_getpid")
     let link = try program.attach()
     let programID = try #require(program.kernelID)

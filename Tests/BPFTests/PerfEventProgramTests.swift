@@ -12,8 +12,8 @@ import Foundation
 
 @Suite struct PerfEventProgramTests {
   @Test func perfEventProgramOnCPUClockRunsOnEveryOnlineCPU() throws {
-    let object = try BPFObject(bytes: BPFTestProgramBytes.perf, name: "perf")
-    try object.load()
+    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.perf, name: "perf")
+    let object = try open.load()
     var attr = perf_event_attr()
     attr.type = PERF_TYPE_SOFTWARE.rawValue
     attr.config = UInt64(PERF_COUNT_SW_CPU_CLOCK.rawValue)

@@ -7,10 +7,10 @@ import Testing
 
 @Suite struct RingBufferTests {
   func load(_ program: String, ringBytes: UInt32? = nil) throws -> BPFObject {
-    let object = try BPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
-    try object.setConstant("target_tid", to: currentTID)
-    if let ringBytes { try object.setMaxEntries(ringBytes, forMap: "events") }
-    try object.loadOnly([program])
+    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
+    try open.setConstant("target_tid", to: currentTID)
+    if let ringBytes { try open.setMaxEntries(ringBytes, forMap: "events") }
+    let object = try open.load(only: [program])
     return object
   }
 
@@ -51,11 +51,11 @@ import Testing
   }
 
   @Test func theEpollDrivenStreamDeliversEveryEvent() async throws {
-    let object = try BPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
+    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
     // Produced by a child process (getpid on another thread), so filter by the child's thread id.
     let child = try PausedChild(arguments: [TestSupport.demo, "getpid", "300"])
-    try object.setConstant("target_tid", to: UInt32(child.pid))
-    try object.loadOnly(["sonde_rb_produce"])
+    try open.setConstant("target_tid", to: UInt32(child.pid))
+    let object = try open.load(only: ["sonde_rb_produce"])
     let reader = try RingBufferReader<sonde_event>(object: object, map: "events")
     let link = try object.program("sonde_rb_produce").attach()
     let stream = reader.events(pollTimeoutMilliseconds: 50)
@@ -72,9 +72,9 @@ import Testing
 
   @Test func theTimerDrivenDrainDeliversEveryEvent() async throws {
     let child = try PausedChild(arguments: [TestSupport.demo, "getpid", "200"])
-    let object = try BPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
-    try object.setConstant("target_tid", to: UInt32(child.pid))
-    try object.loadOnly(["sonde_rb_produce"])
+    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
+    try open.setConstant("target_tid", to: UInt32(child.pid))
+    let object = try open.load(only: ["sonde_rb_produce"])
     let reader = try RingBufferReader<sonde_event>(object: object, map: "events")
     let link = try object.program("sonde_rb_produce").attach()
     #expect(try child.runToCompletion().exitCode == 0)
@@ -106,9 +106,9 @@ import Testing
 @Suite struct PerfBufferStreamTests {
   @Test func thePerfBufferStreamDeliversEveryEvent() async throws {
     let child = try PausedChild(arguments: [TestSupport.demo, "getpid", "250"])
-    let object = try BPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
-    try object.setConstant("target_tid", to: UInt32(child.pid))
-    try object.loadOnly(["sonde_pb_produce"])
+    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
+    try open.setConstant("target_tid", to: UInt32(child.pid))
+    let object = try open.load(only: ["sonde_pb_produce"])
     let reader = try PerfBufferReader<sonde_event>(object: object, map: "perf_events")
     let link = try object.program("sonde_pb_produce").attach()
     let stream = reader.events(pollTimeoutMilliseconds: 50)

@@ -9,9 +9,9 @@ import SondeSystem
 @Suite struct UprobeTests {
   @Test func uprobeCountsExactlyTheCallsOfAFunctionOfATestBuiltBinary() throws {
     let child = try PausedChild(arguments: [TestSupport.demo, "calls", "1234"])
-    let object = try BPFObject(bytes: BPFTestProgramBytes.uprobe, name: "uprobe")
-    try object.setConstant("target_tgid", to: UInt32(child.pid))
-    try object.loadOnly(["sonde_uprobe"])
+    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.uprobe, name: "uprobe")
+    try open.setConstant("target_tgid", to: UInt32(child.pid))
+    let object = try open.load(only: ["sonde_uprobe"])
     let link = try object.program("sonde_uprobe").attachUprobe(
       binary: TestSupport.demo, symbol: "demo_value", pid: child.pid)
     #expect(try child.runToCompletion().exitCode == 0)
@@ -22,9 +22,9 @@ import SondeSystem
   @Test func uretprobeSeesEveryReturnValue() throws {
     let calls = 300
     let child = try PausedChild(arguments: [TestSupport.demo, "calls", String(calls)])
-    let object = try BPFObject(bytes: BPFTestProgramBytes.uprobe, name: "uprobe")
-    try object.setConstant("target_tgid", to: UInt32(child.pid))
-    try object.loadOnly(["sonde_uretprobe"])
+    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.uprobe, name: "uprobe")
+    try open.setConstant("target_tgid", to: UInt32(child.pid))
+    let object = try open.load(only: ["sonde_uretprobe"])
     let link = try object.program("sonde_uretprobe").attachUprobe(
       binary: TestSupport.demo, symbol: "demo_value", pid: child.pid, retprobe: true)
     #expect(try child.runToCompletion().exitCode == 0)
@@ -54,9 +54,9 @@ import SondeSystem
   @Test func usdtProbeSeesEveryHitAndItsArgument() throws {
     let calls = 500
     let child = try PausedChild(arguments: [TestSupport.demo, "calls", String(calls)])
-    let object = try BPFObject(bytes: BPFTestProgramBytes.usdt, name: "usdt")
-    try object.setConstant("target_tgid", to: UInt32(child.pid))
-    try object.load()
+    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.usdt, name: "usdt")
+    try open.setConstant("target_tgid", to: UInt32(child.pid))
+    let object = try open.load()
     let link = try object.program("sonde_usdt_value").attachUSDT(
       binary: TestSupport.demo, provider: "sonde_demo", name: "value", pid: child.pid)
     #expect(try child.runToCompletion().exitCode == 0)

@@ -30,8 +30,8 @@ let arguments = CommandLine.arguments
 if arguments.count == 2 && arguments[1] == "--hold-bpf" {
   // The test runner may spawn us with SIGINT blocked (the mask survives exec), as sonde's main knows too.
   sonde_unblock_termination_signals()
-  let object = try BPFObject(bytes: BPFTestProgramBytes.count, name: "count")
-  try object.loadOnly(["sonde_tp_getpid"])
+  var open = try OpenBPFObject(bytes: BPFTestProgramBytes.count, name: "count")
+  let object = try open.load(only: ["sonde_tp_getpid"])
   let program = try object.program("sonde_tp_getpid")
   let link = try program.attachTracepoint(category: "syscalls", name: "sys_enter_getpid")
   print("holding program \(program.kernelID ?? 0)")
@@ -52,9 +52,12 @@ let child = try PausedChild(arguments: [demo, "getpid", "2000000000"])
 try child.release()
 
 // Engine 1: a BPF program on sys_enter_getpid of the child, its events read through the ringbuf.
-let object = try BPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
-try object.setConstant("target_tid", to: UInt32(child.pid))
-try object.loadOnly(["sonde_rb_produce"])
+func loadRingProducer(for pid: Int32) throws -> BPFObject {
+  var open = try OpenBPFObject(bytes: BPFTestProgramBytes.ringbuf, name: "ringbuf")
+  try open.setConstant("target_tid", to: UInt32(pid))
+  return try open.load(only: ["sonde_rb_produce"])
+}
+let object = try loadRingProducer(for: child.pid)
 let reader = try RingBufferReader<sonde_event>(object: object, map: "events")
 let link = try object.program("sonde_rb_produce").attach()
 let bpfEvents = Locked(0)
