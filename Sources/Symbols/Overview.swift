@@ -16,3 +16,5 @@
 // Limits: no DWARF (function names come from symbol tables, so no file:line and no inlined frames), no
 // MiniDebugInfo (`.gnu_debugdata`, xz), and a mapped file truncated in place while being read would fault
 // (binaries are normally replaced by rename, which keeps the mapped inode intact).
+//
+// Depends on SondeSystem only (errors, file and /proc helpers, the lock): not on PerfEvents.
