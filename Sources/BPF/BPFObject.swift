@@ -84,29 +84,31 @@ public final class BPFObject: @unchecked Sendable {
   // MARK: Programs and maps
 
   /// Names of the object's programs (the C function names).
-  public var programNames: [String] {
-    (try? withHandle("list programs") { handle in
-      var names: [String] = []
-      var prog = bpf_object__next_program(handle, nil)
-      while let current = prog {
-        names.append(String(cString: bpf_program__name(current)))
-        prog = bpf_object__next_program(handle, current)
-      }
-      return names
-    }) ?? []
-  }
+  public var programNames: [String] { (try? withHandle("list programs") { Self.programNames(of: $0) }) ?? [] }
 
   /// Names of the object's maps, as libbpf names them (`.rodata`/`.bss` maps carry the object name).
-  public var mapNames: [String] {
-    (try? withHandle("list maps") { handle in
-      var names: [String] = []
-      var map = bpf_object__next_map(handle, nil)
-      while let current = map {
-        names.append(String(cString: bpf_map__name(current)))
-        map = bpf_object__next_map(handle, current)
-      }
-      return names
-    }) ?? []
+  public var mapNames: [String] { (try? withHandle("list maps") { Self.mapNames(of: $0) }) ?? [] }
+
+  /// The program names of a libbpf object (open or loaded).
+  static func programNames(of handle: OpaquePointer) -> [String] {
+    var names: [String] = []
+    var prog = bpf_object__next_program(handle, nil)
+    while let current = prog {
+      names.append(String(cString: bpf_program__name(current)))
+      prog = bpf_object__next_program(handle, current)
+    }
+    return names
+  }
+
+  /// The map names of a libbpf object (open or loaded).
+  static func mapNames(of handle: OpaquePointer) -> [String] {
+    var names: [String] = []
+    var map = bpf_object__next_map(handle, nil)
+    while let current = map {
+      names.append(String(cString: bpf_map__name(current)))
+      map = bpf_object__next_map(handle, current)
+    }
+    return names
   }
 
   /// The program with this (C function) name.

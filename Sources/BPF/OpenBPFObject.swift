@@ -52,28 +52,10 @@ public struct OpenBPFObject: ~Copyable {
   }
 
   /// Names of the object's programs (the C function names).
-  public var programNames: [String] {
-    guard let handle else { return [] }
-    var names: [String] = []
-    var prog = bpf_object__next_program(handle, nil)
-    while let current = prog {
-      names.append(String(cString: bpf_program__name(current)))
-      prog = bpf_object__next_program(handle, current)
-    }
-    return names
-  }
+  public var programNames: [String] { handle.map(BPFObject.programNames(of:)) ?? [] }
 
   /// Names of the object's maps, as libbpf names them (`.rodata`/`.bss` maps carry the object name).
-  public var mapNames: [String] {
-    guard let handle else { return [] }
-    var names: [String] = []
-    var map = bpf_object__next_map(handle, nil)
-    while let current = map {
-      names.append(String(cString: bpf_map__name(current)))
-      map = bpf_object__next_map(handle, current)
-    }
-    return names
-  }
+  public var mapNames: [String] { handle.map(BPFObject.mapNames(of:)) ?? [] }
 
   // MARK: Configuration
 

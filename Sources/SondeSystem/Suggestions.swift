@@ -22,9 +22,17 @@ public func editDistance(_ a: String, _ b: String) -> Int {
 /// Up to `limit` names closest to `name`, closest first, within a distance that still looks like a typo.
 public func closeMatches(to name: String, in candidates: [String], limit: Int = 3) -> [String] {
   let threshold = Swift.max(2, name.count / 3)
-  let scored = candidates.map { ($0, editDistance(name.lowercased(), $0.lowercased())) }
-    .filter { $0.1 <= threshold || $0.0.hasPrefix(name) || $0.0.contains(name) && name.count >= 4 }
-    .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
+  let lowered = name.lowercased()
+  // Typed steps: as one chained expression this took the type checker 17 s.
+  var scored: [(name: String, distance: Int)] = []
+  for candidate in candidates {
+    let distance = editDistance(lowered, candidate.lowercased())
+    let close = distance <= threshold || candidate.hasPrefix(name) || (candidate.contains(name) && name.count >= 4)
+    if close { scored.append((candidate, distance)) }
+  }
+  scored.sort { $0.distance != $1.distance ? $0.distance < $1.distance : $0.name < $1.name }
   var seen = Set<String>()
-  return scored.compactMap { seen.insert($0.0).inserted ? $0.0 : nil }.prefix(limit).map { $0 }
+  var result: [String] = []
+  for entry in scored where result.count < limit && seen.insert(entry.name).inserted { result.append(entry.name) }
+  return result
 }

@@ -6,8 +6,7 @@ import SondeSystem
 
 @Suite struct BatchTests {
   func filledTable(_ entries: Int) throws -> (BPFObject, BPFMap<UInt64, UInt64>) {
-    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
-    let object = try open.load(only: [])
+    let object = try OpenBPFObject(bytes: BPFTestProgramBytes.maps, name: "maps").load(only: [])
     let table = try object.map("table", key: UInt64.self, value: UInt64.self)
     for key in 0..<UInt64(entries) { try table.update(key, key * 3) }
     return (object, table)
@@ -50,8 +49,7 @@ import SondeSystem
   }
 
   @Test func perCPUValuesHaveOneSlotPerPossibleCPU() throws {
-    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.maps, name: "maps")
-    let object = try open.load(only: [])
+    let object = try OpenBPFObject(bytes: BPFTestProgramBytes.maps, name: "maps").load(only: [])
     let table = try object.map("percpu_table", key: UInt32.self, value: UInt64.self)
     let cpus = CPUList.possible().count
     let values = (0..<cpus).map { UInt64(100 + $0) }

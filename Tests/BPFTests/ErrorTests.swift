@@ -6,6 +6,12 @@ import Testing
 import SondeSystem
 
 @Suite struct ErrorTests {
+  /// Loads hooks.bpf.c's fentry program and attaches it (throws where the kernel refuses trampolines).
+  static func attachFentry() throws {
+    let object = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks").load(only: ["sonde_fentry"])
+    _ = try object.program("sonde_fentry").attachTrace()
+  }
+
   /// The error from loading the out-of-bounds fixture (nil if it loaded, which is a failure of its own).
   static func loadFailure(_ options: BPFObject.LoadOptions) -> SondeError? {
     do {
@@ -41,13 +47,11 @@ import SondeSystem
     let kprobe = BPFFeatures.probe(.kprobe)
     guard !kprobe.supported else {
       // A kernel with kprobes: the attach must then work.
-      var open = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
-      let object = try open.load(only: ["sonde_kprobe"])
+      let object = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks").load(only: ["sonde_kprobe"])
       _ = try object.program("sonde_kprobe").attachKprobe(function: "do_nanosleep")
       return
     }
-    var open = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
-    let object = try open.load(only: ["sonde_kprobe"])
+    let object = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks").load(only: ["sonde_kprobe"])
     let error = #expect(throws: SondeError.self) {
       try object.program("sonde_kprobe").attachKprobe(function: "do_nanosleep")
     }
@@ -59,29 +63,25 @@ import SondeSystem
   /// Callers branch on the error's kind and facility, never on its text.
   @Test func aKprobeAttachFailsWithTheNotSupportedKindAndItsFacility() throws {
     guard !BPFFeatures.probe(.kprobe).supported else { return }  // covered by the attach above
-    var open = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
-    let object = try open.load(only: ["sonde_kprobe"])
+    let object = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks").load(only: ["sonde_kprobe"])
     do {
       _ = try object.program("sonde_kprobe").attachKprobe(function: "do_nanosleep")
       Issue.record("the feature probe says kprobes are missing, yet the attach succeeded")
     } catch  where error.kind == .notSupported {
-      #expect(error.unsupported?.facility == .kprobe)
-      #expect(error.unsupported?.cause == .missingConfig("CONFIG_KPROBES"))
+      let facility = error.unsupported?.facility
+      let cause = error.unsupported?.cause
+      #expect(facility == Unsupported.Facility.kprobe)
+      #expect(cause == Unsupported.Cause.missingConfig("CONFIG_KPROBES"))
     }
   }
 
   @Test func fentryAttachIsUnsupportedOnThisKernelWithTheReason() throws {
     guard !BPFFeatures.probe(.fentry).supported else {
-      var open = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
-      let object = try open.load(only: ["sonde_fentry"])
+      let object = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks").load(only: ["sonde_fentry"])
       _ = try object.program("sonde_fentry").attachTrace()
       return
     }
-    let error = #expect(throws: SondeError.self) {
-      var open = try OpenBPFObject(bytes: BPFProgramBytes.hooks, name: "hooks")
-      let object = try open.load(only: ["sonde_fentry"])
-      _ = try object.program("sonde_fentry").attachTrace()
-    }
+    let error = #expect(throws: SondeError.self) { try Self.attachFentry() }
     #expect(error?.kind == .notSupported)
     #expect(error?.reason.hasPrefix("unsupported on this kernel: ") == true, "\(String(describing: error))")
     #expect(error?.reason.contains("fentry") == true)

@@ -49,8 +49,7 @@ import Testing
   }
 
   @Test func closingTheObjectDetachesLinksStillHeldByTheCaller() throws {
-    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.count, name: "count")
-    let object = try open.load(only: ["sonde_tp_getpid"])
+    let object = try OpenBPFObject(bytes: BPFTestProgramBytes.count, name: "count").load(only: ["sonde_tp_getpid"])
     let program = try object.program("sonde_tp_getpid")
     let link = try program.attach()
     let programID = try #require(program.kernelID)

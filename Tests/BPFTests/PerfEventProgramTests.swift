@@ -12,8 +12,7 @@ import Foundation
 
 @Suite struct PerfEventProgramTests {
   @Test func perfEventProgramOnCPUClockRunsOnEveryOnlineCPU() throws {
-    var open = try OpenBPFObject(bytes: BPFTestProgramBytes.perf, name: "perf")
-    let object = try open.load()
+    let object = try OpenBPFObject(bytes: BPFTestProgramBytes.perf, name: "perf").load()
     var attr = perf_event_attr()
     attr.type = PERF_TYPE_SOFTWARE.rawValue
     attr.config = UInt64(PERF_COUNT_SW_CPU_CLOCK.rawValue)

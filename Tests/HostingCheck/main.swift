@@ -30,7 +30,7 @@ let arguments = CommandLine.arguments
 if arguments.count == 2 && arguments[1] == "--hold-bpf" {
   // The test runner may spawn us with SIGINT blocked (the mask survives exec), as sonde's main knows too.
   sonde_unblock_termination_signals()
-  var open = try OpenBPFObject(bytes: BPFTestProgramBytes.count, name: "count")
+  let open = try OpenBPFObject(bytes: BPFTestProgramBytes.count, name: "count")
   let object = try open.load(only: ["sonde_tp_getpid"])
   let program = try object.program("sonde_tp_getpid")
   let link = try program.attachTracepoint(category: "syscalls", name: "sys_enter_getpid")

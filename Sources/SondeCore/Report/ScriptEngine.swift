@@ -24,7 +24,7 @@ public enum ScriptEngine {
     // With several events perf right-aligns event names to the longest one.
     let eventWidth = names.count > 1 ? names.map(\.count).max() ?? 0 : 0
     var walker = RecordWalker(file: file)
-    try walker.walk { item in
+    _ = try walker.walk { item in
       guard case .sample(let s, let stack, let thread) = item else { return }
       count += 1
       let event = nameByID[s.eventID] ?? names.first ?? "event"
