@@ -16,7 +16,8 @@ public final class OutputFile {
   public let isStream: Bool
 
   /// Opens `path` for writing. `"-"` is standard output. `rotate` keeps a regular non-empty file as `PATH.old`.
-  public init(path: String, rotate: Bool) throws(SondeError) {
+  /// A file it creates gets `mode` (perf.data is 0600 as perf makes it; reports and flame graphs 0644).
+  public init(path: String, rotate: Bool, mode: mode_t = 0o600) throws(SondeError) {
     self.path = path
     if path == "-" {
       descriptor = FileDescriptor(borrowing: 1)
@@ -63,7 +64,7 @@ public final class OutputFile {
     // O_TRUNC only for regular files (a FIFO or device ignores it, but say what is meant); O_CREAT only makes
     // a file where nothing exists.
     let flags = O_WRONLY | O_CLOEXEC | (isRegularFile ? O_CREAT | O_TRUNC : 0)
-    let opened = Glibc.open(path, flags, 0o600)
+    let opened = Glibc.open(path, flags, mode)
     guard opened >= 0 else {
       let code = errno
       throw SondeError(

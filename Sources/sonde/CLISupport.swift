@@ -15,7 +15,7 @@ final class OutputSink {
   init(path: String?, defaultFD: Int32) throws {
     if let path {
       do {
-        let file = try OutputFile(path: path, rotate: false)
+        let file = try OutputFile(path: path, rotate: false, mode: 0o644)
         self.file = file
         fd = file.descriptor
       } catch {

@@ -158,7 +158,7 @@ struct ReportCommand: ParsableCommand {
   /// Writes a whole output file: a device, FIFO or symlink is written through, never replaced.
   func writeWhole(_ path: String, _ text: String) throws {
     do {
-      let file = try OutputFile(path: path, rotate: false)
+      let file = try OutputFile(path: path, rotate: false, mode: 0o644)
       defer { file.close() }
       try file.descriptor.writeAll(Array(text.utf8), "write(\(path))")
     } catch {
