@@ -39,7 +39,4 @@ public final class StopToken: Sendable {
 
   /// Readable once the token is stopped; add it to a poll or epoll set to wake on stop.
   public var waitDescriptor: Int32 { event }
-
-  /// A token no one will stop (for callers that stop by other means, e.g. a duration).
-  public static var never: StopToken { StopToken() }
 }

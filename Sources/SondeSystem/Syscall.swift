@@ -46,28 +46,6 @@ public enum Syscall {
     if let pointer { _ = munmap(pointer, length) }
   }
 
-  /// lstat(2): the node itself, not a symlink's target; nil with the errno when it cannot be read.
-  public static func linkStatus(_ path: String) -> Result<stat, SondeError> {
-    var info = stat()
-    let rc = lstat(path, &info)
-    if rc != 0 {
-      let code = errno
-      return .failure(SondeError.system("lstat(\(path))", errno: code))
-    }
-    return .success(info)
-  }
-
-  /// stat(2), following symlinks.
-  public static func status(_ path: String) -> Result<stat, SondeError> {
-    var info = stat()
-    let rc = stat(path, &info)
-    if rc != 0 {
-      let code = errno
-      return .failure(SondeError.system("stat(\(path))", errno: code))
-    }
-    return .success(info)
-  }
-
   /// perf_event_open(2): the descriptor, or -1 with the errno (callers explain it: the paranoid level, the
   /// capability, the PMU). Not retried: EINTR does not happen here.
   public static func perfEventOpen(
@@ -91,8 +69,4 @@ public enum Syscall {
     return fd >= 0 ? FileDescriptor(owning: fd) : nil
   }
 
-  /// rename(2).
-  public static func rename(_ from: String, to: String) throws(SondeError) {
-    _ = try call("rename(\(from), \(to))") { Glibc.rename(from, to) }
-  }
 }
