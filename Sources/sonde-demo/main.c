@@ -42,7 +42,8 @@ static uint64_t now_ns(void) {
 /// Iterations of WORK_LOOP per millisecond of this thread's CPU time, measured once by calibrate().
 static uint64_t iterations_per_ms;
 
-/// Measures iterations_per_ms over at least 5 ms of thread CPU time (about 10 ms with the doubling), before any share is spent. The
+/// Measures iterations_per_ms over at least 2 ms of thread CPU time (about 4 ms with the doubling, so a
+/// 300 ms run's shares hardly see it), before any share is spent. The
 /// shares modes read the clock only here: on some kernels `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` is
 /// a real system call (no vDSO path) whose samples land in libc and the kernel, outside the functions
 /// whose shares the tests check, and whose cost nobody can predict on a loaded machine.
@@ -52,7 +53,7 @@ __attribute__((noinline)) static void calibrate(void) {
     uint64_t start = now_ns();
     WORK_LOOP(chunk);
     uint64_t elapsed = now_ns() - start;
-    if (elapsed >= 5000000ull || chunk >= (1ull << 40)) {
+    if (elapsed >= 2000000ull || chunk >= (1ull << 40)) {
       iterations_per_ms = chunk * 1000000ull / (elapsed ? elapsed : 1);
       if (iterations_per_ms == 0) iterations_per_ms = 1;
       return;
