@@ -67,6 +67,7 @@ public enum BPFFeatures {
     case kprobeMulti = "kprobe_multi"
     case fentry
     case fexit
+    case attachCookie = "attach_cookie"
     // Helpers Sonde's programs call.
     case helperMapLookup = "map_lookup_elem"
     case helperMapUpdate = "map_update_elem"
@@ -85,7 +86,7 @@ public enum BPFFeatures {
       case .progTracepoint, .progRawTracepoint, .progPerfEvent, .progKprobe, .progTracing: .program
       case .hash, .array, .percpuHash, .percpuArray, .lruHash, .stackTrace, .ringbuf, .perfEventArray: .map
       case .tracepoint, .rawTracepoint, .tpBTF, .perfEvent, .uprobe, .uprobeMulti, .kprobe, .kprobeMulti, .fentry,
-        .fexit:
+        .fexit, .attachCookie:
         .attach
       default: .helper
       }
@@ -156,6 +157,7 @@ public enum BPFFeatures {
     case .uprobe: return probeUprobe()
     case .uprobeMulti: return probeUprobeMulti()
     case .perfEvent: return probePerfEventAttach()
+    case .attachCookie: return probeAttachCookie()
     case .helperMapLookup: return helper(BPF_FUNC_map_lookup_elem)
     case .helperMapUpdate: return helper(BPF_FUNC_map_update_elem)
     case .helperPidTgid: return helper(BPF_FUNC_get_current_pid_tgid)
@@ -271,7 +273,7 @@ public enum BPFFeatures {
   private static func probeUprobe() -> (Bool, String?) {
     guard let libc = loadedLibrary(containing: "libc.so") else { return (false, "libc not found in /proc/self/maps") }
     return attach("sonde_probe_up") { (program: BPFProgram) throws(SondeError) in
-      try program.attachUprobe(binary: libc, symbol: "getpid", pid: getpid())
+      try program.attachUprobe(binary: libc, symbol: "getpid", options: .init(pid: getpid()))
     }
   }
 
@@ -307,6 +309,14 @@ public enum BPFFeatures {
     return (
       false, BPFErrors.unsupportedPrefix + "the kernel has no uprobe-multi links (\(errnoName(code)); needs Linux 6.6)"
     )
+  }
+
+  /// BPF cookies need the helper that reads them and links that keep them (perf links, Linux 5.15).
+  private static func probeAttachCookie() -> (Bool, String?) {
+    let (hasHelper, helperReason) = helper(BPF_FUNC_get_attach_cookie, type: BPF_PROG_TYPE_KPROBE)
+    guard hasHelper else { return (false, helperReason) }
+    let link = probe(.perfLink)
+    return link.supported ? (true, nil) : (false, link.reason)
   }
 
   private static func probePerfEventAttach() -> (Bool, String?) {

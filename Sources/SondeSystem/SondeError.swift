@@ -122,6 +122,8 @@ public struct Unsupported: Sendable, Equatable {
     public static let ftraceFunctionTracer = Facility(rawValue: "ftrace function tracer")
     public static let bpfSyscall = Facility(rawValue: "bpf() system call")
     public static let bpfFeature = Facility(rawValue: "BPF feature")
+    /// A 64-bit value kept with a BPF link, read by `bpf_get_attach_cookie()`.
+    public static let bpfCookie = Facility(rawValue: "BPF cookie")
     public static let mapBatchOperations = Facility(rawValue: "BPF map batch operations")
     public static let hardwarePMU = Facility(rawValue: "hardware PMU")
     public static let perfEvent = Facility(rawValue: "perf event")

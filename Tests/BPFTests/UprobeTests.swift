@@ -13,7 +13,7 @@ import SondeSystem
     try open.setConstant("target_tgid", to: UInt32(child.pid))
     let object = try open.load(only: ["sonde_uprobe"])
     let link = try object.program("sonde_uprobe").attachUprobe(
-      binary: TestSupport.demo, symbol: "demo_value", pid: child.pid)
+      binary: TestSupport.demo, symbol: "demo_value", options: .init(pid: child.pid))
     #expect(try child.runToCompletion().exitCode == 0)
     link.close()
     #expect(try object.map("calls", key: UInt32.self, value: UInt64.self).lookup(0) == 1234)
@@ -26,7 +26,7 @@ import SondeSystem
     try open.setConstant("target_tgid", to: UInt32(child.pid))
     let object = try open.load(only: ["sonde_uretprobe"])
     let link = try object.program("sonde_uretprobe").attachUprobe(
-      binary: TestSupport.demo, symbol: "demo_value", pid: child.pid, retprobe: true)
+      binary: TestSupport.demo, symbol: "demo_value", options: .init(pid: child.pid, retprobe: true))
     #expect(try child.runToCompletion().exitCode == 0)
     link.close()
     let returns = try object.map("returns", key: Int64.self, value: UInt64.self).entries()
@@ -58,7 +58,7 @@ import SondeSystem
     try open.setConstant("target_tgid", to: UInt32(child.pid))
     let object = try open.load()
     let link = try object.program("sonde_usdt_value").attachUSDT(
-      binary: TestSupport.demo, provider: "sonde_demo", name: "value", pid: child.pid)
+      binary: TestSupport.demo, provider: "sonde_demo", name: "value", options: .init(pid: child.pid))
     #expect(try child.runToCompletion().exitCode == 0)
     link.close()
     let stats = try object.map("usdt_stats", key: UInt32.self, value: UInt64.self)
