@@ -1,11 +1,20 @@
-/// A CPU (or any event) profile, independent of how it was collected: interned stacks of raw addresses
-/// (kernel and user parts, leaf first) per thread, with sample counts and weights, the address-space
-/// mappings needed to symbolize them later, and what was lost on the way.
+/// A CPU (or any event) profile, independent of how it was collected: the contract between transports
+/// (the perf ring, BPF stack maps, an agent's store) and exporters (report, folded, flame graph, pprof).
 ///
-/// The perf-style client builds it from PERF_RECORD_SAMPLEs; the eBPF profiler builds the same model
-/// from its stack maps, so every exporter works for both transports.
+/// It is a set of tables addressed by integer ids, the shape pprof uses:
+/// - `locations`: distinct code addresses, each in one address space (a process, or the kernel);
+/// - `stacks`: distinct call stacks as runs of location ids (leaf first, kernel frames before user frames),
+///   stored back to back in one buffer;
+/// - `threads`: (pid, tid, command name);
+/// - `entries`: one per distinct (stack, thread), with its sample count and summed weight;
+/// - `mappings`: the address-space mappings needed to symbolize user locations later.
+///
+/// Memory grows with distinct locations, stacks and threads, not with samples: a million samples of ten
+/// thousand stacks are ten thousand stacks and at most as many entries. Symbolization (`ResolvedProfile`)
+/// runs once per location.
 public struct Profile: Sendable {
-  /// A call stack: kernel frames then user frames, each leaf first, as raw addresses.
+  /// A call stack given by raw addresses: kernel frames then user frames, each leaf first. The input form
+  /// of `ProfileBuilder.add(thread:stack:…)`; the profile stores stacks as location ids.
   public struct Stack: Sendable, Hashable {
     public var kernel: [UInt64]
     public var user: [UInt64]
@@ -46,6 +55,24 @@ public struct Profile: Sendable {
     }
   }
 
+  /// One distinct code address.
+  public struct Location: Sendable, Hashable {
+    /// The sampled address: an instruction pointer for leaves, a return address for callers.
+    public var address: UInt64
+    /// The address space: a process id for user addresses, -1 for the kernel (shared by every process).
+    public var pid: Int32
+    public var isKernel: Bool
+    /// A caller's frame: the address is where the call returns to, so symbolizers look up `address - 1`.
+    public var isReturnAddress: Bool
+
+    public init(address: UInt64, pid: Int32, isKernel: Bool, isReturnAddress: Bool) {
+      self.address = address
+      self.pid = isKernel ? -1 : pid
+      self.isKernel = isKernel
+      self.isReturnAddress = isReturnAddress
+    }
+  }
+
   /// Aggregated samples of one stack in one thread.
   public struct Entry: Sendable, Hashable {
     /// Index into `stacks`.
@@ -58,9 +85,11 @@ public struct Profile: Sendable {
     public var weight: UInt64
   }
 
-  public var stacks: [Stack] = []
-  public var threads: [Thread] = []
-  public var entries: [Entry] = []
+  public internal(set) var locations: [Location] = []
+  /// Stacks as runs of location ids, leaf first.
+  public internal(set) var stacks = SequenceTable<UInt32>()
+  public internal(set) var threads: [Thread] = []
+  public internal(set) var entries: [Entry] = []
   /// Mappings in the order they appeared (later ones win when ranges overlap, as after exec).
   public var mappings: [Mapping] = []
   /// Name of the sampled event (cpu-clock, …).
@@ -82,68 +111,14 @@ public struct Profile: Sendable {
   public var sampleCount: UInt64 { entries.reduce(0) { $0.saturatingAdd($1.count) } }
   /// Total weight over all entries (saturating: weights come from files and the kernel).
   public var totalWeight: UInt64 { entries.reduce(0) { $0.saturatingAdd($1.weight) } }
-}
 
-/// Builds a `Profile`, interning stacks and threads and aggregating repeated (stack, thread) pairs.
-public struct ProfileBuilder: Sendable {
-  public private(set) var profile = Profile()
-  private var stackIndex: [Profile.Stack: Int] = [:]
-  private var threadIndex: [Profile.Thread: Int] = [:]
-  private var entryIndex: [Int: Int] = [:]
-  private var firstTime: UInt64?
-  private var lastTime: UInt64 = 0
+  /// The location ids of stack `id`, leaf first.
+  public func stack(_ id: Int) -> ArraySlice<UInt32> { stacks[id] }
 
-  public init(eventName: String = "") { profile.eventName = eventName }
-
-  /// Adds one sample (or `count` identical ones).
-  public mutating func add(
-    thread: Profile.Thread, stack: Profile.Stack, count: UInt64 = 1, weight: UInt64, time: UInt64? = nil
-  ) {
-    let s: Int
-    if let i = stackIndex[stack] {
-      s = i
-    } else {
-      s = profile.stacks.count
-      profile.stacks.append(stack)
-      stackIndex[stack] = s
-    }
-    let t: Int
-    if let i = threadIndex[thread] {
-      t = i
-    } else {
-      t = profile.threads.count
-      profile.threads.append(thread)
-      threadIndex[thread] = t
-    }
-    let key = s &* 1_000_003 &+ t
-    if let e = entryIndex[key], profile.entries[e].stack == s, profile.entries[e].thread == t {
-      profile.entries[e].count +|= count
-      profile.entries[e].weight +|= weight
-    } else {
-      entryIndex[key] = profile.entries.count
-      profile.entries.append(Profile.Entry(stack: s, thread: t, count: count, weight: weight))
-    }
-    if let time {
-      if firstTime == nil { firstTime = time }
-      lastTime = max(lastTime, time)
-    }
-  }
-
-  /// Names the sampled event (when it is only known after reading, as in pipe-mode streams).
-  public mutating func setEventName(_ name: String) { profile.eventName = name }
-
-  public mutating func addMapping(_ mapping: Profile.Mapping) { profile.mappings.append(mapping) }
-  public mutating func addLost(_ n: UInt64) { profile.lost +|= n }
-  public mutating func addDropped(_ n: UInt64) { profile.dropped +|= n }
-  public mutating func setRate(frequency: UInt64?, period: UInt64?) {
-    profile.sampleFrequency = frequency
-    profile.samplePeriod = period
-  }
-
-  /// The finished profile.
-  public func build() -> Profile {
-    var p = profile
-    if let firstTime { p.durationNanoseconds = lastTime >= firstTime ? lastTime - firstTime : 0 }
-    return p
+  /// Bytes held by the tables that grow with distinct data (locations, stacks, threads, entries), for
+  /// memory bounds: they must not grow with the number of samples.
+  public var tableBytes: Int {
+    locations.capacity * MemoryLayout<Location>.stride + stacks.storageBytes
+      + threads.capacity * MemoryLayout<Thread>.stride + entries.capacity * MemoryLayout<Entry>.stride
   }
 }

@@ -1,4 +1,4 @@
-/// A symbolized frame: what exporters print.
+/// A symbolized location: what exporters print.
 public struct ResolvedFrame: Sendable, Hashable {
   /// Function name, or `[unknown]`.
   public var name: String
@@ -24,9 +24,71 @@ public struct ResolvedFrame: Sendable, Hashable {
   }
 }
 
-/// A profile whose stacks are symbolized: each sample group as root-first frames plus its thread.
-/// Exporters (folded, flame graph, text report) consume this.
+/// A function of a module: what report rows, call graph nodes and folded frames group by.
+public struct ResolvedFunction: Sendable, Hashable {
+  public var name: String
+  public var module: String
+  public var isKernel: Bool
+}
+
+/// A profile with every location symbolized once: the frame of each location, the distinct functions, and
+/// which function each location is in. Exporters read these tables and the source profile's stacks; the
+/// per-sample `samples` view exists for tests and small tools.
 public struct ResolvedProfile: Sendable {
+  public let source: Profile
+  /// The frame of each location of `source` (same index).
+  public let frames: [ResolvedFrame]
+  /// Distinct (name, module, kernel) triples.
+  public let functions: [ResolvedFunction]
+  /// The function of each location (index into `functions`).
+  public let functionOfLocation: [Int32]
+  /// Distinct command names, and each thread's (index into `comms`).
+  public let comms: [String]
+  public let commOfThread: [Int32]
+
+  /// Resolves every location once: `resolve(pid, address, isKernel, isReturnAddress)`, where pid is -1 for
+  /// kernel locations. Return addresses are looked up one byte earlier by real resolvers, to land in the call.
+  public init(_ profile: Profile, resolve: (Int32, UInt64, Bool, Bool) -> ResolvedFrame) {
+    source = profile
+    var frames: [ResolvedFrame] = []
+    frames.reserveCapacity(profile.locations.count)
+    var functions: [ResolvedFunction] = []
+    var functionIndex: [ResolvedFunction: Int32] = [:]
+    var functionOfLocation: [Int32] = []
+    functionOfLocation.reserveCapacity(profile.locations.count)
+    for l in profile.locations {
+      let frame = resolve(l.pid, l.address, l.isKernel, l.isReturnAddress)
+      let function = ResolvedFunction(name: frame.name, module: frame.module, isKernel: frame.isKernel)
+      if let id = functionIndex[function] {
+        functionOfLocation.append(id)
+      } else {
+        let id = Int32(functions.count)
+        functions.append(function)
+        functionIndex[function] = id
+        functionOfLocation.append(id)
+      }
+      frames.append(frame)
+    }
+    var comms: [String] = []
+    var commIndex: [String: Int32] = [:]
+    var commOfThread: [Int32] = []
+    for t in profile.threads {
+      if let id = commIndex[t.comm] {
+        commOfThread.append(id)
+      } else {
+        commIndex[t.comm] = Int32(comms.count)
+        commOfThread.append(Int32(comms.count))
+        comms.append(t.comm)
+      }
+    }
+    self.frames = frames
+    self.functions = functions
+    self.functionOfLocation = functionOfLocation
+    self.comms = comms
+    self.commOfThread = commOfThread
+  }
+
+  /// One entry's samples with their frames root first: a convenience view that allocates per entry.
   public struct Sample: Sendable {
     public var thread: Profile.Thread
     /// Root (outermost caller) first, leaf last.
@@ -34,45 +96,13 @@ public struct ResolvedProfile: Sendable {
     public var count: UInt64
     public var weight: UInt64
   }
-  public var samples: [Sample]
-  public var source: Profile
 
-  /// Resolves every distinct (pid, address) once. `resolve(pid, address, isKernel, isReturnAddress)`;
-  /// non-leaf frames are return addresses (look up address - 1 to land inside the call).
-  public init(_ profile: Profile, resolve: (Int32, UInt64, Bool, Bool) -> ResolvedFrame) {
-    source = profile
-    struct Key: Hashable {
-      var pid: Int32
-      var address: UInt64
-      var kernel: Bool
-      var returnAddress: Bool
-    }
-    var cache: [Key: ResolvedFrame] = [:]
-    func frame(_ k: Key) -> ResolvedFrame {
-      if let f = cache[k] { return f }
-      let f = resolve(k.pid, k.address, k.kernel, k.returnAddress)
-      cache[k] = f
-      return f
-    }
-    var stackCache: [Int: [Int32: [ResolvedFrame]]] = [:]
-    samples = profile.entries.map { entry in
-      let thread = profile.threads[entry.thread]
-      let frames: [ResolvedFrame]
-      if let f = stackCache[entry.stack]?[thread.pid] {
-        frames = f
-      } else {
-        let stack = profile.stacks[entry.stack]
-        var leafFirst: [ResolvedFrame] = []
-        for (i, a) in stack.kernel.enumerated() {
-          leafFirst.append(frame(Key(pid: thread.pid, address: a, kernel: true, returnAddress: i > 0)))
-        }
-        for (i, a) in stack.user.enumerated() {
-          leafFirst.append(frame(Key(pid: thread.pid, address: a, kernel: false, returnAddress: i > 0)))
-        }
-        frames = leafFirst.reversed()
-        stackCache[entry.stack, default: [:]][thread.pid] = frames
-      }
-      return Sample(thread: thread, frames: frames, count: entry.count, weight: entry.weight)
+  /// Every entry as a `Sample` (allocates; exporters read the tables instead).
+  public var samples: [Sample] {
+    source.entries.map { entry in
+      Sample(
+        thread: source.threads[entry.thread], frames: source.stack(entry.stack).reversed().map { frames[Int($0)] },
+        count: entry.count, weight: entry.weight)
     }
   }
 }

@@ -46,6 +46,12 @@ public enum Syscall {
     if let pointer { _ = munmap(pointer, length) }
   }
 
+  /// madvise(MADV_DONTNEED) over whole pages of a read-only file mapping: drops them from this process's
+  /// memory (they are read back from the file if touched again). Advisory, so a failure is ignored.
+  public static func dropPages(_ pointer: UnsafeRawPointer, length: Int) {
+    _ = madvise(UnsafeMutableRawPointer(mutating: pointer), length, MADV_DONTNEED)
+  }
+
   /// perf_event_open(2): the descriptor, or -1 with the errno (callers explain it: the paranoid level, the
   /// capability, the PMU). Not retried: EINTR does not happen here.
   public static func perfEventOpen(

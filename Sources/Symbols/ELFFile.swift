@@ -134,7 +134,8 @@ public final class ELFFile: @unchecked Sendable {
   public func symbolTable() -> SymbolTable {
     symbolCache.withLock { cached in
       if let cached { return cached }
-      let table = SymbolTable(symbols: ELFFile.readSymbols(reader, header, sections))
+      let table = SymbolTable(
+        symbols: ELFFile.readSymbols(reader, header, sections), pltStubs: ELFFile.pltSymbols(reader, header, sections))
       cached = table
       return table
     }

@@ -90,6 +90,9 @@ public struct SymbolTable: Sendable {
   private let perfAliases: [Int: ELFSymbol]
   /// For each index, the largest end address of any symbol at or before it (for nested symbols).
   private let maxEnd: [UInt64]
+  /// Synthesized PLT stub symbols (`name@plt`), sorted: perf names stubs this way, llvm-symbolizer does not,
+  /// so only `lookupAsPerf` consults them.
+  public let pltStubs: [ELFSymbol]
 
   /// Whether a symbol describes code that lookups should consider.
   static func isCode(_ s: ELFSymbol) -> Bool {
@@ -103,7 +106,8 @@ public struct SymbolTable: Sendable {
     }
   }
 
-  public init(symbols input: [ELFSymbol]) {
+  public init(symbols input: [ELFSymbol], pltStubs: [ELFSymbol] = []) {
+    self.pltStubs = pltStubs.sorted { $0.address < $1.address }
     // Sort by address only (cheap), then keep the preferred symbol of each run of equal addresses.
     let sorted = input.sorted { $0.address < $1.address }
     var unique: [ELFSymbol] = []
@@ -180,7 +184,20 @@ public struct SymbolTable: Sendable {
   /// The symbol containing `vaddr` as perf names it (its choice among aliases at one address), for output
   /// that must read like perf report/script.
   public func lookupAsPerf(_ vaddr: UInt64) -> ELFSymbol? {
-    lookupIndex(vaddr).map { perfAliases[$0] ?? symbols[$0] }
+    if let stub = pltStub(vaddr) { return stub }
+    return lookupIndex(vaddr).map { perfAliases[$0] ?? symbols[$0] }
+  }
+
+  private func pltStub(_ vaddr: UInt64) -> ELFSymbol? {
+    guard let first = pltStubs.first, vaddr >= first.address else { return nil }
+    var low = 0
+    var high = pltStubs.count
+    while low < high {
+      let mid = (low + high) / 2
+      if pltStubs[mid].address <= vaddr { low = mid + 1 } else { high = mid }
+    }
+    let stub = pltStubs[low - 1]
+    return stub.contains(vaddr) ? stub : nil
   }
 
   private func lookupIndex(_ vaddr: UInt64) -> Int? {

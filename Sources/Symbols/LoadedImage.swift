@@ -15,7 +15,8 @@ public final class LoadedImage: Sendable {
     if !elf.hasSymtab, let locator { debug = locator.locate(for: elf, binaryPath: targetPath) }
     debugFile = debug
     if let debug {
-      symbols = SymbolTable(symbols: elf.symbolTable().candidates + debug.symbolTable().candidates)
+      symbols = SymbolTable(
+        symbols: elf.symbolTable().candidates + debug.symbolTable().candidates, pltStubs: elf.symbolTable().pltStubs)
     } else {
       symbols = elf.symbolTable()
     }

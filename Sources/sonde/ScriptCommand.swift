@@ -11,20 +11,12 @@ struct ScriptCommand: ParsableCommand {
   var input = "perf.data"
 
   func run() throws {
-    var buffer = ""
     do {
-      try ScriptEngine.run(path: input) { text in
-        buffer += text
-        if buffer.utf8.count >= 1 << 16 {
-          writeStdout(buffer)
-          buffer = ""
-        }
-      }
+      // A closed pipe (script | head) ends the output, not the process with an error.
+      try ScriptEngine.run(path: input) { text in try? standardOutput.writeAll(text, "write(stdout)") }
     } catch {
-      writeStdout(buffer)
       writeError("\(error)", verb: "script")
       throw ExitCode.failure
     }
-    writeStdout(buffer)
   }
 }

@@ -42,6 +42,20 @@ public final class MappedFile: @unchecked Sendable {
     mapped = false
   }
 
+  /// Lets go of the pages wholly before byte `offset`, which a reader that streams through the file no longer
+  /// needs: memory stays bounded by the reader's window, not the file's size. A later access reads them again.
+  public func dropPages(before offset: Int) {
+    guard mapped, let base = bytes.baseAddress else { return }
+    let page = Self.pageSize
+    let end = min(offset, bytes.count) / page * page
+    guard end > droppedUpTo else { return }
+    Syscall.dropPages(base + droppedUpTo, length: end - droppedUpTo)
+    droppedUpTo = end
+  }
+
+  private var droppedUpTo = 0
+  private static let pageSize = max(4096, Int(sysconf(Int32(_SC_PAGESIZE))))
+
   /// Wraps bytes already in memory (tests, fuzzing).
   public init(copying data: [UInt8]) {
     let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, data.count), alignment: 8)

@@ -114,7 +114,7 @@ public final class PerfDataFile: @unchecked Sendable {
     }
   }
 
-  static func corrupt(_ path: String, _ offset: Int, _ reason: String) -> SondeError {
+  public static func corrupt(_ path: String, _ offset: Int, _ reason: String) -> SondeError {
     SondeError(
       .corruptData, operation: "read \(path)", reason: "corrupt perf.data at byte \(offset): \(reason)")
   }
@@ -196,42 +196,83 @@ public final class PerfDataFile: @unchecked Sendable {
     }
   }
 
-  /// Decodes every record in timestamp order, as perf's ordered-events queue delivers them: perf writes
-  /// each round's records per CPU buffer, so a sample can precede (in the file) the COMM or MMAP that
-  /// happened before it. Records without a timestamp keep their place relative to each other and sort
-  /// first. Files whose events lack sample_id_all or TIME are visited in file order.
+  /// Calls `body` with every record in timestamp order, as perf's ordered-events queue delivers them, with
+  /// the decoder for the events known at that point (pipe-mode streams define events as they go).
+  ///
+  /// perf writes each round's records per CPU buffer, so a sample can precede (in the file) the COMM or MMAP
+  /// that happened before it. Records are queued and, at each FINISHED_ROUND, the queued ones no newer than
+  /// the newest time of the previous round are sorted and delivered (perf's OE_FLUSH__ROUND), the rest at the
+  /// end; ties and records without a timestamp keep file order. Memory holds about two rounds of
+  /// 24-byte queue entries, and the file's pages behind the queue are let go. Files whose events lack
+  /// sample_id_all or TIME are visited in file order. FINISHED_ROUND records themselves are not delivered.
+  @discardableResult
+  public func forEachRecordInTimeOrder(_ body: (Int, UnsafeRawBufferPointer, RecordDecoder) throws -> Void) throws
+    -> Scan
+  {
+    struct Queued {
+      var time: UInt64
+      var offset: Int
+      var size: Int
+    }
+    var decoder = self.decoder
+    var knownEvents = events.count
+    var timed: Bool?
+    var queue: [Queued] = []
+    var newestThisRound: UInt64 = 0
+    var newestPreviousRound: UInt64 = 0
+    let bytes = storage.bytes
+    func flush(upTo horizon: UInt64?) throws {
+      guard !queue.isEmpty else { return }
+      queue.sort { $0.time != $1.time ? $0.time < $1.time : $0.offset < $1.offset }
+      var cut = 0
+      while cut < queue.count && (horizon.map { queue[cut].time <= $0 } ?? true) {
+        let e = queue[cut]
+        try body(e.offset, UnsafeRawBufferPointer(rebasing: bytes[e.offset..<e.offset + e.size]), decoder)
+        cut += 1
+      }
+      queue.removeFirst(cut)
+    }
+    let scan = try forEachRecord { offset, record in
+      if events.count != knownEvents {
+        decoder = self.decoder
+        knownEvents = events.count
+      }
+      let type = UInt32(littleEndian: record.loadUnaligned(as: UInt32.self))
+      if timed == nil && type < RecordType.headerAttr {
+        timed =
+          !events.isEmpty
+          && events.allSatisfy {
+            $0.attributes.sample_id_all != 0 && SampleType(rawValue: $0.attributes.sample_type).contains(.time)
+          }
+      }
+      guard timed == true else {
+        if type != RecordType.finishedRound { try body(offset, record, decoder) }
+        return
+      }
+      if type == RecordType.finishedRound {
+        try flush(upTo: newestPreviousRound)
+        newestPreviousRound = newestThisRound
+        storage.dropPages(before: queue.map(\.offset).min() ?? offset)
+        return
+      }
+      let time = decoder.time(of: record)
+      queue.append(Queued(time: time, offset: offset, size: record.count))
+      newestThisRound = max(newestThisRound, time)
+    }
+    try flush(upTo: nil)
+    return scan
+  }
+
+  /// Decodes every record in timestamp order (see `forEachRecordInTimeOrder`), with file offsets in errors.
   @discardableResult
   public func forEachDecodedRecordInTimeOrder(_ body: (PerfRecord) throws -> Void) throws -> Scan {
-    var index: [(time: UInt64, offset: Int, size: Int)] = []
-    // The first pass frames the records (and, in pipe mode, learns the events).
-    var scan = try forEachRecord { offset, bytes in index.append((0, offset, bytes.count)) }
-    let decoder = self.decoder
-    let timed =
-      !events.isEmpty
-      && events.allSatisfy {
-        $0.attributes.sample_id_all != 0 && SampleType(rawValue: $0.attributes.sample_type).contains(.time)
-      }
-    let bytes = storage.bytes
-    if timed {
-      for i in index.indices {
-        let e = index[i]
-        index[i].time = decoder.time(of: UnsafeRawBufferPointer(rebasing: bytes[e.offset..<e.offset + e.size]))
-      }
-      // Stable: ties keep file order.
-      index = index.enumerated().sorted {
-        $0.element.time != $1.element.time ? $0.element.time < $1.element.time : $0.offset < $1.offset
-      }.map(\.element)
-    }
-    for e in index {
-      let record = UnsafeRawBufferPointer(rebasing: bytes[e.offset..<e.offset + e.size])
+    try forEachRecordInTimeOrder { offset, record, decoder in
       do {
-        try body(try decoder.decode(record, base: e.offset))
+        try body(try decoder.decode(record, base: offset))
       } catch let error as RecordDecodeError {
         throw Self.corrupt(path, error.offset, error.reason)
       }
     }
-    scan.records = index.count
-    return scan
   }
 
   private func absorbPipeRecord(type: UInt32, _ record: UnsafeRawBufferPointer, at offset: Int) throws {

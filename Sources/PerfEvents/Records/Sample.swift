@@ -159,25 +159,22 @@ public struct Sample: Sendable, Hashable {
   public static func decode(_ c: inout ByteCursor, _ layout: SampleLayout) throws(RecordDecodeError) -> Sample {
     let t = layout.sampleType
     var s = Sample()
-    if t.contains(.identifier) { s.identifier = try c.u64("identifier") }
-    if t.contains(.ip) { s.ip = try c.u64("ip") }
-    if t.contains(.tid) {
-      s.pid = try c.u32("pid")
-      s.tid = try c.u32("tid")
-    }
-    if t.contains(.time) { s.time = try c.u64("time") }
-    if t.contains(.addr) { s.addr = try c.u64("addr") }
-    if t.contains(.id) { s.id = try c.u64("id") }
-    if t.contains(.streamID) { s.streamID = try c.u64("stream_id") }
-    if t.contains(.cpu) {
-      s.cpu = try c.u32("cpu")
-      s.cpuReserved = try c.u32("cpu res")
-    }
-    if t.contains(.period) { s.period = try c.u64("period") }
+    let head = try SampleHead.decode(&c, t)
+    s.identifier = head.identifier
+    s.ip = head.ip
+    s.pid = head.pid
+    s.tid = head.tid
+    s.time = head.time
+    s.addr = head.addr
+    s.id = head.id
+    s.streamID = head.streamID
+    s.cpu = head.cpu
+    s.cpuReserved = head.cpuReserved
+    s.period = head.period
     if t.contains(.read) { s.read = try ReadValues.decode(&c, layout.readFormat) }
     if t.contains(.callchain) {
-      let nr = try c.u64("callchain nr")
-      s.callchain = try c.u64Array(nr, "callchain")
+      let chain = try SampleHead.callchain(&c)
+      s.callchain = (0..<chain.count / 8).map { UInt64(littleEndian: chain.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)) }
     }
     if t.contains(.raw) {
       let size = try c.u32("raw size")

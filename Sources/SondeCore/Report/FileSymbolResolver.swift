@@ -21,16 +21,23 @@ public final class FileSymbolResolver {
   private let sameKernel: Bool
   private lazy var vdso: (elf: ELFFile, symbols: SymbolTable)? = sameKernel ? Self.loadOwnVDSO() : nil
 
-  public init(profile: Profile, sameKernel: Bool = true, symbolizer: Symbolizer = Symbolizer()) {
+  public convenience init(profile: Profile, sameKernel: Bool = true, symbolizer: Symbolizer = Symbolizer()) {
+    self.init(mappings: profile.mappings, sameKernel: sameKernel, symbolizer: symbolizer)
+  }
+
+  /// A resolver over `mappings` in the order they happened (the newest containing an address wins).
+  public init(mappings: [Profile.Mapping], sameKernel: Bool = true, symbolizer: Symbolizer = Symbolizer()) {
     self.symbolizer = symbolizer
     self.sameKernel = sameKernel
-    for m in profile.mappings where m.pid != -1 { byPid[m.pid, default: []].append(m) }
+    for m in mappings where m.pid != -1 { byPid[m.pid, default: []].append(m) }
   }
 
   /// Resolves one frame; return addresses are looked up one byte earlier so they land in the call.
   public func resolve(pid: Int32, address: UInt64, isKernel: Bool, isReturnAddress: Bool) -> ResolvedFrame {
     let lookup = isReturnAddress ? address &- 1 : address
-    if isKernel || Symbolizer.isKernelAddress(address) {
+    // The sample's context decides, as in perf: a kernel-looking address among user frames is a bad unwind
+    // (or a JIT's), named [unknown] in [unknown] rather than after whichever kernel symbol is near it.
+    if isKernel {
       guard sameKernel else {
         return ResolvedFrame(name: "[unknown]", module: "[kernel.kallsyms]", isKernel: true, moduleAddress: address)
       }

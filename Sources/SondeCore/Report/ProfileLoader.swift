@@ -46,16 +46,20 @@ public struct ProfileLoader {
       for id in e.ids { fixedPeriod[id] = e.attributes.sample_period }
     }
     let defaultPeriod = file.events.first.map { $0.attributes.freq == 0 ? $0.attributes.sample_period : 1 } ?? 1
+    var stacks = CallchainStacks(maxFrames: Self.maxStackFrames)
+    var threads = ThreadIDs()
     var walker = RecordWalker(file: file)
     let scan = try walker.walk { item in
       switch item {
-      case .sample(let s, let stack, let thread):
+      case .sample(let s, let misc, let thread):
         summary.samples += 1
-        if let eventIDs, !eventIDs.contains(s.eventID) { return }
+        if let eventIDs, !eventIDs.contains(s.head.eventID) { return }
         if !pids.isEmpty && !pids.contains(thread.pid) { return }
         if !comms.isEmpty && !comms.contains(thread.comm) { return }
-        let weight = s.period != 0 ? s.period : (fixedPeriod[s.eventID] ?? defaultPeriod)
-        builder.add(thread: thread, stack: stack, weight: max(weight, 1), time: s.time)
+        let period = s.head.period
+        let weight = period != 0 ? period : (fixedPeriod[s.head.eventID] ?? defaultPeriod)
+        let stack = stacks.stack(s, misc: misc, pid: thread.pid, into: &builder)
+        builder.add(stack: stack, thread: threads.id(thread, in: &builder), weight: max(weight, 1), time: s.head.time)
       case .mapping(let m):
         builder.addMapping(
           Profile.Mapping(
@@ -82,40 +86,42 @@ public struct ProfileLoader {
   /// not grow with what the file claims.
   public static let maxStackFrames = 127
 
-  /// Splits a callchain at its context markers: kernel frames, then user frames, each leaf first, keeping
-  /// at most `maxStackFrames` frames (the leaf end).
+  /// A decoded sample's stack as raw addresses: kernel frames then user frames, each leaf first (see
+  /// `CallchainStacks`; this form allocates, for tests and tools).
   static func stack(_ s: Sample, misc: UInt16) -> Profile.Stack {
-    if s.callchain.isEmpty {
-      let kernel = misc & RecordMisc.cpumodeMask == RecordMisc.kernel
-      return kernel ? Profile.Stack(kernel: [s.ip]) : Profile.Stack(user: [s.ip])
-    }
     var stack = Profile.Stack()
-    var inKernel = misc & RecordMisc.cpumodeMask == RecordMisc.kernel
-    for a in s.callchain {
-      if CallchainContext.isMarker(a) {
-        if a == CallchainContext.kernel {
-          inKernel = true
-        } else if a == CallchainContext.user {
-          inKernel = false
-        } else {
-          // Guest/hypervisor contexts are not attributed.
-          continue
-        }
-        continue
+    let head = SampleHead(ip: s.ip, pid: s.pid, tid: s.tid)
+    s.callchain.withUnsafeBytes { chain in
+      let view = SampleView(head: head, callchainBytes: chain, userIP: nil)
+      CallchainStacks.forEachFrame(
+        view, kernelMode: misc & RecordMisc.cpumodeMask == RecordMisc.kernel, maxFrames: maxStackFrames
+      ) { address, kernel in
+        if kernel { stack.kernel.append(address) } else { stack.user.append(address) }
       }
-      if stack.kernel.count + stack.user.count == maxStackFrames { break }
-      if inKernel { stack.kernel.append(a) } else { stack.user.append(a) }
     }
     return stack
   }
 
   /// The user-space instruction pointer from sampled user registers (DWARF mode: the callchain then
   /// has only kernel frames, and the registers say where user code was when it entered the kernel).
-  static func userIP(_ s: Sample, mask: UInt64) -> UInt64? {
-    let ipBit: UInt64 = 1 << UInt64(UserRegisters.x86InstructionPointer)
-    guard s.regsUser.abi != 0, mask & ipBit != 0 else { return nil }
-    let index = (mask & (ipBit - 1)).nonzeroBitCount
-    return index < s.regsUser.values.count ? s.regsUser.values[index] : nil
-  }
+  static func userIP(_ s: Sample, mask: UInt64) -> UInt64? { s.regsUser.instructionPointer(mask: mask) }
+}
 
+/// Profile thread ids by (pid, tid, naming serial), so a sample's thread costs a lookup of three integers
+/// rather than hashing its name.
+struct ThreadIDs {
+  private struct Key: Hashable {
+    var pid: Int32
+    var tid: Int32
+    var serial: Int
+  }
+  private var ids: [Key: Int] = [:]
+
+  mutating func id(_ thread: RecordWalker.SampledThread, in builder: inout ProfileBuilder) -> Int {
+    let key = Key(pid: thread.pid, tid: thread.tid, serial: thread.serial)
+    if let id = ids[key] { return id }
+    let id = builder.thread(thread.profileThread)
+    ids[key] = id
+    return id
+  }
 }

@@ -4,17 +4,28 @@ import SondeSystem
 
 /// The one pass over a perf.data file's records that report and script share: records in time order, thread
 /// names over time (COMM, and FORK inheriting the parent's), each event's name (the file's descriptions, else
-/// perf's name for its attr, through `EventCatalog`), and samples' stacks split at their context markers.
+/// perf's name for its attr, through `EventCatalog`), and samples decoded in place (`SampleView`).
 public struct RecordWalker {
   public let file: PerfDataFile
-  /// The user-register mask of the first event (DWARF-mode samples carry the user IP there).
-  private let regsUserMask: UInt64
-  private var comm: [Int32: String] = [:]
+  /// Each thread's current name, and the serial number of that naming (unique per COMM or FORK seen).
+  private var comm: [Int32: (name: String, serial: Int)] = [:]
+  private var serial = 0
+
+  /// A sampled thread: ids, its name at the sample's time, and the serial of that name (equal serials and
+  /// ids mean an equal thread, so callers can cache per thread without comparing names).
+  public struct SampledThread {
+    public var pid: Int32
+    public var tid: Int32
+    public var comm: String
+    /// The naming's serial; negative for the default names (`swapper`, `:tid`).
+    public var serial: Int
+    public var profileThread: Profile.Thread { Profile.Thread(pid: pid, tid: tid, comm: comm) }
+  }
 
   /// What the walk hands its caller.
   public enum Item {
-    /// A sample, its stack (kernel then user frames, each leaf first) and its thread's name at that time.
-    case sample(Sample, stack: Profile.Stack, thread: Profile.Thread)
+    /// A sample (valid only during the call), its record's misc bits and its thread.
+    case sample(SampleView, misc: UInt16, thread: SampledThread)
     case mapping(MmapRecord)
     /// PERF_RECORD_LOST: samples the ring had no room for.
     case lost(UInt64)
@@ -24,7 +35,6 @@ public struct RecordWalker {
 
   public init(file: PerfDataFile) {
     self.file = file
-    regsUserMask = file.events.first?.attributes.sample_regs_user ?? 0
   }
 
   /// Each event's name: from the file's event descriptions, else perf's name for its attr.
@@ -36,22 +46,30 @@ public struct RecordWalker {
 
   /// Walks every record in time order. Corrupt records end the walk with a `.corruptData` error.
   public mutating func walk(_ body: (Item) throws(SondeError) -> Void) throws(SondeError) -> PerfDataFile.Scan {
+    let path = file.path
     do {
-      return try file.forEachDecodedRecordInTimeOrder { record in
-        switch record.body {
-        case .sample(let s):
-          let pid = Int32(bitPattern: s.pid)
-          let tid = Int32(bitPattern: s.tid)
-          let name = comm[tid] ?? comm[pid] ?? (tid == 0 ? "swapper" : ":\(tid)")
-          let thread = Profile.Thread(pid: pid, tid: tid, comm: name)
-          try body(.sample(s, stack: stack(s, misc: record.misc), thread: thread))
-        case .comm(let c): comm[Int32(bitPattern: c.tid)] = c.comm
-        case .fork(let t):
-          if let parent = comm[Int32(bitPattern: t.ptid)] { comm[Int32(bitPattern: t.tid)] = parent }
-        case .mmap(let m), .mmap2(let m): try body(.mapping(m))
-        case .lost(_, let n): try body(.lost(n))
-        case .lostSamples(let n): try body(.lostSamples(n))
-        default: break
+      return try file.forEachRecordInTimeOrder { offset, bytes, decoder in
+        do {
+          let type = UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self))
+          if type == RecordType.sample {
+            let misc = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+            try decoder.withSampleView(bytes, base: offset) { view in
+              try body(.sample(view, misc: misc, thread: thread(view.head)))
+            }
+            return
+          }
+          // Side-band records are few: each is decoded whole, so a corrupt one is reported wherever it is.
+          switch try decoder.decode(bytes, base: offset).body {
+          case .comm(let c): name(Int32(bitPattern: c.tid), c.comm)
+          case .fork(let t):
+            if let parent = comm[Int32(bitPattern: t.ptid)] { name(Int32(bitPattern: t.tid), parent.name) }
+          case .mmap(let m), .mmap2(let m): try body(.mapping(m))
+          case .lost(_, let n): try body(.lost(n))
+          case .lostSamples(let n): try body(.lostSamples(n))
+          default: break
+          }
+        } catch let error as RecordDecodeError {
+          throw PerfDataFile.corrupt(path, error.offset, error.reason)
         }
       }
     } catch let e as SondeError {
@@ -61,11 +79,17 @@ public struct RecordWalker {
     }
   }
 
-  /// A sample's stack: kernel frames then user frames, each leaf first; in DWARF mode, where the callchain has
-  /// only kernel frames, the user IP from the sampled registers.
-  public func stack(_ s: Sample, misc: UInt16) -> Profile.Stack {
-    var stack = ProfileLoader.stack(s, misc: misc)
-    if stack.user.isEmpty, let ip = ProfileLoader.userIP(s, mask: regsUserMask) { stack.user = [ip] }
-    return stack
+  private mutating func name(_ tid: Int32, _ name: String) {
+    serial += 1
+    comm[tid] = (name, serial)
+  }
+
+  private func thread(_ head: SampleHead) -> SampledThread {
+    let pid = Int32(bitPattern: head.pid)
+    let tid = Int32(bitPattern: head.tid)
+    if let named = comm[tid] ?? comm[pid] {
+      return SampledThread(pid: pid, tid: tid, comm: named.name, serial: named.serial)
+    }
+    return SampledThread(pid: pid, tid: tid, comm: tid == 0 ? "swapper" : ":\(tid)", serial: -1)
   }
 }

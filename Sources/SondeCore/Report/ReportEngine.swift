@@ -77,71 +77,92 @@ public struct Report: Sendable {
 
 /// The engine behind `sonde report`: groups a symbolized profile by the sort keys, with self and
 /// children overheads as perf computes them, and optional call graphs.
+///
+/// It works on the profile's tables: a row is a (thread key, function key) pair of integer ids, where the
+/// thread key holds the thread-level sort keys (comm, pid, tid) and the function key the frame-level ones
+/// (dso, symbol), each interned once per thread or function. Entries (distinct stack and thread) are visited
+/// once, not samples, and no string is hashed per frame.
 public enum ReportEngine {
   public static func report(_ profile: ResolvedProfile, options: ReportOptions) -> Report {
-    struct Key: Hashable {
-      var comm = ""
-      var dso = ""
-      var symbol = ""
+    let source = profile.source
+    let keys = Set(options.sortKeys)
+    // Thread-level part of a row's key, per thread.
+    struct ThreadKey: Hashable {
+      var comm: Int32 = -1
       var pid: Int32 = 0
       var tid: Int32 = 0
     }
-    func key(_ s: ResolvedProfile.Sample, _ f: ResolvedFrame) -> Key {
-      var k = Key()
-      for sk in options.sortKeys {
-        switch sk {
-        case .comm: k.comm = s.thread.comm
-        case .dso: k.dso = f.module
-        case .symbol: k.symbol = f.name
-        case .pid: k.pid = s.thread.pid
-        case .tid: k.tid = s.thread.tid
-        }
-      }
-      return k
+    var threadKeyIndex: [ThreadKey: Int32] = [:]
+    let threadKey: [Int32] = source.threads.indices.map { t in
+      var k = ThreadKey()
+      if keys.contains(.comm) { k.comm = profile.commOfThread[t] }
+      if keys.contains(.pid) { k.pid = source.threads[t].pid }
+      if keys.contains(.tid) { k.tid = source.threads[t].tid }
+      if let id = threadKeyIndex[k] { return id }
+      let id = Int32(threadKeyIndex.count)
+      threadKeyIndex[k] = id
+      return id
+    }
+    // Frame-level part of a row's key, per function.
+    let functionKey = internedKeys(profile.functions) { f in
+      (keys.contains(.dso) ? f.module : "", keys.contains(.symbol) ? f.name : "")
     }
     struct Accum {
       var selfWeight: UInt64 = 0
       var childrenWeight: UInt64 = 0
       var samples: UInt64 = 0
-      var frame: ResolvedFrame
-      var thread: Profile.Thread
-      var contributors: [(sample: Int, index: Int)] = []
+      /// The location and thread that first made the row: they name it.
+      var location: UInt32
+      var thread: Int
+      var contributors: [(entry: Int, index: Int)] = []
+      /// The last entry that added children weight (each entry counts once per row).
+      var lastEntry = -1
     }
-    var rows: [Key: Accum] = [:]
+    var rowIndex: [UInt64: Int] = [:]
+    var rows: [Accum] = []
+    func row(_ location: UInt32, _ thread: Int) -> Int {
+      let f = functionKey[Int(profile.functionOfLocation[Int(location)])]
+      let key = UInt64(UInt32(bitPattern: threadKey[thread])) << 32 | UInt64(UInt32(bitPattern: f))
+      if let r = rowIndex[key] { return r }
+      rowIndex[key] = rows.count
+      rows.append(Accum(location: location, thread: thread))
+      return rows.count - 1
+    }
     var total: UInt64 = 0
-    for (si, s) in profile.samples.enumerated() {
-      let w = options.useWeight ? s.weight : s.count
+    for (e, entry) in source.entries.enumerated() {
+      let w = options.useWeight ? entry.weight : entry.count
       total +|= w
-      guard let leaf = s.frames.last else { continue }
-      let leafKey = key(s, leaf)
-      rows[leafKey, default: Accum(frame: leaf, thread: s.thread)].selfWeight +|= w
-      rows[leafKey, default: Accum(frame: leaf, thread: s.thread)].samples +|= s.count
+      let stack = source.stack(entry.stack)
+      guard let leaf = stack.first else { continue }
+      let leafRow = row(leaf, entry.thread)
+      rows[leafRow].selfWeight +|= w
+      rows[leafRow].samples +|= entry.count
       if options.children {
-        var seen = Set<Key>()
-        for (i, f) in s.frames.enumerated().reversed() {
-          let k = key(s, f)
-          if seen.insert(k).inserted {
-            rows[k, default: Accum(frame: f, thread: s.thread)].childrenWeight +|= w
-            if options.callGraph != nil {
-              rows[k, default: Accum(frame: f, thread: s.thread)].contributors.append((si, i))
-            }
-          }
+        for (j, location) in stack.enumerated() {
+          let r = row(location, entry.thread)
+          guard rows[r].lastEntry != e else { continue }
+          rows[r].lastEntry = e
+          rows[r].childrenWeight +|= w
+          if options.callGraph != nil { rows[r].contributors.append((e, j)) }
         }
       } else if options.callGraph != nil {
-        rows[leafKey, default: Accum(frame: leaf, thread: s.thread)].contributors.append((si, s.frames.count - 1))
+        rows[leafRow].contributors.append((e, 0))
       }
     }
     let denominator = Double(max(total, 1))
-    var out: [ReportRow] = rows.map { k, a in
+    let mergeKey = internedKeys(profile.functions) { ($0.module, $0.name) }
+    var out: [ReportRow] = rows.map { a in
       let childrenWeight = options.children ? a.childrenWeight : a.selfWeight
+      let frame = profile.frames[Int(a.location)]
+      let thread = source.threads[a.thread]
       var row = ReportRow(
-        comm: a.thread.comm, dso: a.frame.module, symbol: a.frame.name, isKernel: a.frame.isKernel,
-        pid: a.thread.pid, tid: a.thread.tid, selfWeight: a.selfWeight, childrenWeight: childrenWeight,
+        comm: thread.comm, dso: frame.module, symbol: frame.name, isKernel: frame.isKernel,
+        pid: thread.pid, tid: thread.tid, selfWeight: a.selfWeight, childrenWeight: childrenWeight,
         samples: a.samples, selfPercent: Double(a.selfWeight) * 100 / denominator,
         childrenPercent: Double(childrenWeight) * 100 / denominator, callTree: nil)
-      _ = k
       if let order = options.callGraph {
-        row.callTree = tree(profile, a.contributors, order: order, useWeight: options.useWeight, root: a.frame)
+        row.callTree = tree(
+          profile, a.contributors, order: order, useWeight: options.useWeight, root: frame, mergeKey: mergeKey)
       }
       return row
     }
@@ -164,40 +185,62 @@ public enum ReportEngine {
       return false
     }
     if let limit = options.limit { out = Array(out.prefix(limit)) }
-    let source = profile.source
     return Report(
       eventName: source.eventName, samples: source.sampleCount, totalWeight: total, lost: source.lost,
       dropped: source.dropped, rows: out, options: options)
   }
 
+  /// Interns a pair of strings per function: functions with equal pairs get equal ids.
+  static func internedKeys(_ functions: [ResolvedFunction], _ pair: (ResolvedFunction) -> (String, String)) -> [Int32]
+  {
+    struct Pair: Hashable {
+      var first: String
+      var second: String
+    }
+    var index: [Pair: Int32] = [:]
+    return functions.map { f in
+      let (a, b) = pair(f)
+      let key = Pair(first: a, second: b)
+      if let id = index[key] { return id }
+      let id = Int32(index.count)
+      index[key] = id
+      return id
+    }
+  }
+
   /// Merges the paths through a row's frame. Callee order: rooted at the frame, branching towards main
   /// (the frame's callers, nearest first). Caller order: a virtual root (empty name) whose branches run
-  /// from the outermost caller down to the frame. Frames merge by name and module, not call site.
+  /// from the outermost caller down to the frame. Frames merge by name and module (`mergeKey`), not call site.
+  /// A contributor is an entry and the frame's index in its stack (leaf first).
   static func tree(
-    _ profile: ResolvedProfile, _ contributors: [(sample: Int, index: Int)], order: CallGraphOrder, useWeight: Bool,
-    root: ResolvedFrame
+    _ profile: ResolvedProfile, _ contributors: [(entry: Int, index: Int)], order: CallGraphOrder, useWeight: Bool,
+    root: ResolvedFrame, mergeKey: [Int32]
   ) -> CallTreeNode {
     final class Node {
       var frame: ResolvedFrame
       var weight: UInt64 = 0
-      var children: [String: Node] = [:]
-      var order: [String] = []
+      var children: [Int32: Node] = [:]
+      var order: [Int32] = []
       init(_ f: ResolvedFrame) { frame = f }
     }
+    let source = profile.source
     let top = Node(order == .callee ? root : ResolvedFrame(name: "", module: "", isKernel: false))
-    for (si, i) in contributors {
-      let s = profile.samples[si]
-      let w = useWeight ? s.weight : s.count
+    for (e, j) in contributors {
+      let entry = source.entries[e]
+      let w = useWeight ? entry.weight : entry.count
       top.weight +|= w
-      let path: ArraySlice<ResolvedFrame> =
-        order == .callee ? ArraySlice(s.frames[0..<i].reversed()) : s.frames[0...i]
+      let stack = source.stack(entry.stack)
+      let base = stack.startIndex
+      // Callee order walks the callers nearest first; caller order from the outermost caller to the frame.
+      let path: [Int] = order == .callee ? Array((base + j + 1)..<stack.endIndex) : Array((base + j..<stack.endIndex).reversed())
       var node = top
-      for f in path {
-        let key = f.name + "\u{0}" + f.module
+      for position in path {
+        let location = Int(stack[position])
+        let key = mergeKey[Int(profile.functionOfLocation[location])]
         if let c = node.children[key] {
           node = c
         } else {
-          let c = Node(f)
+          let c = Node(profile.frames[location])
           node.children[key] = c
           node.order.append(key)
           node = c

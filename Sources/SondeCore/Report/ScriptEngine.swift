@@ -6,62 +6,130 @@ import SondeText
 /// The engine behind `sonde script`: one perf-script-compatible text block per sample (the event line,
 /// then one indented line per frame, then a blank line), which stackcollapse-perf.pl and other flame
 /// graph tooling consume.
+///
+/// Two passes: the first gathers the mappings (the resolver needs them all), the second streams the samples
+/// in time order. Each distinct raw callchain becomes a stack once, each location is symbolized and its
+/// frame line rendered once, so a sample costs its event line and copies of cached frame lines.
 public enum ScriptEngine {
-  /// Calls `emit` with each sample's text, in file order. Returns the number of samples.
+  /// Calls `emit` with the text of many samples at a time (about 64 KiB), in time order. Returns the number
+  /// of samples.
   @discardableResult
-  public static func run(path: String, emit: (String) -> Void) throws(SondeError) -> Int {
+  public static func run(path: String, emit: ([UInt8]) -> Void) throws(SondeError) -> Int {
     let file = try PerfDataFile(path: path)
-    // Mappings first (the resolver needs them all), then the samples in order with comm over time.
-    let (profile, _) = try ProfileLoader().load(file)
-    let resolver = FileSymbolResolver(profile: profile, sameKernel: ReportSession.recordedOnThisKernel(file))
+    var mappings: [Profile.Mapping] = []
+    var first = RecordWalker(file: file)
+    _ = try first.walk { item in
+      guard case .mapping(let m) = item else { return }
+      mappings.append(
+        Profile.Mapping(
+          pid: Int32(bitPattern: m.pid), start: m.address, end: m.address.saturatingAdd(m.length),
+          fileOffset: m.pageOffset, path: m.filename, buildID: m.buildID))
+    }
+    let resolver = FileSymbolResolver(mappings: mappings, sameKernel: ReportSession.recordedOnThisKernel(file))
     let names = RecordWalker.eventNames(file)
     var nameByID: [UInt64: String] = [:]
     for (e, n) in zip(file.events, names) { for id in e.ids { nameByID[id] = n } }
+    let attributes = file.events.first?.attributes
+    let sampleType = SampleType(rawValue: attributes?.sample_type ?? 0)
+    let layout = Layout(
+      chains: sampleType.contains(.callchain), cpu: sampleType.contains(.cpu),
+      fixedPeriod: attributes.map { $0.freq == 0 ? $0.sample_period : 0 } ?? 0,
+      // With several events perf right-aligns event names to the longest one.
+      eventWidth: names.count > 1 ? names.map(\.utf8.count).max() ?? 0 : 0)
+    var builder = ProfileBuilder()
+    var stacks = CallchainStacks(maxFrames: ProfileLoader.maxStackFrames)
+    var frameLines: [[UInt8]?] = []
+    var out = ByteText(capacity: 1 << 17)
     var count = 0
-    let first = file.events.first?.attributes
-    let chains = first.map { SampleType(rawValue: $0.sample_type).contains(.callchain) } ?? false
-    let fixedPeriod = first.map { $0.freq == 0 ? $0.sample_period : 0 } ?? 0
-    // With several events perf right-aligns event names to the longest one.
-    let eventWidth = names.count > 1 ? names.map(\.count).max() ?? 0 : 0
     var walker = RecordWalker(file: file)
+    // A corrupt record ends the walk: what was read before it is still printed.
+    defer { if out.count > 0 { emit(out.bytes) } }
     _ = try walker.walk { item in
-      guard case .sample(let s, let stack, let thread) = item else { return }
+      guard case .sample(let s, let misc, let thread) = item else { return }
       count += 1
-      let event = nameByID[s.eventID] ?? names.first ?? "event"
-      let period = s.period != 0 ? s.period : fixedPeriod
-      var frames: [ResolvedFrame] = []
-      for (i, a) in stack.kernel.enumerated() {
-        frames.append(resolver.resolve(pid: thread.pid, address: a, isKernel: true, isReturnAddress: i > 0))
-      }
-      for (i, a) in stack.user.enumerated() {
-        frames.append(resolver.resolve(pid: thread.pid, address: a, isKernel: false, isReturnAddress: i > 0))
-      }
-      let seconds = s.time / 1_000_000_000
-      var micros = String(s.time % 1_000_000_000 / 1000)
-      while micros.count < 6 { micros = "0" + micros }
-      // perf script pads the command to 16 columns unless it prints call chains, and prints the raw
-      // sample address on the event line but module-relative addresses in call chains.
-      let commText = chains ? thread.comm : thread.comm.padded(to: 16, alignRight: true)
-      var text =
-        "\(commText) \(String(thread.tid).padded(to: 5, alignRight: true)) \(String(seconds).padded(to: 5, alignRight: true)).\(micros): \(String(period).padded(to: 10, alignRight: true)) \(event.padded(to: eventWidth, alignRight: true)): "
-      if !chains, let f = frames.first {
-        text += " \(hex(s.ip).padded(to: 16, alignRight: true)) \(symbolText(f)) (\(f.path))\n"
+      let stack = stacks.stack(s, misc: misc, pid: thread.pid, into: &builder)
+      let locations = builder.profile.stack(stack)
+      let event = nameByID[s.head.eventID] ?? names.first ?? "event"
+      eventLine(&out, s.head, thread: thread, event: event, layout)
+      if !layout.chains, let leaf = locations.first {
+        let frame = resolve(Int(leaf), builder.profile, resolver)
+        out.append(0x20)
+        out.appendHex(s.head.ip, width: 16)
+        out.append(0x20)
+        symbol(&out, frame)
+        out.append(" (\(frame.path))\n")
       } else {
-        text += "\n"
-        for f in frames {
-          text += "\t\(hex(f.moduleAddress).padded(to: 16, alignRight: true)) \(symbolText(f)) (\(f.path))\n"
+        out.append(0x0A)
+        for location in locations {
+          let l = Int(location)
+          while frameLines.count <= l { frameLines.append(nil) }
+          if frameLines[l] == nil { frameLines[l] = frameLine(resolve(l, builder.profile, resolver)) }
+          out.append(frameLines[l]!)
         }
-        text += "\n"
+        out.append(0x0A)
       }
-      emit(text)
+      if out.count >= 1 << 16 {
+        emit(out.bytes)
+        out.removeAll()
+      }
     }
     return count
   }
 
-  static func symbolText(_ f: ResolvedFrame) -> String {
-    f.name == "[unknown]" ? f.name : "\(f.name)+0x\(String(f.symbolOffset, radix: 16))"
+  /// What every event line depends on, from the file's first event.
+  struct Layout {
+    var chains: Bool
+    var cpu: Bool
+    var fixedPeriod: UInt64
+    var eventWidth: Int
   }
 
-  static func hex(_ v: UInt64) -> String { String(v, radix: 16) }
+  /// `comm tid [cpu] seconds.micros: period event: ` as perf script prints it: the command padded to 16
+  /// columns unless call chains follow, `[CPU]` when samples carry the CPU (system-wide and -C recordings).
+  static func eventLine(
+    _ out: inout ByteText, _ s: SampleHead, thread: RecordWalker.SampledThread, event: String, _ layout: Layout
+  ) {
+    if layout.chains { out.append(thread.comm) } else { out.appendRight(thread.comm, width: 16) }
+    out.append(0x20)
+    out.appendDecimal(UInt64(UInt32(bitPattern: thread.tid)), width: 5)
+    if layout.cpu {
+      out.append(" [")
+      out.appendDecimal(UInt64(s.cpu), width: 3, fill: 0x30)
+      out.append(0x5D)
+    }
+    out.append(0x20)
+    out.appendDecimal(s.time / 1_000_000_000, width: 5)
+    out.append(0x2E)
+    out.appendDecimal(s.time % 1_000_000_000 / 1000, width: 6, fill: 0x30)
+    out.append(": ")
+    out.appendDecimal(s.period != 0 ? s.period : layout.fixedPeriod, width: 10)
+    out.append(0x20)
+    out.appendRight(event, width: layout.eventWidth)
+    out.append(": ")
+  }
 
+  /// A call-chain line: the module-relative address, the symbol and offset, the module path.
+  static func frameLine(_ f: ResolvedFrame) -> [UInt8] {
+    var line = ByteText(capacity: 96)
+    line.append(0x09)
+    line.appendHex(f.moduleAddress, width: 16)
+    line.append(0x20)
+    symbol(&line, f)
+    line.append(" (\(f.path))\n")
+    return line.bytes
+  }
+
+  static func symbol(_ out: inout ByteText, _ f: ResolvedFrame) {
+    out.append(f.name)
+    guard f.name != "[unknown]" else { return }
+    out.append("+0x")
+    out.appendHex(f.symbolOffset)
+  }
+
+  /// Symbolizes a location at its own address, return addresses included, as perf script does: a call that
+  /// ends its function (to a noreturn callee) then names the next function at +0x0, exactly as perf prints it.
+  static func resolve(_ location: Int, _ profile: Profile, _ resolver: FileSymbolResolver) -> ResolvedFrame {
+    let l = profile.locations[location]
+    return resolver.resolve(pid: l.pid, address: l.address, isKernel: l.isKernel, isReturnAddress: false)
+  }
 }

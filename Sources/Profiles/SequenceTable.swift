@@ -1,0 +1,124 @@
+/// Interns sequences of integers: every distinct sequence gets a dense id (0, 1, 2, …) and is stored once,
+/// back to back in one flat buffer, so a table of a million stacks is three arrays, not a million.
+///
+/// Lookups hash the elements (seeded per process, so a crafted file cannot force every sequence into one
+/// bucket) into an open-addressing table of ids, and compare candidates element by element. Nothing is
+/// allocated per lookup: callers pass the sequence as a buffer pointer.
+public struct SequenceTable<Element: FixedWidthInteger & Sendable>: Sendable {
+  /// Every sequence's elements, back to back in id order.
+  public private(set) var elements: [Element] = []
+  /// `ends[id]` is one past the last element of sequence `id`; it starts at `ends[id - 1]` (0 for id 0).
+  public private(set) var ends: [Int] = []
+  private var hashes: [UInt64] = []
+  /// Open-addressing slots holding id + 1 (0: empty); the count is a power of two.
+  private var slots: [Int32]
+  private let seed: UInt64
+
+  public init(capacity: Int = 64) {
+    var size = 16
+    while size < capacity * 2 { size <<= 1 }
+    slots = [Int32](repeating: 0, count: size)
+    seed = Self.processSeed
+  }
+
+  /// Distinct sequences so far.
+  public var count: Int { ends.count }
+
+  /// The elements of sequence `id`.
+  public subscript(id: Int) -> ArraySlice<Element> { elements[range(of: id)] }
+
+  /// Where sequence `id` sits in `elements`.
+  public func range(of id: Int) -> Range<Int> { (id == 0 ? 0 : ends[id - 1])..<ends[id] }
+
+  /// The id of `sequence`, adding it when new.
+  @discardableResult
+  public mutating func intern(_ sequence: UnsafeBufferPointer<Element>) -> (id: Int, inserted: Bool) {
+    let hash = Self.hash(sequence, seed: seed)
+    let mask = slots.count - 1
+    var slot = Int(truncatingIfNeeded: hash) & mask
+    while true {
+      let stored = Int(slots[slot])
+      if stored == 0 { break }
+      let id = stored - 1
+      if hashes[id] == hash && equals(id, sequence) { return (id, false) }
+      slot = (slot + 1) & mask
+    }
+    let id = ends.count
+    elements.append(contentsOf: sequence)
+    ends.append(elements.count)
+    hashes.append(hash)
+    slots[slot] = Int32(truncatingIfNeeded: id + 1)
+    if ends.count * 2 > slots.count { grow() }
+    return (id, true)
+  }
+
+  /// The id of `sequence`, adding it when new.
+  @discardableResult
+  public mutating func intern(_ sequence: [Element]) -> (id: Int, inserted: Bool) {
+    sequence.withUnsafeBufferPointer { intern($0) }
+  }
+
+  /// The id of `sequence` if it is in the table.
+  public func find(_ sequence: UnsafeBufferPointer<Element>) -> Int? {
+    let hash = Self.hash(sequence, seed: seed)
+    let mask = slots.count - 1
+    var slot = Int(truncatingIfNeeded: hash) & mask
+    while slots[slot] != 0 {
+      let id = Int(slots[slot]) - 1
+      if hashes[id] == hash && equals(id, sequence) { return id }
+      slot = (slot + 1) & mask
+    }
+    return nil
+  }
+
+  /// Bytes the table holds (elements, ends, hashes and slots), for memory bounds.
+  public var storageBytes: Int {
+    elements.capacity * MemoryLayout<Element>.stride + ends.capacity * 8 + hashes.capacity * 8 + slots.count * 4
+  }
+
+  private func equals(_ id: Int, _ sequence: UnsafeBufferPointer<Element>) -> Bool {
+    let r = range(of: id)
+    guard r.count == sequence.count else { return false }
+    return elements.withUnsafeBufferPointer { all in
+      var i = 0
+      var j = r.lowerBound
+      while i < sequence.count {
+        if all[j] != sequence[i] { return false }
+        i += 1
+        j += 1
+      }
+      return true
+    }
+  }
+
+  private mutating func grow() {
+    var bigger = [Int32](repeating: 0, count: slots.count * 2)
+    let mask = bigger.count - 1
+    for id in 0..<ends.count {
+      var slot = Int(truncatingIfNeeded: hashes[id]) & mask
+      while bigger[slot] != 0 { slot = (slot + 1) & mask }
+      bigger[slot] = Int32(truncatingIfNeeded: id + 1)
+    }
+    slots = bigger
+  }
+
+  /// A fast multiply-xorshift hash of the elements and the length (not cryptographic; seeded).
+  @inline(__always)
+  static func hash(_ sequence: UnsafeBufferPointer<Element>, seed: UInt64) -> UInt64 {
+    var h = seed ^ (UInt64(sequence.count) &* 0x9E37_79B9_7F4A_7C15)
+    for x in sequence {
+      h = (h ^ UInt64(truncatingIfNeeded: x)) &* 0xBF58_476D_1CE4_E5B9
+      h ^= h >> 31
+    }
+    h = (h ^ (h >> 30)) &* 0x94D0_49BB_1331_11EB
+    return h ^ (h >> 29)
+  }
+
+  /// One random seed per process.
+  private static var processSeed: UInt64 { HashSeed.value }
+}
+
+/// The process's hash seed for `SequenceTable`.
+enum HashSeed {
+  static let value = UInt64.random(in: 1...UInt64.max)
+}
