@@ -6,13 +6,15 @@
 /// allocated per lookup: callers pass the sequence as a buffer pointer.
 public struct SequenceTable<Element: FixedWidthInteger & Sendable>: Sendable {
   /// Every sequence's elements, back to back in id order.
-  public private(set) var elements: [Element] = []
+  public var elements: [Element] { flatElements }
   /// `ends[id]` is one past the last element of sequence `id`; it starts at `ends[id - 1]` (0 for id 0).
-  public private(set) var ends: [Int] = []
-  private var hashes: [UInt64] = []
+  public var ends: [Int] { sequenceEnds }
+  @usableFromInline var flatElements: [Element] = []
+  @usableFromInline var sequenceEnds: [Int] = []
+  @usableFromInline var hashes: [UInt64] = []
   /// Open-addressing slots holding id + 1 (0: empty); the count is a power of two.
-  private var slots: [Int32]
-  private let seed: UInt64
+  @usableFromInline var slots: [Int32]
+  @usableFromInline let seed: UInt64
 
   public init(capacity: Int = 64) {
     var size = 16
@@ -22,43 +24,49 @@ public struct SequenceTable<Element: FixedWidthInteger & Sendable>: Sendable {
   }
 
   /// Distinct sequences so far.
-  public var count: Int { ends.count }
+  @inlinable
+  public var count: Int { sequenceEnds.count }
 
   /// The elements of sequence `id`.
-  public subscript(id: Int) -> ArraySlice<Element> { elements[range(of: id)] }
+  @inlinable
+  public subscript(id: Int) -> ArraySlice<Element> { flatElements[range(of: id)] }
 
   /// Where sequence `id` sits in `elements`.
-  public func range(of id: Int) -> Range<Int> { (id == 0 ? 0 : ends[id - 1])..<ends[id] }
+  @inlinable
+  public func range(of id: Int) -> Range<Int> { (id == 0 ? 0 : sequenceEnds[id - 1])..<sequenceEnds[id] }
 
   /// The id of `sequence`, adding it when new.
   @discardableResult
+  @inlinable
   public mutating func intern(_ sequence: UnsafeBufferPointer<Element>) -> (id: Int, inserted: Bool) {
     let hash = Self.hash(sequence, seed: seed)
     let mask = slots.count - 1
     var slot = Int(truncatingIfNeeded: hash) & mask
     while true {
-      let stored = Int(slots[slot])
-      if stored == 0 { break }
-      let id = stored - 1
+      let occupant = Int(slots[slot])
+      if occupant == 0 { break }
+      let id = occupant - 1
       if hashes[id] == hash && equals(id, sequence) { return (id, false) }
       slot = (slot + 1) & mask
     }
-    let id = ends.count
-    elements.append(contentsOf: sequence)
-    ends.append(elements.count)
+    let id = sequenceEnds.count
+    flatElements.append(contentsOf: sequence)
+    sequenceEnds.append(flatElements.count)
     hashes.append(hash)
     slots[slot] = Int32(truncatingIfNeeded: id + 1)
-    if ends.count * 2 > slots.count { grow() }
+    if sequenceEnds.count * 2 > slots.count { grow() }
     return (id, true)
   }
 
   /// The id of `sequence`, adding it when new.
   @discardableResult
+  @inlinable
   public mutating func intern(_ sequence: [Element]) -> (id: Int, inserted: Bool) {
     sequence.withUnsafeBufferPointer { intern($0) }
   }
 
   /// The id of `sequence` if it is in the table.
+  @inlinable
   public func find(_ sequence: UnsafeBufferPointer<Element>) -> Int? {
     let hash = Self.hash(sequence, seed: seed)
     let mask = slots.count - 1
@@ -73,13 +81,14 @@ public struct SequenceTable<Element: FixedWidthInteger & Sendable>: Sendable {
 
   /// Bytes the table holds (elements, ends, hashes and slots), for memory bounds.
   public var storageBytes: Int {
-    elements.capacity * MemoryLayout<Element>.stride + ends.capacity * 8 + hashes.capacity * 8 + slots.count * 4
+    flatElements.capacity * MemoryLayout<Element>.stride + sequenceEnds.capacity * 8 + hashes.capacity * 8 + slots.count * 4
   }
 
-  private func equals(_ id: Int, _ sequence: UnsafeBufferPointer<Element>) -> Bool {
+  @inlinable
+  func equals(_ id: Int, _ sequence: UnsafeBufferPointer<Element>) -> Bool {
     let r = range(of: id)
     guard r.count == sequence.count else { return false }
-    return elements.withUnsafeBufferPointer { all in
+    return flatElements.withUnsafeBufferPointer { all in
       var i = 0
       var j = r.lowerBound
       while i < sequence.count {
@@ -91,10 +100,11 @@ public struct SequenceTable<Element: FixedWidthInteger & Sendable>: Sendable {
     }
   }
 
-  private mutating func grow() {
+  @inlinable
+  mutating func grow() {
     var bigger = [Int32](repeating: 0, count: slots.count * 2)
     let mask = bigger.count - 1
-    for id in 0..<ends.count {
+    for id in 0..<sequenceEnds.count {
       var slot = Int(truncatingIfNeeded: hashes[id]) & mask
       while bigger[slot] != 0 { slot = (slot + 1) & mask }
       bigger[slot] = Int32(truncatingIfNeeded: id + 1)
@@ -103,7 +113,7 @@ public struct SequenceTable<Element: FixedWidthInteger & Sendable>: Sendable {
   }
 
   /// A fast multiply-xorshift hash of the elements and the length (not cryptographic; seeded).
-  @inline(__always)
+  @inlinable @inline(__always)
   static func hash(_ sequence: UnsafeBufferPointer<Element>, seed: UInt64) -> UInt64 {
     var h = seed ^ (UInt64(sequence.count) &* 0x9E37_79B9_7F4A_7C15)
     for x in sequence {
@@ -115,7 +125,7 @@ public struct SequenceTable<Element: FixedWidthInteger & Sendable>: Sendable {
   }
 
   /// One random seed per process.
-  private static var processSeed: UInt64 { HashSeed.value }
+  static var processSeed: UInt64 { HashSeed.value }
 }
 
 /// The process's hash seed for `SequenceTable`.

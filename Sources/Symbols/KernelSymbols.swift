@@ -15,12 +15,34 @@ public struct KernelSymbols: Sendable {
     public var module: String?
   }
 
+  /// One kept symbol, compactly: its name lives in `names` and is made a `String` only when looked up.
+  struct Entry: Sendable {
+    var address: UInt64
+    var nameStart: UInt32
+    var nameLength: UInt32
+    var type: UInt8
+    /// Index into `moduleNames`, or -1 for vmlinux.
+    var module: Int32
+  }
+
+  /// Text symbols sorted by address, made on access.
+  public struct Symbols: RandomAccessCollection, Sendable {
+    let table: KernelSymbols
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { table.entries.count }
+    public subscript(i: Int) -> Symbol { table.symbol(table.entries[i]) }
+  }
+
   /// Text symbols sorted by address.
-  public let symbols: [Symbol]
+  public var symbols: Symbols { Symbols(table: self) }
   /// True when every address was zero (kptr_restrict).
   public let isRestricted: Bool
   /// Loaded modules by name, from `/proc/modules`, when their load addresses are visible.
   public let modules: [String: KernelModule]
+  let entries: [Entry]
+  /// The kept symbols' names, back to back.
+  let names: [UInt8]
+  let moduleNames: [String]
 
   /// Parses kallsyms text, keeping code symbols (types t/T/w/W), and optionally `/proc/modules` text.
   public init(parsing text: String, modules: String? = nil) {
@@ -29,14 +51,18 @@ public struct KernelSymbols: Sendable {
 
   /// Parses kallsyms bytes, keeping code symbols (types t/T/w/W), and optionally `/proc/modules` bytes.
   ///
-  /// Works on bytes and makes a `String` only for the symbols it keeps: kallsyms has 100k+ lines and is
-  /// parsed whenever a profile has kernel frames, so line splitting into substrings would dominate a report.
+  /// kallsyms has 100k+ lines and is read whenever a profile has kernel frames, so it is parsed as bytes
+  /// into fixed-size entries and one buffer of names: no `String` is made until a symbol is looked up.
   public init(parsing bytes: [UInt8], modules modulesBytes: [UInt8]? = nil) {
     var loaded: [String: KernelModule] = [:]
     for module in KernelModule.parse(modulesBytes ?? []) where module.address != 0 { loaded[module.name] = module }
     modules = loaded
-    var result: [Symbol] = []
-    result.reserveCapacity(bytes.count / 64)
+    var entries: [Entry] = []
+    entries.reserveCapacity(bytes.count / 48)
+    var names: [UInt8] = []
+    names.reserveCapacity(bytes.count / 2)
+    var moduleNames: [String] = []
+    var moduleIndex: [String: Int32] = [:]
     var nonZero = false
     var sawAny = false
     bytes.withUnsafeBufferPointer { buffer in
@@ -47,19 +73,56 @@ public struct KernelSymbols: Sendable {
         while i < count && buffer[i] != 0x0A { i += 1 }
         let lineEnd = i
         i += 1
-        if let symbol = Self.parseLine(buffer, lineStart, lineEnd) {
-          sawAny = true
-          if symbol.address != 0 { nonZero = true }
-          if "tTwW".contains(symbol.type) { result.append(symbol) }
+        guard let line = Self.parseLine(buffer, lineStart, lineEnd) else { continue }
+        sawAny = true
+        if line.address != 0 { nonZero = true }
+        switch line.type {
+        case UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "w"), UInt8(ascii: "W"): break
+        default: continue
         }
+        var module: Int32 = -1
+        if let range = line.module {
+          let name = String(decoding: UnsafeBufferPointer(rebasing: buffer[range]), as: UTF8.self)
+          if let known = moduleIndex[name] {
+            module = known
+          } else {
+            module = Int32(moduleNames.count)
+            moduleIndex[name] = module
+            moduleNames.append(name)
+          }
+        }
+        entries.append(
+          Entry(
+            address: line.address, nameStart: UInt32(truncatingIfNeeded: names.count),
+            nameLength: UInt32(truncatingIfNeeded: line.name.count), type: line.type, module: module))
+        names.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[line.name]))
       }
     }
-    symbols = result.sorted { $0.address < $1.address }
+    // kallsyms lists vmlinux in address order and modules after it: usually sorted already.
+    if !zip(entries, entries.dropFirst()).allSatisfy({ $0.address <= $1.address }) {
+      entries.sort { $0.address != $1.address ? $0.address < $1.address : $0.nameStart < $1.nameStart }
+    }
+    self.entries = entries
+    self.names = names
+    self.moduleNames = moduleNames
     isRestricted = !nonZero && sawAny
   }
 
-  /// One `address type name[\t[module]]` line, or nil when malformed.
-  private static func parseLine(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Symbol? {
+  func symbol(_ e: Entry) -> Symbol {
+    let start = Int(e.nameStart)
+    let name = names.withUnsafeBufferPointer {
+      String(decoding: UnsafeBufferPointer(rebasing: $0[start..<start + Int(e.nameLength)]), as: UTF8.self)
+    }
+    return Symbol(
+      address: e.address, type: Character(Unicode.Scalar(e.type)), name: name,
+      module: e.module >= 0 ? moduleNames[Int(e.module)] : nil)
+  }
+
+  /// One `address type name[\t[module]]` line: the address, the type byte, where the name and the module
+  /// name (without brackets) sit; nil when malformed.
+  private static func parseLine(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> (
+    address: UInt64, type: UInt8, name: Range<Int>, module: Range<Int>?
+  )? {
     var i = start
     var address: UInt64 = 0
     var digits = 0
@@ -72,24 +135,22 @@ public struct KernelSymbols: Sendable {
     guard digits > 0, i < end, b[i] == 0x20 else { return nil }
     i += 1
     guard i < end else { return nil }
-    let type = Character(Unicode.Scalar(b[i]))
+    let type = b[i]
     i += 1
     guard i < end, b[i] == 0x20 else { return nil }
     i += 1
     let nameStart = i
     while i < end && b[i] != 0x09 && b[i] != 0x20 { i += 1 }
     guard i > nameStart else { return nil }
-    let name = String(decoding: UnsafeBufferPointer(rebasing: b[nameStart..<i]), as: UTF8.self)
-    var module: String?
+    let name = nameStart..<i
+    var module: Range<Int>?
     while i < end && (b[i] == 0x09 || b[i] == 0x20) { i += 1 }
     if i < end, b[i] == 0x5B {
       var close = end
       while close > i && b[close - 1] != 0x5D { close -= 1 }
-      if close - 1 > i + 1 {
-        module = String(decoding: UnsafeBufferPointer(rebasing: b[(i + 1)..<(close - 1)]), as: UTF8.self)
-      }
+      if close - 1 > i + 1 { module = (i + 1)..<(close - 1) }
     }
-    return Symbol(address: address, type: type, name: name, module: module)
+    return (address, type, name, module)
   }
 
   private static func hexValue(_ byte: UInt8) -> UInt8? {
@@ -117,22 +178,23 @@ public struct KernelSymbols: Sendable {
   public func lookup(_ address: UInt64) -> (symbol: Symbol, offset: UInt64)? {
     guard !isRestricted else { return nil }
     var low = 0
-    var high = symbols.count
+    var high = entries.count
     while low < high {
       let mid = (low + high) / 2
-      if symbols[mid].address <= address { low = mid + 1 } else { high = mid }
+      if entries[mid].address <= address { low = mid + 1 } else { high = mid }
     }
     guard low > 0 else { return nil }
-    let symbol = symbols[low - 1]
+    let entry = entries[low - 1]
+    let symbol = self.symbol(entry)
     // kallsyms has no sizes: a symbol extends to the next one. A module's symbols end where /proc/modules
     // says the module's memory ends.
     if let name = symbol.module, let module = modules[name] {
-      return module.contains(address) ? (symbol, address - symbol.address) : nil
+      return module.contains(address) ? (symbol, address - entry.address) : nil
     }
     // Without module bounds, the last symbol of the table or of a module would extend to the next symbol, so
     // bound it (1 MiB) rather than attributing the rest of the address space to it.
-    let isLastOfItsText = low == symbols.count || symbols[low].module != symbol.module
-    if isLastOfItsText && address - symbol.address >= 1 << 20 { return nil }
-    return (symbol, address - symbol.address)
+    let isLastOfItsText = low == entries.count || entries[low].module != entry.module
+    if isLastOfItsText && address - entry.address >= 1 << 20 { return nil }
+    return (symbol, address - entry.address)
   }
 }

@@ -23,6 +23,13 @@ extension Symbolizer {
     return try result.get()
   }
 
+  /// Starts loading the kernel symbol table on a thread of its own and returns it (`stop()` joins it): a
+  /// report reads its perf.data file meanwhile, so /proc/kallsyms, a hundred thousand lines the kernel
+  /// formats on every read, costs no wall time. Lookups that come first simply wait for the load.
+  public func prefetchKernelSymbols() -> BlockingThread {
+    BlockingThread { [self] _ in _ = try? kernelSymbols() }
+  }
+
   /// Symbolizes kernel addresses with kallsyms.
   public func symbolizeKernel(addresses: [UInt64]) -> [SymbolizedFrame] { addresses.map(symbolizeKernel) }
 

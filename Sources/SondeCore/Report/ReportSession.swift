@@ -17,11 +17,20 @@ public struct ReportSession {
 
   public init(file: PerfDataFile, loader: ProfileLoader = ProfileLoader()) throws(SondeError) {
     self.file = file
+    let sameKernel = Self.recordedOnThisKernel(file)
+    let symbolizer = Symbolizer()
+    let prefetch = Self.samplesKernel(file) && sameKernel ? symbolizer.prefetchKernelSymbols() : nil
+    defer { prefetch?.stop() }
     (profile, summary) = try loader.load(file)
-    let resolver = FileSymbolResolver(profile: profile, sameKernel: Self.recordedOnThisKernel(file))
+    let resolver = FileSymbolResolver(profile: profile, sameKernel: sameKernel, symbolizer: symbolizer)
     resolved = ResolvedProfile(profile) { pid, address, kernel, ret in
       resolver.resolve(pid: pid, address: address, isKernel: kernel, isReturnAddress: ret)
     }
+  }
+
+  /// Whether any event of the file samples kernel code (so its stacks will want kallsyms).
+  public static func samplesKernel(_ file: PerfDataFile) -> Bool {
+    file.events.isEmpty || file.events.contains { $0.attributes.exclude_kernel == 0 }
   }
 
   /// Whether the file's os release matches the running kernel (true when the file does not say).

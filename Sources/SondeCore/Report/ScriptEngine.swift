@@ -2,6 +2,7 @@ import PerfEvents
 import Profiles
 import SondeSystem
 import SondeText
+import Symbols
 
 /// The engine behind `sonde script`: one perf-script-compatible text block per sample (the event line,
 /// then one indented line per frame, then a blank line), which stackcollapse-perf.pl and other flame
@@ -16,6 +17,10 @@ public enum ScriptEngine {
   @discardableResult
   public static func run(path: String, emit: ([UInt8]) -> Void) throws(SondeError) -> Int {
     let file = try PerfDataFile(path: path)
+    let sameKernel = ReportSession.recordedOnThisKernel(file)
+    let symbolizer = Symbolizer()
+    let prefetch = ReportSession.samplesKernel(file) && sameKernel ? symbolizer.prefetchKernelSymbols() : nil
+    defer { prefetch?.stop() }
     var mappings: [Profile.Mapping] = []
     var first = RecordWalker(file: file)
     _ = try first.walk { item in
@@ -25,7 +30,7 @@ public enum ScriptEngine {
           pid: Int32(bitPattern: m.pid), start: m.address, end: m.address.saturatingAdd(m.length),
           fileOffset: m.pageOffset, path: m.filename, buildID: m.buildID))
     }
-    let resolver = FileSymbolResolver(mappings: mappings, sameKernel: ReportSession.recordedOnThisKernel(file))
+    let resolver = FileSymbolResolver(mappings: mappings, sameKernel: sameKernel, symbolizer: symbolizer)
     let names = RecordWalker.eventNames(file)
     var nameByID: [UInt64: String] = [:]
     for (e, n) in zip(file.events, names) { for id in e.ids { nameByID[id] = n } }
