@@ -5,8 +5,8 @@ public struct ProfileBuilder: Sendable {
   public private(set) var profile = Profile()
   private var locationIndex: [Profile.Location: UInt32] = [:]
   private var threadIndex: [Profile.Thread: Int] = [:]
-  /// Entry of each (stack, thread) pair, packed as stack << 32 | thread.
-  private var entryIndex: [UInt64: Int] = [:]
+  /// Entry of each (stack, thread) pair, packed as stack << 32 | thread (entry ids are dense, in order).
+  private var entryIndex = IntegerMap(capacity: 1024)
   private var scratch: [UInt32] = []
   private var firstTime: UInt64?
   private var lastTime: UInt64 = 0
@@ -53,12 +53,12 @@ public struct ProfileBuilder: Sendable {
   /// Adds one sample (or `count` identical ones) of stack and thread ids.
   public mutating func add(stack: Int, thread: Int, count: UInt64 = 1, weight: UInt64, time: UInt64? = nil) {
     let key = UInt64(truncatingIfNeeded: stack) << 32 | UInt64(truncatingIfNeeded: thread)
-    if let e = entryIndex[key] {
+    let (e, inserted) = entryIndex.id(key)
+    if inserted {
+      profile.entries.append(Profile.Entry(stack: stack, thread: thread, count: count, weight: weight))
+    } else {
       profile.entries[e].count +|= count
       profile.entries[e].weight +|= weight
-    } else {
-      entryIndex[key] = profile.entries.count
-      profile.entries.append(Profile.Entry(stack: stack, thread: thread, count: count, weight: weight))
     }
     if let time {
       if firstTime == nil { firstTime = time }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Interns sequences of integers: every distinct sequence gets a dense id (0, 1, 2, …) and is stored once,
 /// back to back in one flat buffer, so a table of a million stacks is three arrays, not a million.
 ///
@@ -88,15 +92,9 @@ public struct SequenceTable<Element: FixedWidthInteger & Sendable>: Sendable {
   func equals(_ id: Int, _ sequence: UnsafeBufferPointer<Element>) -> Bool {
     let r = range(of: id)
     guard r.count == sequence.count else { return false }
+    guard r.count > 0, let theirs = sequence.baseAddress else { return true }
     return flatElements.withUnsafeBufferPointer { all in
-      var i = 0
-      var j = r.lowerBound
-      while i < sequence.count {
-        if all[j] != sequence[i] { return false }
-        i += 1
-        j += 1
-      }
-      return true
+      memcmp(all.baseAddress! + r.lowerBound, theirs, r.count * MemoryLayout<Element>.stride) == 0
     }
   }
 

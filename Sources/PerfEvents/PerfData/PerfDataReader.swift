@@ -206,7 +206,8 @@ public final class PerfDataFile: @unchecked Sendable {
   /// 24-byte queue entries, and the file's pages behind the queue are let go. Files whose events lack
   /// sample_id_all or TIME are visited in file order. FINISHED_ROUND records themselves are not delivered.
   @discardableResult
-  public func forEachRecordInTimeOrder(_ body: (Int, UnsafeRawBufferPointer, RecordDecoder) throws -> Void) throws
+  public func forEachRecordInTimeOrder(_ body: (Int, UnsafeRawBufferPointer, borrowing RecordDecoder) throws -> Void)
+    throws
     -> Scan
   {
     struct Queued {

@@ -24,16 +24,20 @@ struct CallchainStacks {
   /// The stack id of sample `s` (of a record with `misc`, in process `pid`), adding it to `builder` when new.
   mutating func stack(_ s: SampleView, misc: UInt16, pid: Int32, into builder: inout ProfileBuilder) -> Int {
     let kernelMode = misc & RecordMisc.cpumodeMask == RecordMisc.kernel
-    key.removeAll(keepingCapacity: true)
-    // The address space, the mode and whether a user IP follows, then the user IP and the chain (or the IP).
-    key.append(UInt64(UInt32(bitPattern: pid)) << 2 | (kernelMode ? 1 : 0) | (s.userIP != nil ? 2 : 0))
-    key.append(s.userIP ?? 0)
-    if s.callchainCount == 0 {
-      key.append(s.head.ip)
-    } else {
-      for i in 0..<s.callchainCount { key.append(s.callchain(i)) }
+    // The address space, the mode and whether a user IP follows, then the user IP and the chain (or the IP),
+    // copied whole from the record into a reused buffer.
+    let words = 2 + max(s.callchainCount, 1)
+    if key.count < words { key = [UInt64](repeating: 0, count: max(words, key.count * 2)) }
+    let (id, inserted) = key.withUnsafeMutableBufferPointer { buffer -> (id: Int, inserted: Bool) in
+      buffer[0] = UInt64(UInt32(bitPattern: pid)) << 2 | (kernelMode ? 1 : 0) | (s.userIP != nil ? 2 : 0)
+      buffer[1] = s.userIP ?? 0
+      if s.callchainCount == 0 {
+        buffer[2] = s.head.ip
+      } else if let source = s.callchainBytes.baseAddress {
+        UnsafeMutableRawPointer(buffer.baseAddress! + 2).copyMemory(from: source, byteCount: s.callchainBytes.count)
+      }
+      return raw.intern(UnsafeBufferPointer(rebasing: buffer[0..<words]))
     }
-    let (id, inserted) = key.withUnsafeBufferPointer { raw.intern($0) }
     if !inserted { return stackOfRaw[id] }
     let stack = split(s, kernelMode: kernelMode, pid: pid, into: &builder)
     stackOfRaw.append(stack)

@@ -116,12 +116,19 @@ struct ThreadIDs {
     var serial: Int
   }
   private var ids: [Key: Int] = [:]
+  private var last: (key: Key, id: Int)?
 
   mutating func id(_ thread: RecordWalker.SampledThread, in builder: inout ProfileBuilder) -> Int {
     let key = Key(pid: thread.pid, tid: thread.tid, serial: thread.serial)
-    if let id = ids[key] { return id }
-    let id = builder.thread(thread.profileThread)
-    ids[key] = id
+    if let last, last.key == key { return last.id }
+    let id: Int
+    if let known = ids[key] {
+      id = known
+    } else {
+      id = builder.thread(thread.profileThread)
+      ids[key] = id
+    }
+    last = (key, id)
     return id
   }
 }

@@ -10,6 +10,8 @@ public struct RecordWalker {
   /// Each thread's current name, and the serial number of that naming (unique per COMM or FORK seen).
   private var comm: [Int32: (name: String, serial: Int)] = [:]
   private var serial = 0
+  /// The last sample's thread, reused while no thread was named since (consecutive samples share threads).
+  private var lastThread: (thread: SampledThread, serial: Int)?
 
   /// A sampled thread: ids, its name at the sample's time, and the serial of that name (equal serials and
   /// ids mean an equal thread, so callers can cache per thread without comparing names).
@@ -84,12 +86,19 @@ public struct RecordWalker {
     comm[tid] = (name, serial)
   }
 
-  private func thread(_ head: SampleHead) -> SampledThread {
+  private mutating func thread(_ head: SampleHead) -> SampledThread {
     let pid = Int32(bitPattern: head.pid)
     let tid = Int32(bitPattern: head.tid)
-    if let named = comm[tid] ?? comm[pid] {
-      return SampledThread(pid: pid, tid: tid, comm: named.name, serial: named.serial)
+    if let last = lastThread, last.serial == serial, last.thread.tid == tid, last.thread.pid == pid {
+      return last.thread
     }
-    return SampledThread(pid: pid, tid: tid, comm: tid == 0 ? "swapper" : ":\(tid)", serial: -1)
+    let thread: SampledThread
+    if let named = comm[tid] ?? comm[pid] {
+      thread = SampledThread(pid: pid, tid: tid, comm: named.name, serial: named.serial)
+    } else {
+      thread = SampledThread(pid: pid, tid: tid, comm: tid == 0 ? "swapper" : ":\(tid)", serial: -1)
+    }
+    lastThread = (thread, serial)
+    return thread
   }
 }
