@@ -12,6 +12,8 @@ bin=$(swift build -c release --show-bin-path)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 file=${2:-}
+origin="\`perf record -F 4999 -g -a\` for 20 s with a busy thread per CPU"
+if [ -n "$file" ]; then origin="$(basename "$file") (given)"; fi
 if [ -z "$file" ]; then
   file="$dir/big.data"
   stress-ng --cpu 1 --cpu-method all -t 23 >/dev/null 2>&1 &
@@ -66,7 +68,7 @@ lines=$(wc -l <"$dir/perf.script")
 echo "## sonde report and script vs perf on a large system-wide file (issue 10)"
 echo
 echo "Machine: $(nproc) vCPU, $(uname -r); $(perf version); release build; medians of $runs interleaved runs."
-echo "File: \`perf record -F 4999 -g -a\` for 20 s with a busy thread per CPU, $((size / 1048576)) MB, $nsamples samples."
+echo "File: $origin, $((size / 1048576)) MB, $nsamples samples."
 echo
 echo "| mode | perf | sonde | perf time / Sonde time | peak RSS perf / Sonde |"
 echo "|---|---|---|---|---|"

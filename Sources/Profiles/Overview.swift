@@ -1,8 +1,11 @@
 // Profiles: the one profile model both Sonde clients produce, and the exporters that work on it.
+// Depends on SondeText only.
 //
-// `Profile` holds interned stacks of raw addresses (kernel and user parts, leaf first) per thread with
-// sample counts and weights, the mappings to symbolize them, and the lost/dropped counters. The perf-style
-// client builds it from PERF_RECORD_SAMPLEs (SondeCore's ProfileLoader); the eBPF profiler builds it from
-// stack maps. `ResolvedProfile` is the same data after symbolization (any resolver closure), and the
-// exporters — `FoldedExporter` (Brendan Gregg's folded stacks) and `FlameGraphSVG` (a self-contained,
-// interactive SVG) — consume it, so every output works for every transport.
+// `Profile` is a set of tables addressed by integer ids, the shape pprof uses: locations (an address in one
+// address space), stacks (runs of location ids in one flat `SequenceTable`), threads, and entries (a distinct
+// (stack, thread) pair with its count and weight), plus mappings and lost/dropped counters. Transports build
+// it through `ProfileBuilder` — the perf reader (SondeCore's ProfileLoader), the eBPF profiler from stack
+// maps — and memory follows distinct stacks, not samples. `ResolvedProfile` symbolizes each location once
+// (any resolver closure) and interns functions and command names; the exporters — `FoldedExporter`
+// (folded stacks), `FlameGraphSVG` (a self-contained interactive SVG), SondeCore's report engine — read
+// those tables, so every output works for every transport.
