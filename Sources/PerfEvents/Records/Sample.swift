@@ -119,18 +119,10 @@ public struct UserStack: Sendable, Hashable {
 }
 
 /// A PERF_RECORD_SAMPLE, every field the kernel defines. Fields not in the layout's sample_type are 0/empty.
+/// The leading fixed fields (IDENTIFIER … PERIOD) are its `head`, reachable directly (`sample.ip`).
+@dynamicMemberLookup
 public struct Sample: Sendable, Hashable {
-  public var identifier: UInt64 = 0
-  public var ip: UInt64 = 0
-  public var pid: UInt32 = 0
-  public var tid: UInt32 = 0
-  public var time: UInt64 = 0
-  public var addr: UInt64 = 0
-  public var id: UInt64 = 0
-  public var streamID: UInt64 = 0
-  public var cpu: UInt32 = 0
-  public var cpuReserved: UInt32 = 0
-  public var period: UInt64 = 0
+  public var head = SampleHead()
   public var read = ReadValues()
   /// Leaf first, with PERF_CONTEXT_* markers as the kernel writes them.
   public var callchain: [UInt64] = []
@@ -152,25 +144,20 @@ public struct Sample: Sendable, Hashable {
 
   public init() {}
 
+  /// The head's fields (`ip`, `pid`, `tid`, `time`, `period`, …) as if they were the sample's own.
+  public subscript<T>(dynamicMember field: WritableKeyPath<SampleHead, T>) -> T {
+    get { head[keyPath: field] }
+    set { head[keyPath: field] = newValue }
+  }
+
   /// The event id, from IDENTIFIER or ID.
-  public var eventID: UInt64 { identifier != 0 ? identifier : id }
+  public var eventID: UInt64 { head.eventID }
 
   /// Decodes a sample body (after the 8-byte header) laid out by `layout`.
   public static func decode(_ c: inout ByteCursor, _ layout: SampleLayout) throws(RecordDecodeError) -> Sample {
     let t = layout.sampleType
     var s = Sample()
-    let head = try SampleHead.decode(&c, t)
-    s.identifier = head.identifier
-    s.ip = head.ip
-    s.pid = head.pid
-    s.tid = head.tid
-    s.time = head.time
-    s.addr = head.addr
-    s.id = head.id
-    s.streamID = head.streamID
-    s.cpu = head.cpu
-    s.cpuReserved = head.cpuReserved
-    s.period = head.period
+    s.head = try SampleHead.decode(&c, t)
     if t.contains(.read) { s.read = try ReadValues.decode(&c, layout.readFormat) }
     if t.contains(.callchain) {
       let chain = try SampleHead.callchain(&c)
@@ -232,21 +219,7 @@ public struct Sample: Sendable, Hashable {
   /// Encodes the body (no header) in the layout's field order, as the kernel would write it.
   public func encode(_ w: inout ByteWriter, _ layout: SampleLayout) {
     let t = layout.sampleType
-    if t.contains(.identifier) { w.u64(identifier) }
-    if t.contains(.ip) { w.u64(ip) }
-    if t.contains(.tid) {
-      w.u32(pid)
-      w.u32(tid)
-    }
-    if t.contains(.time) { w.u64(time) }
-    if t.contains(.addr) { w.u64(addr) }
-    if t.contains(.id) { w.u64(id) }
-    if t.contains(.streamID) { w.u64(streamID) }
-    if t.contains(.cpu) {
-      w.u32(cpu)
-      w.u32(cpuReserved)
-    }
-    if t.contains(.period) { w.u64(period) }
+    head.encode(&w, t)
     if t.contains(.read) { read.encode(&w, layout.readFormat) }
     if t.contains(.callchain) {
       w.u64(UInt64(callchain.count))

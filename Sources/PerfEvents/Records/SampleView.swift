@@ -53,6 +53,24 @@ public struct SampleHead: Sendable, Hashable {
     return s
   }
 
+  func encode(_ w: inout ByteWriter, _ t: SampleType) {
+    if t.contains(.identifier) { w.u64(identifier) }
+    if t.contains(.ip) { w.u64(ip) }
+    if t.contains(.tid) {
+      w.u32(pid)
+      w.u32(tid)
+    }
+    if t.contains(.time) { w.u64(time) }
+    if t.contains(.addr) { w.u64(addr) }
+    if t.contains(.id) { w.u64(id) }
+    if t.contains(.streamID) { w.u64(streamID) }
+    if t.contains(.cpu) {
+      w.u32(cpu)
+      w.u32(cpuReserved)
+    }
+    if t.contains(.period) { w.u64(period) }
+  }
+
   /// The CALLCHAIN field: its count, then that many u64 entries, returned as a view of the entries' bytes.
   static func callchain(_ c: inout ByteCursor) throws(RecordDecodeError) -> UnsafeRawBufferPointer {
     let nr = try c.u64("callchain nr")
@@ -119,12 +137,9 @@ extension RecordDecoder {
     guard case .sample(let s) = try PerfRecord.decode(bytes, layout: layout, base: base).body else {
       throw RecordDecodeError(offset: base, reason: "not a sample record")
     }
-    let head = SampleHead(
-      identifier: s.identifier, ip: s.ip, pid: s.pid, tid: s.tid, time: s.time, addr: s.addr, id: s.id,
-      streamID: s.streamID, cpu: s.cpu, cpuReserved: s.cpuReserved, period: s.period)
     let userIP = s.regsUser.instructionPointer(mask: layout.regsUserMask)
     return try s.callchain.withUnsafeBytes { chain in
-      try body(SampleView(head: head, callchainBytes: chain, userIP: userIP))
+      try body(SampleView(head: s.head, callchainBytes: chain, userIP: userIP))
     }
   }
 }

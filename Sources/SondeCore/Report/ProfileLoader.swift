@@ -90,9 +90,8 @@ public struct ProfileLoader {
   /// `CallchainStacks`; this form allocates, for tests and tools).
   static func stack(_ s: Sample, misc: UInt16) -> Profile.Stack {
     var stack = Profile.Stack()
-    let head = SampleHead(ip: s.ip, pid: s.pid, tid: s.tid)
     s.callchain.withUnsafeBytes { chain in
-      let view = SampleView(head: head, callchainBytes: chain, userIP: nil)
+      let view = SampleView(head: s.head, callchainBytes: chain, userIP: nil)
       CallchainStacks.forEachFrame(
         view, kernelMode: misc & RecordMisc.cpumodeMask == RecordMisc.kernel, maxFrames: maxStackFrames
       ) { address, kernel in
