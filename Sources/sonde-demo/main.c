@@ -2,8 +2,9 @@
 // expectations: `getpid N` makes exactly N getpid syscalls, `pages K` touches K fresh pages,
 // `spin MS` burns MS ms of thread CPU time, `shares MS` spends CPU in three functions in a known 50/30/20
 // ratio of work (through a shared leaf `burn`), `selfshares MS` does the same with the CPU spent in each
-// function's own body. The shares modes split fixed amounts of work, not clock time, so no clock read
-// (a system call on some kernels) lands inside the functions whose shares are measured.
+// function's own body. The shares modes split fixed amounts of work in each round and read the clock only
+// between rounds, so no clock read (a system call on some kernels) lands inside the functions whose shares
+// are measured.
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -43,8 +44,8 @@ static uint64_t now_ns(void) {
 static uint64_t iterations_per_ms;
 
 /// Measures iterations_per_ms over at least 2 ms of thread CPU time (about 4 ms with the doubling, so a
-/// 300 ms run's shares hardly see it), before any share is spent. The
-/// shares modes read the clock only here: on some kernels `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` is
+/// 300 ms run's shares hardly see it), before any share is spent. Besides this, the shares modes read the
+/// clock once per 10 ms round, between rounds: on some kernels `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` is
 /// a real system call (no vDSO path) whose samples land in libc and the kernel, outside the functions
 /// whose shares the tests check, and whose cost nobody can predict on a loaded machine.
 __attribute__((noinline)) static void calibrate(void) {
@@ -88,23 +89,28 @@ __attribute__((noinline)) void self_cool(uint64_t iterations) { WORK_LOOP(iterat
 __attribute__((noinline)) static void self_shares(uint64_t total_ms) {
   calibrate();
   uint64_t ms = iterations_per_ms;
-  for (uint64_t done = 0; done < total_ms; done += 10) {
+  uint64_t end = now_ns() + total_ms * 1000000ull;
+  do {
     self_hot(5 * ms);
     self_warm(3 * ms);
     self_cool(2 * ms);
-  }
+  } while (now_ns() < end);
 }
 
-/// Spends about `total_ms` of CPU in demo_hot, demo_warm and demo_cool in the ratio 5:3:2 of work
-/// (identical loops, so of CPU time too), in slices of about 10 ms, reading no clock while it does.
+/// Spends `total_ms` of thread CPU time in demo_hot, demo_warm and demo_cool in the ratio 5:3:2 of work
+/// (identical loops, so of CPU time too), in rounds of about 10 ms. The clock is read only between rounds,
+/// outside the three functions: the shares are exact by construction, and the total follows the CPU time
+/// the kernel accounts, however far off the calibration was (a 2 ms calibration on a shared CPU can be
+/// 20% off).
 __attribute__((noinline)) static void shares(uint64_t total_ms) {
   calibrate();
   uint64_t ms = iterations_per_ms;
-  for (uint64_t done = 0; done < total_ms; done += 10) {
+  uint64_t end = now_ns() + total_ms * 1000000ull;
+  do {
     demo_hot(5 * ms);
     demo_warm(3 * ms);
     demo_cool(2 * ms);
-  }
+  } while (now_ns() < end);
 }
 
 /// Makes exactly n getpid system calls.
