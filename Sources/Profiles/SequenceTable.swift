@@ -85,7 +85,8 @@ public struct SequenceTable<Element: FixedWidthInteger & Sendable>: Sendable {
 
   /// Bytes the table holds (elements, ends, hashes and slots), for memory bounds.
   public var storageBytes: Int {
-    flatElements.capacity * MemoryLayout<Element>.stride + sequenceEnds.capacity * 8 + hashes.capacity * 8 + slots.count * 4
+    flatElements.capacity * MemoryLayout<Element>.stride + sequenceEnds.capacity * 8 + hashes.capacity * 8 + slots.count
+      * 4
   }
 
   @inlinable

@@ -161,7 +161,9 @@ public struct Sample: Sendable, Hashable {
     if t.contains(.read) { s.read = try ReadValues.decode(&c, layout.readFormat) }
     if t.contains(.callchain) {
       let chain = try SampleHead.callchain(&c)
-      s.callchain = (0..<chain.count / 8).map { UInt64(littleEndian: chain.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)) }
+      s.callchain = (0..<chain.count / 8).map {
+        UInt64(littleEndian: chain.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))
+      }
     }
     if t.contains(.raw) {
       let size = try c.u32("raw size")

@@ -191,8 +191,7 @@ public enum ReportEngine {
   }
 
   /// Interns a pair of strings per function: functions with equal pairs get equal ids.
-  static func internedKeys(_ functions: [ResolvedFunction], _ pair: (ResolvedFunction) -> (String, String)) -> [Int32]
-  {
+  static func internedKeys(_ functions: [ResolvedFunction], _ pair: (ResolvedFunction) -> (String, String)) -> [Int32] {
     struct Pair: Hashable {
       var first: String
       var second: String
@@ -232,7 +231,8 @@ public enum ReportEngine {
       let stack = source.stack(entry.stack)
       let base = stack.startIndex
       // Callee order walks the callers nearest first; caller order from the outermost caller to the frame.
-      let path: [Int] = order == .callee ? Array((base + j + 1)..<stack.endIndex) : Array((base + j..<stack.endIndex).reversed())
+      let path: [Int] =
+        order == .callee ? Array((base + j + 1)..<stack.endIndex) : Array((base + j..<stack.endIndex).reversed())
       var node = top
       for position in path {
         let location = Int(stack[position])
