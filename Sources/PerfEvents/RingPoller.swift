@@ -8,6 +8,9 @@ public final class RingPoller: @unchecked Sendable {
   private let waiter: EventWaiter
   /// Rings whose fd reported EPOLLHUP (their task is gone); they still hold records to drain.
   public private(set) var hungUp: Set<Int> = []
+  /// Whether a descriptor given to `wake(on:)` became readable (a pidfd: the process exited).
+  public private(set) var woken = false
+  private static let wakeToken = UInt64.max
 
   public init(rings: [SampleRing], stop: StopToken? = nil) throws(SondeError) {
     self.rings = rings
@@ -17,6 +20,12 @@ public final class RingPoller: @unchecked Sendable {
     }
   }
 
+  /// Also ends waits when `fd` becomes readable, e.g. a pidfd when its process exits, so a recording of a
+  /// command needs no timer to notice the command is done.
+  public func wake(on fd: FileDescriptor, label: String) throws(SondeError) {
+    try waiter.add(fd.rawValue, token: Self.wakeToken, label: label)
+  }
+
   /// Whether the poller's stop token was stopped.
   public var isStopped: Bool { waiter.isStopped }
 
@@ -24,7 +33,11 @@ public final class RingPoller: @unchecked Sendable {
   /// EINTR, a timeout, or a stop).
   public func wait(timeoutMilliseconds: Int32) throws(SondeError) -> [Int] {
     let ready = try waiter.wait(timeoutSeconds: timeoutMilliseconds < 0 ? nil : Double(timeoutMilliseconds) / 1000)
-    return ready.map { r in
+    return ready.compactMap { r in
+      if r.token == Self.wakeToken {
+        woken = true
+        return nil
+      }
       let index = Int(r.token)
       if r.hungUp { hungUp.insert(index) }
       return index

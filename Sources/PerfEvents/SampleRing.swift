@@ -115,6 +115,52 @@ public final class SampleRing: @unchecked Sendable {
     return count
   }
 
+  /// Forward mode: calls `body` with each unread record's ring position and bytes, oldest first, and gives
+  /// no space back: a reader that writes only some records now releases the rest later (`release(upTo:)`).
+  /// A record that wraps around the end of the data area is passed as a copy, valid only during the call.
+  public func peek(upTo limit: UInt64? = nil, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void) rethrows {
+    guard let base, let headPtr = headPointer, let tailPtr = tailPointer, !overwrite else { return }
+    let head = limit ?? sonde_load_acquire_u64(headPtr)
+    var position = tailPtr.pointee
+    let data = UnsafeRawPointer(base + dataOffset)
+    let mask = UInt64(dataSize - 1)
+    while position < head {
+      let start = Int(position & mask)
+      let size = Int(readHeaderSize(data, at: start))
+      if size < 8 || UInt64(size) > head - position { break }  // malformed: stop rather than spin
+      try withRecord(data, start: start, size: size) { try body(position, $0) }
+      position += UInt64(size)
+    }
+  }
+
+  /// Forward mode: the unread bytes, from the tail to the head the kernel published (whole records), as one
+  /// region or two when they wrap around the end of the data area. Nothing is released (`release(upTo:)`).
+  public func unread() -> (first: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer, head: UInt64, count: Int) {
+    guard let base, let headPtr = headPointer, let tailPtr = tailPointer, !overwrite else {
+      return (UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0), 0, 0)
+    }
+    let head = sonde_load_acquire_u64(headPtr)
+    let tail = tailPtr.pointee
+    // A head behind the tail or more than a ring ahead is not the kernel's: read nothing.
+    guard head > tail, head - tail <= UInt64(dataSize) else {
+      return (UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0), tail, 0)
+    }
+    let count = Int(head - tail)
+    let data = UnsafeRawPointer(base + dataOffset)
+    let start = Int(tail & UInt64(dataSize - 1))
+    let first = min(count, dataSize - start)
+    return (
+      UnsafeRawBufferPointer(start: data + start, count: first),
+      UnsafeRawBufferPointer(start: data, count: count - first), head, count
+    )
+  }
+
+  /// Forward mode: gives the space before ring `position` back to the kernel (records up to there are done).
+  public func release(upTo position: UInt64) {
+    guard let tailPtr = tailPointer, !overwrite, position > tailPtr.pointee else { return }
+    sonde_store_release_u64(tailPtr, position)
+  }
+
   /// Overwrite mode: pauses the kernel's writes, passes the newest records (oldest first is not
   /// guaranteed; they come newest first, as the ring holds them), and resumes. Returns how many.
   @discardableResult

@@ -78,6 +78,43 @@ public final class FileDescriptor: @unchecked Sendable, CustomStringConvertible 
     }
   }
 
+  /// Writes all of `segments` in order with writev(2), at most IOV_MAX at a time, retrying short writes:
+  /// memory scattered over many places (records in several rings) goes to the file without being gathered
+  /// into one buffer first. Returns how many bytes reached the file and, if it stopped early, why.
+  public func writeAll(segments: [UnsafeRawBufferPointer], _ what: @autoclosure () -> String = "writev")
+    -> (written: Int, error: SondeError?)
+  {
+    var vectors = segments.filter { !$0.isEmpty }.map {
+      iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
+    }
+    var first = 0
+    var written = 0
+    while first < vectors.count {
+      let count = min(vectors.count - first, 1024)  // IOV_MAX on Linux
+      let fd = rawValue
+      let start = first
+      let (result, code) = vectors.withUnsafeBufferPointer { all in
+        Syscall.retrying { writev(fd, all.baseAddress! + start, Int32(count)) }
+      }
+      if result < 0 { return (written, SondeError.system(what(), errno: code)) }
+      if result == 0 { return (written, SondeError.system(what(), errno: EIO)) }
+      written += result
+      // Skip what was written; a short write leaves the rest of a segment for the next call.
+      var n = result
+      while n > 0 && first < vectors.count {
+        if n >= vectors[first].iov_len {
+          n -= vectors[first].iov_len
+          first += 1
+        } else {
+          vectors[first].iov_base += n
+          vectors[first].iov_len -= n
+          n = 0
+        }
+      }
+    }
+    return (written, nil)
+  }
+
   /// Writes all of `bytes` at `offset` (pwrite(2), the file position untouched).
   public func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: Int64, _ what: @autoclosure () -> String = "pwrite")
     throws(SondeError)

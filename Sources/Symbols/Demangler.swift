@@ -64,4 +64,36 @@ public struct Demangler: Sendable {
 
   /// `demangle(name)` or the name itself.
   public func displayName(_ name: String) -> String { demangle(name) ?? name }
+
+  /// The name as perf report and perf script print it: C++ names without their parameter list and the
+  /// qualifiers after it (perf demangles with libiberty's DMGL_NO_OPTS unless -v); other schemes as
+  /// `displayName` (perf prints Swift and Rust v0 names mangled; Sonde demangles them).
+  public func perfName(_ name: String) -> String {
+    guard ManglingScheme.of(name) == .itanium, let full = demangle(name) else { return displayName(name) }
+    return Self.withoutParameters(full)
+  }
+
+  /// `ns::f<int>(char const*) const` → `ns::f<int>`: the trailing parameter list and cv/ref qualifiers go;
+  /// a name without one is returned as it is.
+  static func withoutParameters(_ text: String) -> String {
+    var chars = Array(text)
+    for suffix in [" const", " volatile", " &&", " &"] {
+      let s = Array(suffix)
+      while chars.count > s.count && Array(chars[(chars.count - s.count)...]) == s { chars.removeLast(s.count) }
+    }
+    guard chars.last == ")" else { return text }
+    var depth = 0
+    var i = chars.count - 1
+    while i >= 0 {
+      if chars[i] == ")" {
+        depth += 1
+      } else if chars[i] == "(" {
+        depth -= 1
+        if depth == 0 { break }
+      }
+      i -= 1
+    }
+    guard i > 0 else { return text }
+    return String(chars[..<i])
+  }
 }

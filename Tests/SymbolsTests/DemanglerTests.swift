@@ -255,3 +255,18 @@ import SondeSystem
     return "_RIC\(text.count)_" + text + "KB" + base62(last) + "E"
   }
 }
+
+/// Names in perf-compatible output (report, script) follow perf's demangling style.
+struct PerfStyleNameTests {
+  @Test func cxxNamesLoseTheirParameterListsAsPerfPrintsThem() {
+    let d = Demangler()
+    // Oracle: perf script prints this libswiftCore symbol as `swift::initializeDynamicReplacementLookup`.
+    #expect(
+      d.perfName("_ZN5swift34initializeDynamicReplacementLookupEv") == "swift::initializeDynamicReplacementLookup")
+    #expect(
+      d.displayName("_ZN5swift34initializeDynamicReplacementLookupEv") == "swift::initializeDynamicReplacementLookup()")
+    // A const member function of a template: the template arguments stay, `(…) const` goes.
+    #expect(d.perfName("_ZNK3FooIiE3barEPKc") == "Foo<int>::bar")
+    #expect(d.perfName("plain_c_function") == "plain_c_function")
+  }
+}

@@ -23,6 +23,10 @@ public final class PerfDataWriter {
   private var dataOffset: UInt64 = 0
   /// Records appended so far.
   public private(set) var recordCount = 0
+  /// Where the data size in the header on disk ends (file mode).
+  private var headerCovers: UInt64 = 0
+  /// Bytes of records appended so far (the data section).
+  public var bytesWritten: UInt64 { position >= dataOffset ? position - dataOffset : 0 }
   /// Pipe mode: a stream (header, HEADER_ATTR and HEADER_FEATURE records, then data) with no seeking.
   public let isPipe: Bool
 
@@ -159,6 +163,57 @@ public final class PerfDataWriter {
     if buffer.bytes.count >= 1 << 20 { try flush() }
   }
 
+  /// Writes `records` records lying in `segments` (in order, e.g. in rings) straight to the file with one
+  /// gathering write, after whatever the writer holds: the memory must stay valid only for the call. If the
+  /// write stops early (a full disk), the header is made to cover the whole records that reached the file.
+  public func write(segments: [UnsafeRawBufferPointer], records: Int) throws(SondeError) {
+    if !buffer.bytes.isEmpty { try flush(updatingHeader: false) }
+    let (written, error) = output.descriptor.writeAll(segments: segments, "writev(\(path))")
+    guard let error else {
+      for segment in segments { position += UInt64(segment.count) }
+      recordCount += records
+      return
+    }
+    let (whole, count) = Self.wholeRecords(in: segments, upTo: written)
+    position += UInt64(whole)
+    recordCount += count
+    if !isPipe && position > dataOffset {
+      try? writeHeader(dataSize: position - dataOffset, featureBits: [0, 0, 0, 0])
+      headerCovers = position
+    }
+    throw Self.explained(error)
+  }
+
+  /// How many bytes, and records, of the records laid end to end in `segments` lie wholly in the first
+  /// `limit` bytes. A record's 8-byte header never straddles two segments (ring records are 8-aligned).
+  static func wholeRecords(in segments: [UnsafeRawBufferPointer], upTo limit: Int) -> (bytes: Int, records: Int) {
+    var offset = 0
+    var records = 0
+    var segment = 0
+    var segmentStart = 0
+    while offset + 8 <= limit {
+      while segment < segments.count && offset >= segmentStart + segments[segment].count {
+        segmentStart += segments[segment].count
+        segment += 1
+      }
+      guard segment < segments.count, offset - segmentStart + 8 <= segments[segment].count else { break }
+      let size = Int(segments[segment].loadUnaligned(fromByteOffset: offset - segmentStart + 6, as: UInt16.self))
+      guard size >= 8, offset + size <= limit else { break }
+      offset += size
+      records += 1
+    }
+    return (offset, records)
+  }
+
+  /// Appends one record given in two parts (as it lies in a ring that wrapped around its end).
+  public func append(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) throws(SondeError) {
+    buffer.bytes.append(contentsOf: first)
+    if !second.isEmpty { buffer.bytes.append(contentsOf: second) }
+    position += UInt64(first.count + second.count)
+    recordCount += 1
+    if buffer.bytes.count >= 1 << 20 { try flush() }
+  }
+
   public func append(_ record: [UInt8]) throws(SondeError) {
     buffer.append(record)
     position += UInt64(record.count)
@@ -169,7 +224,7 @@ public final class PerfDataWriter {
   /// Puts every appended record on disk and, in file mode, makes the header's data size cover them: what a
   /// SIGKILL after this call leaves is a valid file with all of them.
   public func sync() throws(SondeError) {
-    if !buffer.bytes.isEmpty { try flush() }
+    if !buffer.bytes.isEmpty || headerCovers != position { try flush() }
   }
 
   /// Writes the feature sections and the header, and closes the file.
@@ -202,21 +257,27 @@ public final class PerfDataWriter {
     output.close()
   }
 
+  /// A write failure, with what a full disk means for the file.
+  private static func explained(_ error: SondeError) -> SondeError {
+    var failure = error
+    if error.errno == ENOSPC {
+      failure.reason = "no space left on the device; the file keeps the records written before this point"
+    }
+    return failure
+  }
+
   /// Writes the buffer out; in file mode the header's data size then covers every record on disk (the
   /// feature table `finish` writes after the data is not a record, so it passes `updatingHeader: false`).
   private func flush(updatingHeader: Bool = true) throws(SondeError) {
     do throws(SondeError) {
       try output.descriptor.writeAll(buffer.bytes, "write(\(path))")
     } catch {
-      var failure = error
-      if error.errno == ENOSPC {
-        failure.reason = "no space left on the device; the file keeps the records written before this point"
-      }
-      throw failure
+      throw Self.explained(error)
     }
     buffer.bytes.removeAll(keepingCapacity: true)
     if !isPipe && updatingHeader {
       if position > dataOffset { try writeHeader(dataSize: position - dataOffset, featureBits: [0, 0, 0, 0]) }
+      headerCovers = position
     }
   }
 }

@@ -298,13 +298,21 @@ public struct PerfRecord: Sendable, Hashable {
 /// Chooses the layout for each record of a session with one or more events, by event id, as perf does:
 /// IDENTIFIER/ID at a fixed position in samples, at a fixed distance from the end in side-band records.
 public struct RecordDecoder: Sendable {
-  public var layouts: [UInt64: SampleLayout]
+  public var layouts: [UInt64: SampleLayout] { didSet { uniform = Self.uniform(layouts, defaultLayout) } }
   /// Used when there is one event or the id is unknown. All events must agree on the id position.
-  public var defaultLayout: SampleLayout
+  public var defaultLayout: SampleLayout { didSet { uniform = Self.uniform(layouts, defaultLayout) } }
+  /// The one layout every id has, when they all agree (one event on many CPUs): no lookup per record then.
+  private var uniform: SampleLayout?
 
   public init(defaultLayout: SampleLayout, layouts: [UInt64: SampleLayout] = [:]) {
     self.defaultLayout = defaultLayout
     self.layouts = layouts
+    uniform = Self.uniform(layouts, defaultLayout)
+  }
+
+  private static func uniform(_ layouts: [UInt64: SampleLayout], _ fallback: SampleLayout) -> SampleLayout? {
+    guard let first = layouts.first?.value else { return fallback }
+    return layouts.values.allSatisfy { $0 == first } ? first : nil
   }
 
   /// The event id a raw record names (0 if it names none).
@@ -322,7 +330,7 @@ public struct RecordDecoder: Sendable {
 
   /// The layout for a raw record.
   public func layout(for bytes: UnsafeRawBufferPointer) -> SampleLayout {
-    if layouts.count <= 1 { return layouts.first?.value ?? defaultLayout }
+    if let uniform { return uniform }
     return layouts[eventID(of: bytes)] ?? defaultLayout
   }
 

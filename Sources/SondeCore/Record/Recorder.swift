@@ -44,6 +44,11 @@ public final class Recorder {
     try session.write(synthesized)
 
     let poller = try RingPoller(rings: set.rings, stop: stop)
+    // The command's exit ends the wait at once (a pidfd); without one (kernels before 5.3) the round timer
+    // notices it.
+    let exitWatch = targets.launcher.flatMap { Syscall.pidfd($0.pid) }
+    defer { exitWatch?.close() }
+    if let exitWatch { try poller.wake(on: exitWatch, label: "pidfd of the command") }
     if case .command = options.target {
       // The events enable themselves when the command execs (enable_on_exec).
       try targets.launcher?.release()
@@ -55,7 +60,13 @@ public final class Recorder {
     let samplingStart = monotonicSeconds()
     var durationElapsed = false
     while true {
-      _ = try poller.wait(timeoutMilliseconds: 100)
+      // Rings wake the loop when they fill past their watermark; the timer bounds how long records wait in
+      // a ring (what a SIGKILL of Sonde would lose) and how late --duration ends.
+      var timeout = Self.roundMilliseconds
+      if let d = options.duration {
+        timeout = min(timeout, Int32(max(0, (d - (monotonicSeconds() - samplingStart)) * 1000).rounded(.up)))
+      }
+      _ = try poller.wait(timeoutMilliseconds: timeout)
       try session.round(set.rings)
       if poller.isStopped { break }
       if let d = options.duration, monotonicSeconds() - samplingStart >= d {
@@ -66,7 +77,7 @@ public final class Recorder {
       if targets.launcher == nil && options.target != .systemWide && poller.allHungUp { break }
     }
     set.disable()
-    session.finalDrain(set.rings)
+    try session.finalDrain(set.rings)
     if let launcher = targets.launcher {
       let interrupted = poller.isStopped
       if try launcher.poll() == nil {
@@ -82,6 +93,9 @@ public final class Recorder {
     stats.durationSeconds = monotonicSeconds() - startTime
     return stats
   }
+
+  /// The longest a round waits: records reach the file at least this often.
+  static let roundMilliseconds: Int32 = 1000
 
   /// `-o -`, a FIFO or a character device gets perf's pipe format, written through; a regular file is kept as
   /// FILE.old, as perf does, before a new one is written.

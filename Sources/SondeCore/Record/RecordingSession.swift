@@ -1,35 +1,32 @@
 import PerfEvents
 import SondeSystem
 
-/// The file side of a recording: rounds of records drained from the rings, merged across CPUs in time order
-/// (each round followed by FINISHED_ROUND, as perf writes them), written and synced as they go, with the
-/// counts of what was captured and lost, and the build-ids of the binaries that samples hit.
+/// The file side of a recording: rounds of records moved from the rings to the file (each round followed by
+/// FINISHED_ROUND, as perf writes them), the header kept current as they go, with the counts of what was
+/// captured and lost, and the build-ids of the binaries that samples hit.
 struct RecordingSession {
   let writer: PerfDataWriter
   let decoder: RecordDecoder
   /// Flight recorder: the sample rings are backward and read once, at the end.
   let overwrite: Bool
+  /// Forward rings: records go from ring memory to the file, round by round.
+  var merge = RingMerge()
+  /// Records that are not in a forward ring (backward snapshots, flight-recorder side-band) meet here.
   var sorter = RecordSorter()
-  var buildIDs: BuildIDCollector
-  var bytesWritten: UInt64 = 0
   var stats: RecordResult
+  private var lastHeaderUpdate = 0.0
 
   init(writer: PerfDataWriter, decoder: RecordDecoder, overwrite: Bool) {
     self.writer = writer
     self.decoder = decoder
     self.overwrite = overwrite
-    buildIDs = BuildIDCollector(decoder: decoder)
     stats = RecordResult(
       output: writer.path, samples: 0, lost: 0, lostSamples: 0, throttles: 0, records: 0, bytesWritten: 0,
       durationSeconds: 0, commandExitCode: nil, rings: 0)
   }
 
   mutating func write(_ records: [[UInt8]]) throws(SondeError) {
-    for r in records {
-      try writer.append(r)
-      buildIDs.observe(r)
-      bytesWritten += UInt64(r.count)
-    }
+    for r in records { try writer.append(r) }
   }
 
   private mutating func take(_ ring: SampleRing) {
@@ -39,45 +36,50 @@ struct RecordingSession {
     }
   }
 
-  /// One round: drain every ring (so the next round's horizon is safe for all CPUs), write what is ready,
-  /// and put it on disk, header included: a SIGKILL loses at most the current round. In flight-recorder
+  /// One round: every ring's records to the file, then FINISHED_ROUND. The header's data size follows at
+  /// most every 100 ms (one pwrite, not one per round: busy rings wake the loop hundreds of times a second),
+  /// so a SIGKILL leaves a readable file missing at most that much of what was written. In flight-recorder
   /// mode only the forward side-band rings are read as we go.
   mutating func round(_ rings: [SampleRing]) throws(SondeError) {
     guard !overwrite else {
       for ring in rings where !ring.overwrite { take(ring) }
       return
     }
-    for ring in rings { take(ring) }
-    let ready = sorter.finishRound()
-    if !ready.isEmpty {
-      try write(ready + [RecordSorter.finishedRoundRecord])
-      try writer.sync()
+    if try merge.write(rings, to: writer, stats: &stats) > 0 {
+      let now = monotonicSeconds()
+      if now - lastHeaderUpdate >= 0.1 {
+        try writer.sync()
+        lastHeaderUpdate = now
+      }
     }
   }
 
   /// After the events are disabled: what the rings still hold (for backward rings, the newest records the
   /// kernel did not overwrite).
-  mutating func finalDrain(_ rings: [SampleRing]) {
+  mutating func finalDrain(_ rings: [SampleRing]) throws(SondeError) {
+    guard overwrite else {
+      _ = try merge.write(rings, to: writer, stats: &stats)
+      return
+    }
     for ring in rings {
-      if overwrite {
-        _ = try? ring.snapshot { bytes in
-          sorter.add(time: decoder.time(of: bytes), bytes: [UInt8](bytes))
-          Recorder.count(bytes, into: &stats)
-        }
-      } else {
-        take(ring)
+      _ = try? ring.snapshot { bytes in
+        sorter.add(time: decoder.time(of: bytes), bytes: [UInt8](bytes))
+        Recorder.count(bytes, into: &stats)
       }
     }
+    for ring in rings where !ring.overwrite { take(ring) }
   }
 
   /// Writes the rest in time order, the features (build-ids of the binaries hit) and the final header.
   mutating func finish(features: PerfDataFeatures) throws(SondeError) -> RecordResult {
     try write(sorter.finishAll())
+    try writer.sync()
     var features = features
-    features.buildIDs = buildIDs.entries()
+    // Like perf, build-ids are found after recording, from the file: the ring loop stays a copy.
+    if !writer.isPipe { features.buildIDs = BuildIDCollector.entries(ofFile: writer.path) }
     try writer.finish(features: features)
     stats.records = writer.recordCount
-    stats.bytesWritten = bytesWritten
+    stats.bytesWritten = writer.bytesWritten
     return stats
   }
 }

@@ -72,7 +72,7 @@ public final class FileSymbolResolver {
     }
     let adjust: UInt64 = isReturnAddress ? 1 : 0
     return ResolvedFrame(
-      name: demangler.displayName(symbol.name), module: module, isKernel: false,
+      name: demangler.perfName(symbol.name), module: module, isKernel: false,
       symbolOffset: (vaddr &- symbol.address) &+ adjust, path: mapping.path, moduleAddress: vaddr &+ adjust)
   }
 
