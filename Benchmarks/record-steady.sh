@@ -23,6 +23,9 @@ cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {pri
 measure() {
   local tool=$1 out=$2
   shift 2
+  # Start each run with no writeback of an earlier run's file in flight: it would load this one's writes.
+  sync
+  sleep 1
   "$@" >/dev/null 2>"$out.log" &
   local pid=$!
   sleep 2
@@ -59,6 +62,7 @@ for round in $(seq "$rounds"); do
         measure sonde "$file" "$bin/sonde" record -F "$freq" $graph -a -o "$file" -- sleep "$seconds" >>"$dir/cpu.sonde.$key"
       fi
       echo "$(samples_of "$file") $(lost_of "$file") $(stat -c %s "$file")" >>"$dir/stats.$tool.$key"
+      rm -f "$file"
     done
     rm -f "$dir"/*."$key"."$round".data
   done

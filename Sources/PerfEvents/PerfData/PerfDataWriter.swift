@@ -10,8 +10,9 @@ import SondeSystem
 /// written first and kept valid as the data grows: every `sync()` (and every buffer flush) rewrites its
 /// data size to cover exactly the records on disk, so a recorder killed with SIGKILL, or stopped by a full
 /// disk, leaves a file perf and Sonde read up to its last flush. `finish` adds the features and their bits.
-/// Records must be appended in time order (perf's ordered-events logic relies on it); `RecordSorter`
-/// merges per-CPU streams.
+/// Records must follow perf's FINISHED_ROUND protocol (readers sort by it): per-CPU runs in time order, a
+/// round marker after each pass over the rings, as SondeCore's `RingMerge` writes them; `RecordSorter`
+/// merges records that are not in a ring.
 public final class PerfDataWriter {
   public let path: String
   private let output: OutputFile

@@ -9,7 +9,8 @@ import SondeSystem
 
 /// The engine behind `sonde record`: opens sampling events on the target, maps one ring per CPU
 /// (other fds on that CPU redirected into it with SET_OUTPUT), drains the rings as epoll reports data,
-/// and writes a time-ordered perf.data file. It never prints; it returns a `RecordResult`.
+/// and writes a perf.data file as perf does (rounds of ring data, FINISHED_ROUND between them). It never
+/// prints; it returns a `RecordResult`.
 public final class Recorder {
   public let options: RecordOptions
 

@@ -70,7 +70,7 @@ struct RecordingSession {
     for ring in rings where !ring.overwrite { take(ring) }
   }
 
-  /// Writes the rest in time order, the features (build-ids of the binaries hit) and the final header.
+  /// Writes what is left, the features (build-ids of the binaries hit) and the final header.
   mutating func finish(features: PerfDataFeatures) throws(SondeError) -> RecordResult {
     try write(sorter.finishAll())
     try writer.sync()
