@@ -10,7 +10,8 @@ public final class RingPoller: @unchecked Sendable {
   public private(set) var hungUp: Set<Int> = []
   /// Whether a descriptor given to `wake(on:)` became readable (a pidfd: the process exited).
   public private(set) var woken = false
-  private static let wakeToken = UInt64.max
+  /// Distinct from ring indices and from `EventWaiter`'s own stop token (UInt64.max).
+  private static let wakeToken = UInt64.max - 1
 
   public init(rings: [SampleRing], stop: StopToken? = nil) throws(SondeError) {
     self.rings = rings

@@ -74,7 +74,8 @@ public final class Recorder {
         durationElapsed = true
         break
       }
-      if let launcher = targets.launcher, try launcher.poll() != nil { break }
+      // With a pidfd the command's exit wakes the poller; only then (or without one) is it reaped.
+      if let launcher = targets.launcher, exitWatch == nil || poller.woken, try launcher.poll() != nil { break }
       if targets.launcher == nil && options.target != .systemWide && poller.allHungUp { break }
     }
     set.disable()
