@@ -51,9 +51,6 @@ public struct IntegerMap: Sendable {
     }
   }
 
-  /// Bytes held, for memory bounds.
-  public var storageBytes: Int { keys.count * 8 + slots.count * 4 }
-
   @inlinable @inline(__always)
   static func mix(_ x: UInt64) -> UInt64 {
     var h = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -69,20 +69,6 @@ public struct SequenceTable<Element: FixedWidthInteger & Sendable>: Sendable {
     sequence.withUnsafeBufferPointer { intern($0) }
   }
 
-  /// The id of `sequence` if it is in the table.
-  @inlinable
-  public func find(_ sequence: UnsafeBufferPointer<Element>) -> Int? {
-    let hash = Self.hash(sequence, seed: seed)
-    let mask = slots.count - 1
-    var slot = Int(truncatingIfNeeded: hash) & mask
-    while slots[slot] != 0 {
-      let id = Int(slots[slot]) - 1
-      if hashes[id] == hash && equals(id, sequence) { return id }
-      slot = (slot + 1) & mask
-    }
-    return nil
-  }
-
   /// Bytes the table holds (elements, ends, hashes and slots), for memory bounds.
   public var storageBytes: Int {
     flatElements.capacity * MemoryLayout<Element>.stride + sequenceEnds.capacity * 8 + hashes.capacity * 8 + slots.count

@@ -253,7 +253,7 @@ public final class PerfDataFile: @unchecked Sendable {
       if type == RecordType.finishedRound {
         try flush(upTo: newestPreviousRound)
         newestPreviousRound = newestThisRound
-        storage.dropPages(before: queue.map(\.offset).min() ?? offset)
+        storage.dropPages(before: queue.lazy.map(\.offset).min() ?? offset)
         return
       }
       let time = decoder.time(of: record)

@@ -206,15 +206,6 @@ public final class PerfDataWriter {
     return (offset, records)
   }
 
-  /// Appends one record given in two parts (as it lies in a ring that wrapped around its end).
-  public func append(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) throws(SondeError) {
-    buffer.bytes.append(contentsOf: first)
-    if !second.isEmpty { buffer.bytes.append(contentsOf: second) }
-    position += UInt64(first.count + second.count)
-    recordCount += 1
-    if buffer.bytes.count >= 1 << 20 { try flush() }
-  }
-
   public func append(_ record: [UInt8]) throws(SondeError) {
     buffer.append(record)
     position += UInt64(record.count)

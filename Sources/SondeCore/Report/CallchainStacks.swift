@@ -18,9 +18,6 @@ struct CallchainStacks {
 
   init(maxFrames: Int) { self.maxFrames = maxFrames }
 
-  /// Distinct raw chains seen.
-  var rawChainCount: Int { raw.count }
-
   /// The stack id of sample `s` (of a record with `misc`, in process `pid`), adding it to `builder` when new.
   mutating func stack(_ s: SampleView, misc: UInt16, pid: Int32, into builder: inout ProfileBuilder) -> Int {
     let kernelMode = misc & RecordMisc.cpumodeMask == RecordMisc.kernel
