@@ -97,29 +97,24 @@ public final class SampleRing: @unchecked Sendable {
   /// bytes; the buffer is only valid during the call. Returns how many records were read.
   @discardableResult
   public func drain(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows -> Int {
-    guard let base, let headPtr = headPointer, let tailPtr = tailPointer, !overwrite else { return 0 }
-    let head = sonde_load_acquire_u64(headPtr)
-    var tail = tailPtr.pointee
-    let data = UnsafeRawPointer(base + dataOffset)
-    let mask = UInt64(dataSize - 1)
     var count = 0
-    while tail < head {
-      let start = Int(tail & mask)
-      let size = Int(readHeaderSize(data, at: start))
-      if size < 8 || UInt64(size) > head - tail { break }  // malformed: stop rather than spin
-      try withRecord(data, start: start, size: size, body)
-      tail += UInt64(size)
+    let end = try peek { _, bytes in
+      try body(bytes)
       count += 1
     }
-    sonde_store_release_u64(tailPtr, tail)
+    release(upTo: end)
     return count
   }
 
   /// Forward mode: calls `body` with each unread record's ring position and bytes, oldest first, and gives
   /// no space back: a reader that writes only some records now releases the rest later (`release(upTo:)`).
   /// A record that wraps around the end of the data area is passed as a copy, valid only during the call.
-  public func peek(upTo limit: UInt64? = nil, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void) rethrows {
-    guard let base, let headPtr = headPointer, let tailPtr = tailPointer, !overwrite else { return }
+  /// Returns the position after the last record passed.
+  @discardableResult
+  public func peek(upTo limit: UInt64? = nil, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void) rethrows
+    -> UInt64
+  {
+    guard let base, let headPtr = headPointer, let tailPtr = tailPointer, !overwrite else { return 0 }
     let head = limit ?? sonde_load_acquire_u64(headPtr)
     var position = tailPtr.pointee
     let data = UnsafeRawPointer(base + dataOffset)
@@ -131,6 +126,7 @@ public final class SampleRing: @unchecked Sendable {
       try withRecord(data, start: start, size: size) { try body(position, $0) }
       position += UInt64(size)
     }
+    return position
   }
 
   /// Forward mode: the unread bytes, from the tail to the head the kernel published (whole records), as one

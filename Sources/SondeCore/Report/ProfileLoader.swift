@@ -61,10 +61,7 @@ public struct ProfileLoader {
         let stack = stacks.stack(s, misc: misc, pid: thread.pid, into: &builder)
         builder.add(stack: stack, thread: threads.id(thread, in: &builder), weight: max(weight, 1), time: s.head.time)
       case .mapping(let m):
-        builder.addMapping(
-          Profile.Mapping(
-            pid: Int32(bitPattern: m.pid), start: m.address, end: m.address.saturatingAdd(m.length),
-            fileOffset: m.pageOffset, path: m.filename, buildID: m.buildID))
+        builder.addMapping(Profile.Mapping(m))
       case .lost(let n): builder.addLost(n)
       case .lostSamples(let n): builder.addDropped(n)
       }
@@ -104,6 +101,15 @@ public struct ProfileLoader {
   /// The user-space instruction pointer from sampled user registers (DWARF mode: the callchain then
   /// has only kernel frames, and the registers say where user code was when it entered the kernel).
   static func userIP(_ s: Sample, mask: UInt64) -> UInt64? { s.regsUser.instructionPointer(mask: mask) }
+}
+
+extension Profile.Mapping {
+  /// The mapping an MMAP or MMAP2 record describes (its length saturating: it comes from the file).
+  init(_ m: MmapRecord) {
+    self.init(
+      pid: Int32(bitPattern: m.pid), start: m.address, end: m.address.saturatingAdd(m.length),
+      fileOffset: m.pageOffset, path: m.filename, buildID: m.buildID)
+  }
 }
 
 /// Profile thread ids by (pid, tid, naming serial), so a sample's thread costs a lookup of three integers

@@ -17,9 +17,7 @@ public struct ReportSession {
 
   public init(file: PerfDataFile, loader: ProfileLoader = ProfileLoader()) throws(SondeError) {
     self.file = file
-    let sameKernel = Self.recordedOnThisKernel(file)
-    let symbolizer = Symbolizer()
-    let prefetch = Self.samplesKernel(file) && sameKernel ? symbolizer.prefetchKernelSymbols() : nil
+    let (symbolizer, sameKernel, prefetch) = Self.symbolizer(for: file)
     defer { prefetch?.stop() }
     (profile, summary) = try loader.load(file)
     let resolver = FileSymbolResolver(profile: profile, sameKernel: sameKernel, symbolizer: symbolizer)
@@ -28,9 +26,13 @@ public struct ReportSession {
     }
   }
 
-  /// Whether any event of the file samples kernel code (so its stacks will want kallsyms).
-  public static func samplesKernel(_ file: PerfDataFile) -> Bool {
-    file.events.isEmpty || file.events.contains { $0.attributes.exclude_kernel == 0 }
+  /// A symbolizer for `file`, whether it was recorded on this kernel, and — when its events sample kernel
+  /// code there — the thread already loading kallsyms while the caller reads the file (stop it when done).
+  static func symbolizer(for file: PerfDataFile) -> (Symbolizer, sameKernel: Bool, prefetch: BlockingThread?) {
+    let sameKernel = recordedOnThisKernel(file)
+    let symbolizer = Symbolizer()
+    let samplesKernel = file.events.isEmpty || file.events.contains { $0.attributes.exclude_kernel == 0 }
+    return (symbolizer, sameKernel, samplesKernel && sameKernel ? symbolizer.prefetchKernelSymbols() : nil)
   }
 
   /// Whether the file's os release matches the running kernel (true when the file does not say).

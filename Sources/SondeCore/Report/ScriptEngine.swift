@@ -17,18 +17,13 @@ public enum ScriptEngine {
   @discardableResult
   public static func run(path: String, emit: ([UInt8]) -> Void) throws(SondeError) -> Int {
     let file = try PerfDataFile(path: path)
-    let sameKernel = ReportSession.recordedOnThisKernel(file)
-    let symbolizer = Symbolizer()
-    let prefetch = ReportSession.samplesKernel(file) && sameKernel ? symbolizer.prefetchKernelSymbols() : nil
+    let (symbolizer, sameKernel, prefetch) = ReportSession.symbolizer(for: file)
     defer { prefetch?.stop() }
     var mappings: [Profile.Mapping] = []
     var first = RecordWalker(file: file)
     _ = try first.walk { item in
       guard case .mapping(let m) = item else { return }
-      mappings.append(
-        Profile.Mapping(
-          pid: Int32(bitPattern: m.pid), start: m.address, end: m.address.saturatingAdd(m.length),
-          fileOffset: m.pageOffset, path: m.filename, buildID: m.buildID))
+      mappings.append(Profile.Mapping(m))
     }
     let resolver = FileSymbolResolver(mappings: mappings, sameKernel: sameKernel, symbolizer: symbolizer)
     let names = RecordWalker.eventNames(file)
