@@ -11,7 +11,7 @@ import SondeSystem
 /// data size to cover exactly the records on disk, so a recorder killed with SIGKILL, or stopped by a full
 /// disk, leaves a file perf and Sonde read up to its last flush. `finish` adds the features and their bits.
 /// Records must follow perf's FINISHED_ROUND protocol (readers sort by it): per-CPU runs in time order, a
-/// round marker after each pass over the rings, as SondeCore's `RingMerge` writes them; `RecordSorter`
+/// round marker after each pass over the rings, as SondeCore's `RingWriter` writes them; `RecordSorter`
 /// merges records that are not in a ring.
 public final class PerfDataWriter {
   public let path: String

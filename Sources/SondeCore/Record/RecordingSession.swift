@@ -10,7 +10,7 @@ struct RecordingSession {
   /// Flight recorder: the sample rings are backward and read once, at the end.
   let overwrite: Bool
   /// Forward rings: records go from ring memory to the file, round by round.
-  var merge = RingMerge()
+  var ringWriter = RingWriter()
   /// Records that are not in a forward ring (backward snapshots, flight-recorder side-band) meet here.
   var sorter = RecordSorter()
   var stats: RecordResult
@@ -45,7 +45,7 @@ struct RecordingSession {
       for ring in rings where !ring.overwrite { take(ring) }
       return
     }
-    if try merge.write(rings, to: writer, stats: &stats) > 0 {
+    if try ringWriter.write(rings, to: writer, stats: &stats) > 0 {
       let now = monotonicSeconds()
       if now - lastHeaderUpdate >= 0.1 {
         try writer.sync()
@@ -58,7 +58,7 @@ struct RecordingSession {
   /// kernel did not overwrite).
   mutating func finalDrain(_ rings: [SampleRing]) throws(SondeError) {
     guard overwrite else {
-      _ = try merge.write(rings, to: writer, stats: &stats)
+      _ = try ringWriter.write(rings, to: writer, stats: &stats)
       return
     }
     for ring in rings {

@@ -6,7 +6,7 @@ import SondeSystem
 /// losses). Each round ends with FINISHED_ROUND, so the file follows perf's ordering protocol: records are
 /// in time order within each ring's run, and no record after a round marker is older than the newest
 /// record two markers back — what perf's and Sonde's readers rely on to sort as they read.
-struct RingMerge {
+struct RingWriter {
   private var segments: [UnsafeRawBufferPointer] = []
   private var heads: [UInt64] = []
 
@@ -37,7 +37,7 @@ struct RingMerge {
   }
 }
 
-extension RingMerge {
+extension RingWriter {
   /// The 8-byte FINISHED_ROUND record, in memory that lives as long as the process.
   static let finishedRound: StaticBytes = StaticBytes(RecordSorter.finishedRoundRecord)
 }
