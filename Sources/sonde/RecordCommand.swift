@@ -45,8 +45,8 @@ struct RecordCommand: ParsableCommand {
   var duration: Double?
   @Option(
     name: [.customShort("m"), .customLong("mmap-pages")], parsing: .unconditional,
-    help: "Data pages per ring (power of two).")
-  var mmapPages = 128
+    help: "Data pages per ring (power of two; default 2 MiB per CPU, 32 MiB in all, at least 128 pages).")
+  var mmapPages: Int?
   @Flag(help: "Flight recorder: keep only the newest samples in overwrite rings, write them at the end.")
   var overwrite = false
   @Argument(parsing: .captureForPassthrough, help: "The command to run (after --).")
@@ -61,7 +61,7 @@ struct RecordCommand: ParsableCommand {
     if let duration, !(duration > 0 && duration <= Self.maximumDuration) {
       throw ValidationError("--duration must be a number of seconds above 0 and at most \(Int(Self.maximumDuration))")
     }
-    guard mmapPages > 0, mmapPages.nonzeroBitCount == 1, mmapPages <= 1 << 20 else {
+    if let mmapPages, !(mmapPages > 0 && mmapPages.nonzeroBitCount == 1 && mmapPages <= 1 << 20) {
       throw ValidationError("-m must be a power of two from 1 to 1048576 pages")
     }
     if output.isEmpty { throw ValidationError("-o needs a file name ('-' for standard output)") }

@@ -15,6 +15,17 @@ struct RecorderTests {
 
   static func temp(_ name: String) -> String { NSTemporaryDirectory() + "sonde-rec-\(name)-\(getpid()).data" }
 
+  /// Without -m, rings are 2 MiB per CPU within a 32 MiB set, never below perf's 512 KiB, and a power of two.
+  @Test func defaultRingsAreSizedByCPUCount() {
+    #expect(RecordRings.defaultDataPages(cpus: 2, pageSize: 4096) == 512)
+    #expect(RecordRings.defaultDataPages(cpus: 16, pageSize: 4096) == 512)
+    #expect(RecordRings.defaultDataPages(cpus: 24, pageSize: 4096) == 256)
+    #expect(RecordRings.defaultDataPages(cpus: 64, pageSize: 4096) == 128)
+    #expect(RecordRings.defaultDataPages(cpus: 4096, pageSize: 4096) == 128)
+    #expect(RecordRings.defaultDataPages(cpus: 2, pageSize: 65536) == 32)
+    #expect(RecordRings.defaultDataPages(cpus: 1024, pageSize: 65536) == 8)
+  }
+
   @Test func aCommandIsRecordedFromExecWithTimeOrderedAttributableRecords() throws {
     var options = RecordOptions()
     options.target = .command([Self.binPath + "/sonde-demo", "selfshares", "300"])

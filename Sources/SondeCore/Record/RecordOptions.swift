@@ -28,8 +28,8 @@ public struct RecordOptions: Sendable {
   public var output: String = "perf.data"
   /// Stop after this many seconds (--duration).
   public var duration: Double?
-  /// Data pages per ring (-m), a power of two.
-  public var dataPages: Int = 128
+  /// Data pages per ring (-m), a power of two; nil lets the recorder size the rings (`RecordRings.defaultDataPages`).
+  public var dataPages: Int?
   /// Wake the reader after this many bytes (0: the kernel's default of half the ring).
   public var wakeupWatermark: UInt32 = 0
   /// Flight recorder: backward (overwrite) rings that keep only the newest data, read once at the end.

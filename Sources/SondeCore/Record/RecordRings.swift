@@ -2,6 +2,10 @@ import CSonde
 import PerfEvents
 import SondeSystem
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The recording's kernel side: one event fd per (event, task, CPU), one ring per CPU and direction (the
 /// other fds on that CPU redirected into it with SET_OUTPUT), their ids, and the decoder for what the rings
 /// carry. Everything here is owned and closed with this value.
@@ -46,8 +50,11 @@ struct RecordRings {
           } else {
             ringOwner[key] = fd
             // Side-band rings stay small: mmap/comm/task records are rare.
-            let pages = key.backward || !options.overwrite ? options.dataPages : 16
-            rings.append(try SampleRing(event: fd, dataPages: pages, overwrite: key.backward))
+            if key.backward || !options.overwrite {
+              rings.append(try Self.dataRing(fd, pages: options.dataPages, cpus: cpus.count, backward: key.backward))
+            } else {
+              rings.append(try SampleRing(event: fd, dataPages: 16))
+            }
           }
           opened.append(Opened(event: index, fd: fd))
           if fd.fellBackToUserSpace && !userSpaceOnly.contains(spec.name) { userSpaceOnly.append(spec.name) }
@@ -65,6 +72,31 @@ struct RecordRings {
       defaultLayout: SampleLayout(attrs[0]),
       layouts: Dictionary(
         uniqueKeysWithValues: zip(attrs.indices, ids).flatMap { i, list in list.map { ($0, SampleLayout(attrs[i])) } }))
+  }
+
+  /// Per-CPU ring size when -m is not given: 2 MiB per CPU up to 16 CPUs, halved as the CPU count doubles so
+  /// the set stays within 32 MiB, never below perf's default of 512 KiB. Bigger rings mean fewer wake-ups and longer
+  /// writes: at 999 Hz with DWARF stacks (≈16 MB/s on 2 CPUs) 2 MiB rings cost the recorder about 40% less
+  /// CPU than 512 KiB ones (BENCHMARKS.md, issue 17). A power of two, as the kernel requires.
+  static func defaultDataPages(cpus: Int, pageSize: Int = Int(sysconf(Int32(_SC_PAGESIZE)))) -> Int {
+    let bytes = max(512 << 10, min(2 << 20, (32 << 20) / max(1, cpus)))
+    let pages = max(1, bytes / max(1, pageSize))
+    return 1 << (Int.bitWidth - 1 - pages.leadingZeroBitCount)
+  }
+
+  /// A data ring of `pages` (-m), or of the default size; without -m, a ring beyond what an unprivileged
+  /// user may lock (perf_event_mlock_kb) falls back to perf's 512 KiB.
+  private static func dataRing(
+    _ fd: PerfEventFD, pages: Int?, cpus: Int, backward: Bool
+  ) throws(SondeError) -> SampleRing {
+    if let pages { return try SampleRing(event: fd, dataPages: pages, overwrite: backward) }
+    let preferred = defaultDataPages(cpus: cpus)
+    let perfDefault = defaultDataPages(cpus: Int.max)
+    do {
+      return try SampleRing(event: fd, dataPages: preferred, overwrite: backward)
+    } catch let e where e.kind == .permissionDenied && preferred > perfDefault {
+      return try SampleRing(event: fd, dataPages: perfDefault, overwrite: backward)
+    }
   }
 
   func enable() throws(SondeError) { for o in opened { try o.fd.enable() } }
