@@ -13,6 +13,7 @@ let package = Package(
     .library(name: "Symbols", targets: ["Symbols"]),
     .library(name: "Profiles", targets: ["Profiles"]),
     .library(name: "BPF", targets: ["BPF"]),
+    .library(name: "SondeBPFEngines", targets: ["SondeBPFEngines"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -38,6 +39,7 @@ let package = Package(
       name: "sonde",
       dependencies: [
         "CSonde", "SondeSystem", "SondeText", "SondeCore", "PerfEvents", "Symbols", "BPF", "SondeBPFPrograms",
+        "SondeBPFEngines", "Profiles",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.
@@ -77,6 +79,14 @@ let package = Package(
     .target(
       name: "BPF",
       dependencies: ["CLibbpf", "CSonde", "SondeSystem", "PerfEvents", "Symbols", "SondeBPFPrograms", "SondeBPFTypes"]),
+    // The eBPF engines (the CPU profiler; later off-CPU and trace): BPF programs that aggregate in the kernel,
+    // drained into the shared Profile model. Only this layer and the CLI link libbpf's engines.
+    .target(
+      name: "SondeBPFEngines",
+      dependencies: [
+        "BPF", "CSonde", "SondeBPFPrograms", "SondeBPFTypes", "SondeSystem", "PerfEvents", "Symbols", "Profiles",
+        "SondeCore",
+      ]),
     // Test helper (not shipped): hosts a counting engine, a recorder and a BPF ring-buffer reader in one
     // process and stops one of them (HostedEnginesTests runs it).
     .executableTarget(

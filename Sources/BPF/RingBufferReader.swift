@@ -73,6 +73,12 @@ public final class RingBufferReader<Event: BitwiseCopyable & Sendable>: @uncheck
     }
   }
 
+  /// libbpf's epoll descriptor for the ring (readable when records were submitted with a wake-up), to wait
+  /// on it beside other descriptors (an `EventWaiter`) and then `drain()`. -1 once closed.
+  public var waitDescriptor: Int32 {
+    access.withLock { ring in ring.pointer.map { ring_buffer__epoll_fd($0) } ?? -1 }
+  }
+
   /// Consumes every record available now, without waiting.
   public func drain() throws(SondeError) -> [Event] {
     try consume { ring_buffer__consume($0) }

@@ -12,6 +12,9 @@ public struct EventTarget: Sendable, Hashable, CustomStringConvertible {
   /// CPU number, or -1 for any CPU the task runs on.
   public var cpu: Int32
 
+  /// `pid` is a cgroup v2 directory's fd (PERF_FLAG_PID_CGROUP): the event counts that cgroup's tasks.
+  public var isCgroup = false
+
   public init(pid: Int32, cpu: Int32) {
     self.pid = pid
     self.cpu = cpu
@@ -21,13 +24,20 @@ public struct EventTarget: Sendable, Hashable, CustomStringConvertible {
   public static func thread(_ tid: Int32) -> EventTarget { EventTarget(pid: tid, cpu: -1) }
   /// Every task on one CPU (system-wide counting needs one fd per CPU).
   public static func cpu(_ cpu: Int32) -> EventTarget { EventTarget(pid: -1, cpu: cpu) }
+  /// The tasks of a cgroup (given by an open fd of its cgroup v2 directory) on one CPU.
+  public static func cgroup(_ directory: Int32, cpu: Int32) -> EventTarget {
+    var target = EventTarget(pid: directory, cpu: cpu)
+    target.isCgroup = true
+    return target
+  }
   /// The calling thread.
   public static var currentThread: EventTarget { EventTarget(pid: 0, cpu: -1) }
 
   public var isSystemWide: Bool { pid == -1 }
 
   public var description: String {
-    switch (pid, cpu) {
+    if isCgroup { return "cgroup on cpu \(cpu)" }
+    return switch (pid, cpu) {
     case (-1, let c): "cpu \(c)"
     case (let p, -1): p == 0 ? "this thread" : "tid \(p)"
     case (let p, let c): "tid \(p) on cpu \(c)"
@@ -69,7 +79,7 @@ public final class PerfEventFD: @unchecked Sendable {
   ) throws(SondeError) -> PerfEventFD {
     var attr = attributes
     if attr.size == 0 { attr.size = SONDE_PERF_ATTR_SIZE }
-    let flags = UInt(PERF_FLAG_FD_CLOEXEC)
+    let flags = UInt(PERF_FLAG_FD_CLOEXEC) | (target.isCgroup ? UInt(PERF_FLAG_PID_CGROUP) : 0)
     let groupFD = group?.rawValue ?? -1
     var (fd, code) = Syscall.perfEventOpen(&attr, pid: target.pid, cpu: target.cpu, group: groupFD, flags: flags)
     if fd < 0 && code == E2BIG && attr.size != 0 && attr.size < SONDE_PERF_ATTR_SIZE {

@@ -130,3 +130,16 @@ func parseIDs(_ text: String, what: String) throws -> [Int32] {
   if ids.isEmpty { throw CLIError(.invalid("parse \(what) list", "empty \(what) list")) }
   return ids
 }
+
+/// Writes a whole output file (folded stacks, a flame graph): a device, FIFO or symlink is written through,
+/// never replaced; a failure is reported under `verb` and exits.
+func writeWholeFile(_ path: String, _ text: String, verb: String) throws {
+  do {
+    let file = try OutputFile(path: path, rotate: false, mode: 0o644)
+    defer { file.close() }
+    try file.descriptor.writeAll(Array(text.utf8), "write(\(path))")
+  } catch {
+    writeError(error.description, verb: verb)
+    throw ExitCode.failure
+  }
+}

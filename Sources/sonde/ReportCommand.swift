@@ -114,7 +114,7 @@ struct ReportCommand: ParsableCommand {
       if folded {
         let text = FoldedExporter.render(session.resolved)
         if let output {
-          try writeWhole(output, text)
+          try writeWholeFile(output, text, verb: "report")
         } else {
           writeStdout(text)
         }
@@ -126,7 +126,7 @@ struct ReportCommand: ParsableCommand {
             "\(session.profile.eventName): \(session.profile.sampleCount) samples, \(session.profile.lost) lost — \(input)"
         )
         svg.unit = "samples"
-        try writeWhole(flamegraph, svg.render(session.resolved))
+        try writeWholeFile(flamegraph, svg.render(session.resolved), verb: "report")
         samplingStatus("sonde report: wrote \(flamegraph) (\(session.profile.sampleCount) samples)")
       }
       return
@@ -152,18 +152,6 @@ struct ReportCommand: ParsableCommand {
     for (i, s) in sessions.enumerated() {
       let report = ReportEngine.report(s.resolved, options: options)
       writeStdout((i > 0 ? "\n" : "") + ReportRenderer.render(report, session: s))
-    }
-  }
-
-  /// Writes a whole output file: a device, FIFO or symlink is written through, never replaced.
-  func writeWhole(_ path: String, _ text: String) throws {
-    do {
-      let file = try OutputFile(path: path, rotate: false, mode: 0o644)
-      defer { file.close() }
-      try file.descriptor.writeAll(Array(text.utf8), "write(\(path))")
-    } catch {
-      writeError(error.description, verb: "report")
-      throw ExitCode.failure
     }
   }
 }

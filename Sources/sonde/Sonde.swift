@@ -16,6 +16,7 @@ struct Sonde: AsyncParsableCommand {
       RecordCommand.self,
       ReportCommand.self,
       ScriptCommand.self,
+      ProfileCommand.self,
       SymbolizeCommand.self,
       FeaturesCommand.self,
     ]

@@ -22,12 +22,14 @@ struct pt_regs {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+  unsigned int flags;
   int pid;
   int tgid;
 } __attribute__((preserve_access_index));
 
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 
 #include <sonde/events.h>
 

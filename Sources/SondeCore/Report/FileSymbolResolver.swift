@@ -32,6 +32,15 @@ public final class FileSymbolResolver {
     for m in mappings where m.pid != -1 { byPid[m.pid, default: []].append(m) }
   }
 
+  /// Adds a mapping seen after the resolver was made (a live profiler captures them as processes appear).
+  public func add(_ mapping: Profile.Mapping) {
+    if mapping.pid != -1 { byPid[mapping.pid, default: []].append(mapping) }
+  }
+
+  /// Loads the binary at `path` now, while the path exists (e.g. under a process's /proc/PID/root, gone
+  /// when it exits); later lookups of that mapping path use the loaded image.
+  public func preload(_ path: String) { _ = image(path) }
+
   /// Resolves one frame; return addresses are looked up one byte earlier so they land in the call.
   public func resolve(pid: Int32, address: UInt64, isKernel: Bool, isReturnAddress: Bool) -> ResolvedFrame {
     let lookup = isReturnAddress ? address &- 1 : address

@@ -1,0 +1,64 @@
+import Profiles
+import SondeCore
+import SondeSystem
+import Symbols
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The executable mappings of every process the profiler has seen, captured while the process is alive
+/// (when the BPF program announces it, again after an exec or a new executable mapping), so its samples
+/// symbolize after it exits. A process in another mount namespace is read through `/proc/PID/root`, and its
+/// binaries are loaded at capture time, while that path still exists.
+final class ProcessMappings {
+  private(set) var mappings: [Profile.Mapping] = []
+  private var known: Set<Profile.Mapping> = []
+  /// Processes whose mappings were read at least once.
+  private(set) var captured: Set<Int32> = []
+  /// The resolver that symbolizes the profile at the end; binaries of other namespaces are preloaded into it.
+  let resolver: FileSymbolResolver
+  private let ownRoot: FileIdentity?
+
+  init(resolver: FileSymbolResolver) {
+    self.resolver = resolver
+    ownRoot = FileIdentity(path: "/proc/self/root")
+  }
+
+  /// Reads `pid`'s executable mappings; new ones are added (an address keeps the newest mapping holding it).
+  /// Returns false when the process is gone or unreadable.
+  @discardableResult
+  func capture(pid: Int32) -> Bool {
+    guard pid > 0, let maps = try? ProcessMaps.read(pid: pid) else { return false }
+    let root = FileIdentity(path: "/proc/\(pid)/root")
+    let prefix = root != nil && root != ownRoot ? "/proc/\(pid)/root" : ""
+    for m in maps.mappings where m.isExecutable {
+      let path: String
+      switch m.kind {
+      case .file: path = prefix + m.path
+      case .vdso: path = "[vdso]"
+      default: continue
+      }
+      let mapping = Profile.Mapping(pid: pid, start: m.start, end: m.end, fileOffset: m.offset, path: path)
+      guard known.insert(mapping).inserted else { continue }
+      mappings.append(mapping)
+      resolver.add(mapping)
+      if !prefix.isEmpty { resolver.preload(path) }
+    }
+    captured.insert(pid)
+    return true
+  }
+}
+
+/// A file's device and inode: tells whether two paths (here two processes' roots) are the same directory.
+struct FileIdentity: Hashable {
+  var device: UInt64
+  var inode: UInt64
+
+  init?(path: String) {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    device = UInt64(info.st_dev)
+    inode = UInt64(info.st_ino)
+  }
+}

@@ -1,0 +1,43 @@
+/// What a profile run counted about itself: what was sampled, and everything that was lost on the way, each
+/// counted where it happened (the BPF program, or the reader). Printed at the end and stored in every output
+/// format's metadata, so a profile never looks more complete than it is.
+public struct ProfileAccounting: Sendable, Hashable {
+  /// Samples the BPF program took of targeted tasks.
+  public var samples: UInt64 = 0
+  /// Stacks lost to a stack-map bucket that held a different stack (bpf_get_stackid -EEXIST).
+  public var stackCollisions: UInt64 = 0
+  /// Stacks that could not be read (bpf_get_stackid -EFAULT and other failures).
+  public var stackErrors: UInt64 = 0
+  /// Samples dropped because the counts map was full.
+  public var mapFullDrops: UInt64 = 0
+  /// Samples dropped because the ringbuf transport's buffer was full (bpf_ringbuf_reserve failed).
+  public var ringbufDrops: UInt64 = 0
+  /// Processes the program could not announce (new-pid ringbuf full); they are announced at a later sample.
+  public var pidEventDrops: UInt64 = 0
+  /// Samples whose stack ids were missing from the stack map when drained (should stay 0).
+  public var missingStacks: UInt64 = 0
+  /// Processes with samples whose mappings could not be read (they exited before user space saw them).
+  public var unsymbolizedProcesses: Int = 0
+  /// Samples of those processes.
+  public var unsymbolizedSamples: UInt64 = 0
+  /// One entry per drain: samples drained and distinct keys they came in.
+  public var drains: [Drain] = []
+
+  public struct Drain: Sendable, Hashable {
+    public var samples: UInt64
+    public var keys: Int
+    /// Samples per distinct key: how much in-kernel aggregation saved over one record per sample.
+    public var aggregationRatio: Double { keys == 0 ? 0 : Double(samples) / Double(keys) }
+  }
+
+  public init() {}
+
+  /// Samples drained over the whole run.
+  public var drainedSamples: UInt64 { drains.reduce(0) { $0 &+ $1.samples } }
+
+  /// Samples over distinct keys across all drains.
+  public var aggregationRatio: Double {
+    let keys = drains.reduce(0) { $0 + $1.keys }
+    return keys == 0 ? 0 : Double(drainedSamples) / Double(keys)
+  }
+}

@@ -1,0 +1,48 @@
+/// What `sonde profile` (and the library's `CPUProfiler`) samples, how often, and how samples reach user
+/// space.
+public struct ProfilerOptions: Sendable {
+  /// Who is profiled.
+  public enum Target: Sendable, Hashable {
+    /// Every task on every online CPU (-a, the default).
+    case systemWide
+    /// These processes and the processes they fork (-p).
+    case processes([Int32])
+    /// Fork this command (argv), profile it and its descendants from exec until it exits.
+    case command([String])
+    /// The tasks of one cgroup v2 directory (--cgroup), filtered by the kernel.
+    case cgroup(String)
+  }
+
+  /// Which stacks each sample takes.
+  public enum Stacks: Sendable, Hashable {
+    case both, userOnly, kernelOnly
+  }
+
+  /// How samples travel from the kernel to the profiler.
+  public enum Transport: String, Sendable, Hashable, CaseIterable {
+    /// Aggregated in the kernel: a stack map and a counts hash, drained with batch lookup-and-delete.
+    case maps
+    /// One record per sample with its whole stacks through a BPF ringbuf (submitted without a wake-up),
+    /// read on the drain timer and aggregated in user space.
+    case ringbuf
+  }
+
+  /// Samples per second per CPU (-F).
+  public var frequency: UInt64 = 99
+  public var target: Target = .systemWide
+  /// Stop after this many seconds (--duration); nil: until the command exits or the stop token fires.
+  public var duration: Double?
+  /// Seconds between drains of the kernel's aggregates (--interval).
+  public var interval: Double = 5
+  public var stacks: Stacks = .both
+  public var transport: Transport = .maps
+  /// Distinct stacks each stack map holds (there are two: one drained while the other fills).
+  public var stackMapEntries: UInt32 = 8192
+  /// Distinct (process, stacks, comm) keys each counts map holds.
+  public var countsMapEntries: UInt32 = 16384
+  /// Bytes of the ringbuf transport's buffer (a power of two): it must hold one interval of samples
+  /// (2 KiB each); 16 MiB holds 5 s of 99 Hz samples on 16 CPUs.
+  public var ringbufBytes: UInt32 = 16 << 20
+
+  public init() {}
+}

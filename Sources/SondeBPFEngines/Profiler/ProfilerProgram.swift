@@ -1,0 +1,214 @@
+import BPF
+import PerfEvents
+import Profiles
+import SondeBPFPrograms
+import SondeBPFTypes
+import SondeSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// profile.bpf.c loaded for one run: the sampling program of the chosen transport on per-CPU cpu-clock
+/// events, the process-tracking programs, and the maps both sides read. The `maps` transport aggregates
+/// (pid, stacks, comm) counts in the kernel and user space drains one half of the maps while the program
+/// fills the other; the `ringbuf` transport sends every sample, whole stacks, through a BPF ringbuf read on
+/// the drain timer.
+///
+/// Owns the loaded object, its links and the perf event fds (through the links); `close()` or deinit
+/// releases them all.
+final class ProfilerProgram {
+  let object: BPFObject
+  let transport: ProfilerOptions.Transport
+  private var links: [BPFLink] = []
+  private let control: BPFMap<UInt32, UInt32>
+  private let counts: [BPFMap<sonde_profile_key, UInt64>]
+  private let stacks: [BPFMap<UInt32, sonde_profile_stack>]
+  private let stats: BPFMap<UInt32, UInt64>
+  let targets: BPFMap<UInt32, UInt8>
+  let newProcesses: RingBufferReader<sonde_profile_pid_event>
+  /// The ringbuf transport's samples (nil with the maps transport).
+  let samples: RingBufferReader<sonde_profile_sample>?
+  /// The half the program writes into.
+  private var active: UInt32 = 0
+
+  /// Loads the program configured for `options`; nothing is attached until `attach`.
+  init(options: ProfilerOptions) throws(SondeError) {
+    transport = options.transport
+    var open = try OpenBPFObject(bytes: BPFProgramBytes.profile, name: "profile")
+    switch options.target {
+    case .processes, .command: try open.setConstant("filter_pids", to: UInt32(1))
+    case .systemWide, .cgroup: break
+    }
+    try open.setConstant("user_stacks", to: UInt32(options.stacks == .kernelOnly ? 0 : 1))
+    try open.setConstant("kernel_stacks", to: UInt32(options.stacks == .userOnly ? 0 : 1))
+    let usesMaps = options.transport == .maps
+    // The transport not used keeps its maps at one entry (the kernel needs at least that).
+    for half in 0..<2 {
+      try open.setMaxEntries(usesMaps ? options.stackMapEntries : 1, forMap: "stacks\(half)")
+      try open.setMaxEntries(usesMaps ? options.countsMapEntries : 1, forMap: "counts\(half)")
+    }
+    if !usesMaps { try open.setMaxEntries(options.ringbufBytes, forMap: "samples") }
+    try open.setAutoload(usesMaps, program: "sonde_profile_cpu")
+    try open.setAutoload(!usesMaps, program: "sonde_profile_ringbuf")
+    object = try open.load()
+    control = try object.map("control")
+    counts = [try object.map("counts0"), try object.map("counts1")]
+    stacks = [try object.map("stacks0"), try object.map("stacks1")]
+    stats = try object.map("profile_stats")
+    targets = try object.map("targets")
+    newProcesses = try RingBufferReader(object: object, map: "new_pids")
+    samples = usesMaps ? nil : try RingBufferReader(object: object, map: "samples")
+  }
+
+  deinit { close() }
+
+  /// Attaches the sampling program to `events` (opened by the caller, one per CPU) and the process-tracking
+  /// programs (forks of targets, execs and executable mmaps re-announce a process).
+  func attach(events: [PerfEventFD], followForks: Bool) throws(SondeError) {
+    let sampler = try object.program(transport == .maps ? "sonde_profile_cpu" : "sonde_profile_ringbuf")
+    for event in events { links.append(try sampler.attachPerfEvent(event)) }
+    if followForks { links.append(try object.program("sonde_profile_fork").attachRawTracepoint("sched_process_fork")) }
+    links.append(try object.program("sonde_profile_exec").attachRawTracepoint("sched_process_exec"))
+    links.append(
+      try object.program("sonde_profile_mmap").attachTracepoint(category: "syscalls", name: "sys_enter_mmap"))
+  }
+
+  /// Detaches every program (and closes the perf events): no sample arrives after this.
+  func detach() {
+    for link in links { link.close() }
+    links.removeAll()
+  }
+
+  func close() {
+    detach()
+    samples?.close()
+    newProcesses.close()
+    object.close()
+  }
+
+  /// One drained aggregate: its process, comm and count, with the frames of its stacks (leaf first).
+  struct Drained {
+    var pid: Int32
+    var comm: String
+    var count: UInt64
+    var kernel: [UInt64]
+    var user: [UInt64]
+  }
+
+  /// Everything that reached user space since the last drain, aggregated by (pid, comm, stacks). With
+  /// `final`, also what is left in the maps' other half (call it after `detach`).
+  func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [Drained] {
+    if let samples { return try Self.aggregate(samples.drain()) }
+    return try drainMaps(both: final, missingStacks: &missingStacks)
+  }
+
+  /// The ringbuf transport's records, aggregated in user space.
+  static func aggregate(_ records: [sonde_profile_sample]) -> [Drained] {
+    struct Key: Hashable {
+      var pid: UInt32
+      var comm: String
+      var kernel: [UInt64]
+      var user: [UInt64]
+    }
+    var index: [Key: Int] = [:]
+    var out: [Drained] = []
+    for r in records {
+      let kernel = frames(r.kernel, bytes: r.kernel_bytes)
+      let user = frames(r.user, bytes: r.user_bytes)
+      let comm = commString(r.comm)
+      let key = Key(pid: r.pid, comm: comm, kernel: kernel, user: user)
+      if let i = index[key] {
+        out[i].count +|= 1
+      } else {
+        index[key] = out.count
+        out.append(Drained(pid: Int32(bitPattern: r.pid), comm: comm, count: 1, kernel: kernel, user: user))
+      }
+    }
+    return out
+  }
+
+  /// The first `bytes` of a frame array (as bpf_get_stack filled it), as addresses.
+  static func frames<T>(_ tuple: T, bytes: UInt32) -> [UInt64] {
+    withUnsafeBytes(of: tuple) { raw in
+      let n = min(Int(bytes), raw.count) / 8
+      return Array(raw.bindMemory(to: UInt64.self).prefix(n))
+    }
+  }
+
+  /// Flips the halves and drains the one the program no longer writes: every count (batch
+  /// lookup-and-delete) and every stack they name, which is then deleted. With `both`, drains the other half
+  /// too (the final drain, after `detach`).
+  private func drainMaps(both: Bool, missingStacks: inout UInt64) throws(SondeError) -> [Drained] {
+    let old = Int(active)
+    active ^= 1
+    try control.update(0, active)
+    // A program that read the old index before the flip is still running on some CPU for at most
+    // microseconds (it runs with preemption off); 2 ms is a wide margin before reading that half.
+    usleep(2000)
+    var drained = try drainHalf(old, missingStacks: &missingStacks)
+    if both { drained += try drainHalf(old ^ 1, missingStacks: &missingStacks) }
+    return drained
+  }
+
+  private func drainHalf(_ half: Int, missingStacks: inout UInt64) throws(SondeError) -> [Drained] {
+    let entries: [(key: sonde_profile_key, value: UInt64)]
+    do {
+      entries = try counts[half].lookupAndDeleteBatch()
+    } catch {
+      // Kernels before 5.6 have no batch operations: read and delete element by element.
+      entries = try counts[half].entries()
+      for entry in entries { _ = try counts[half].delete(entry.key) }
+    }
+    var frames: [Int32: [UInt64]?] = [:]
+    func stack(_ id: Int32) throws(SondeError) -> [UInt64]? {
+      if let known = frames[id] { return known }
+      var ips: [UInt64]? = nil
+      if let value = try stacks[half].lookup(UInt32(bitPattern: id)) {
+        ips = withUnsafeBytes(of: value.ips) { raw in
+          let all = raw.bindMemory(to: UInt64.self)
+          return Array(all.prefix { $0 != 0 })
+        }
+      }
+      frames[id] = ips
+      return ips
+    }
+    var out: [Drained] = []
+    out.reserveCapacity(entries.count)
+    for (key, count) in entries {
+      var kernel: [UInt64] = []
+      var user: [UInt64] = []
+      // A negative id is no stack (not asked) or one the program counted as lost when it sampled.
+      if key.kernel_stack >= 0 {
+        if let s = try stack(key.kernel_stack) { kernel = s } else { missingStacks +|= count }
+      }
+      if key.user_stack >= 0 {
+        if let s = try stack(key.user_stack) { user = s } else { missingStacks +|= count }
+      }
+      out.append(
+        Drained(
+          pid: Int32(bitPattern: key.pid), comm: Self.commString(key.comm), count: count, kernel: kernel,
+          user: user))
+    }
+    // Every stack this half's counts named is read: delete them so the half starts empty next time.
+    for (id, ips) in frames where ips != nil { _ = try? stacks[half].delete(UInt32(bitPattern: id)) }
+    return out
+  }
+
+  /// The program's counters, summed over CPUs.
+  func counters() throws(SondeError) -> [UInt64] {
+    var totals = [UInt64](repeating: 0, count: Int(SONDE_PROFILE_STAT_SLOTS.rawValue))
+    for slot in totals.indices {
+      let perCPU = try stats.lookupPerCPU(UInt32(slot)) ?? []
+      totals[slot] = perCPU.reduce(0) { $0 &+ $1 }
+    }
+    return totals
+  }
+
+  /// A kernel comm (16 bytes, NUL-padded) as a string.
+  static func commString<T>(_ comm: T) -> String {
+    withUnsafeBytes(of: comm) { raw in
+      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import Profiles
+import SondeBPFEngines
+import SondeCore
+import SondeText
+
+/// Text output of `sonde profile`: the top-N functions and the run's accounting.
+enum ProfileSummary {
+  /// The functions with the most samples (self, then with callees), perf report --children style.
+  static func topTable(_ run: ProfileRun, rows: Int) -> String {
+    var options = ReportOptions()
+    options.sortKeys = [.dso, .symbol]
+    options.children = true
+    let report = ReportEngine.report(run.resolved, options: options)
+    var out = "# sonde profile: \(report.samples) samples of cpu-clock over \(fixed(run.durationSeconds, 1)) s\n"
+    out += "#\n#  Children      Self  Shared Object         Symbol\n"
+    let ordered = report.rows.sorted {
+      ($0.selfWeight, $0.childrenWeight) > ($1.selfWeight, $1.childrenWeight)
+    }
+    for row in ordered.prefix(rows) {
+      var line = (fixed(row.childrenPercent, 2) + "%").padded(to: 11, alignRight: true) + "  "
+      line += (fixed(row.selfPercent, 2) + "%").padded(to: 8, alignRight: true) + "  "
+      line += row.dso.padded(to: 20) + "  [\(row.isKernel ? "k" : ".")] " + row.symbol
+      out += line + "\n"
+    }
+    return out
+  }
+
+  /// What was sampled and everything lost, one line each (always printed, so a gap is never silent).
+  static func lines(_ run: ProfileRun) -> [String] {
+    let a = run.accounting
+    var lines = [
+      "\(a.samples) samples taken, \(a.drainedSamples) drained in \(a.drains.count) drains "
+        + "(aggregation \(fixed(a.aggregationRatio, 1)) samples per key)"
+    ]
+    var lost: [String] = []
+    if a.stackCollisions > 0 { lost.append("\(a.stackCollisions) stacks lost to stack-map collisions (-EEXIST)") }
+    if a.stackErrors > 0 { lost.append("\(a.stackErrors) stacks unreadable (-EFAULT)") }
+    if a.mapFullDrops > 0 { lost.append("\(a.mapFullDrops) samples dropped: counts map full (raise --map-size)") }
+    if a.ringbufDrops > 0 { lost.append("\(a.ringbufDrops) samples dropped: ringbuf full (raise --ringbuf-size)") }
+    if a.missingStacks > 0 { lost.append("\(a.missingStacks) samples whose stacks were gone at the drain") }
+    if a.pidEventDrops > 0 { lost.append("\(a.pidEventDrops) process announcements retried (ringbuf full)") }
+    if a.unsymbolizedProcesses > 0 {
+      lost.append(
+        "\(a.unsymbolizedSamples) samples of \(a.unsymbolizedProcesses) processes that exited before their mappings were read"
+      )
+    }
+    lines.append(lost.isEmpty ? "nothing lost" : "lost: " + lost.joined(separator: "; "))
+    return lines
+  }
+}

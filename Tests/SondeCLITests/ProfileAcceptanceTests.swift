@@ -1,0 +1,195 @@
+import Foundation
+import Testing
+import SondeSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Issue 11's acceptance for `sonde profile`, end to end: the built CLI against
+/// `perf record -g` as the oracle on the demo whose leaf functions take known shares (50/30/20), and what
+/// happens at the edges — a missing pid, a command that exits before the drain, a full stack map, Ctrl-C —
+/// with no BPF program of Sonde's left behind.
+@Suite(.serialized)
+struct ProfileAcceptanceTests {
+  /// The demo's three leaf functions, whose own bodies burn CPU 5:3:2.
+  static let leaves = ["self_hot", "self_warm", "self_cool"]
+
+  @Test(arguments: ["maps", "ringbuf"])
+  func leafSharesMatchPerfAndCallerChainsAreWhole(transport: String) throws {
+    let dir = try ToolRunner.tempDirectory("profile-shares")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let folded = try ToolRunner.run([
+      ToolRunner.sonde, "profile", "-F", "999", "--transport", transport, "--folded", "--", ToolRunner.demo,
+      "selfshares", "1500",
+    ])
+    #expect(folded.status == 0, "\(folded.stderr)")
+    let perfFile = dir + "/perf.data"
+    let perfRec = try ToolRunner.run([
+      "perf", "record", "-F", "999", "-g", "-o", perfFile, "--", ToolRunner.demo, "selfshares", "1500",
+    ])
+    #expect(perfRec.status == 0, "\(perfRec.stderr)")
+    let perfReport = try ToolRunner.run([
+      "perf", "report", "-i", perfFile, "--stdio", "--no-children", "--sort", "sym", "-g", "none",
+    ])
+    let perfShares = ToolRunner.shares(perfReport.stdout)
+    let ours = Self.leafShares(folded.stdout)
+    for f in Self.leaves {
+      #expect(
+        abs((ours[f] ?? 0) - (perfShares[f] ?? 0)) <= 3,
+        "\(f): sonde profile \(ours[f] ?? 0)%, perf \(perfShares[f] ?? 0)%")
+    }
+    // Whole chains from main to each leaf, through the caller.
+    for f in Self.leaves {
+      #expect(
+        folded.stdout.contains("main;self_shares;\(f) "), "no main;self_shares;\(f) in:\n\(folded.stdout.prefix(2000))")
+    }
+    // Stacks a sample could not keep are counted, never silent; here (4 stacks, 8192 buckets) none collide.
+    #expect(!folded.stderr.contains("collisions") && !folded.stderr.contains("map full"), "\(folded.stderr)")
+    #expect(try Self.profilePrograms() == 0)
+  }
+
+  /// A command that runs 1.5 s and exits long before the profiler's first drain still symbolizes: its
+  /// mappings were read when the program first saw it.
+  @Test func aProcessThatExitsBeforeTheDrainIsSymbolized() throws {
+    let profiler = try Background([
+      ToolRunner.sonde, "profile", "-a", "-F", "499", "--interval", "5", "--duration", "4", "--folded",
+    ])
+    try profiler.waitForStart()
+    let demo = try ToolRunner.run([ToolRunner.demo, "selfshares", "1500"])
+    #expect(demo.status == 0)
+    let (status, stdout, stderr) = try profiler.finish()
+    #expect(status == 0, "\(stderr)")
+    let lines = stdout.split(separator: "\n").filter { $0.hasPrefix("sonde-demo;") }
+    let symbolized = lines.filter {
+      $0.contains(";self_hot ") || $0.contains(";self_warm ") || $0.contains(";self_cool ")
+    }
+    let samples = { (l: [Substring]) in l.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+    }
+    #expect(samples(symbolized) > 100, "demo lines:\n\(lines.joined(separator: "\n"))")
+    // Nearly all of the demo's samples are in its leaves (calibration and exec are the rest).
+    #expect(Double(samples(symbolized)) >= 0.9 * Double(samples(lines)), "\(lines.joined(separator: "\n"))")
+    #expect(try Self.profilePrograms() == 0)
+  }
+
+  @Test func aMissingPidIsAClearError() throws {
+    let result = try ToolRunner.run([ToolRunner.sonde, "profile", "-p", "999999", "--duration", "1"])
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("no such process 999999"), "\(result.stderr)")
+    #expect(try Self.profilePrograms() == 0)
+  }
+
+  /// One bucket per stack map: most stacks collide. They are counted and printed, and every sample still
+  /// reaches the output (without the lost stack).
+  @Test func aFullStackMapCountsItsCollisions() throws {
+    let result = try ToolRunner.run([
+      ToolRunner.sonde, "profile", "-F", "999", "--stack-map-size", "1", "--folded", "--", ToolRunner.demo,
+      "selfshares", "600",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let collisions = result.stderr.split(separator: "\n").first { $0.contains("stack-map collisions") }
+    let lost = collisions.flatMap { line in line.split(separator: " ").compactMap { Int($0) }.first } ?? 0
+    #expect(lost > 50, "\(result.stderr)")
+    let folded = result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }
+    let taken = Self.samplesTaken(result.stderr)
+    #expect(taken > 0 && folded.reduce(0, +) == taken, "\(result.stderr)")
+    #expect(try Self.profilePrograms() == 0)
+  }
+
+  @Test func ctrlCWritesTheFlameGraph() throws {
+    let dir = try ToolRunner.tempDirectory("profile-sigint")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let svg = dir + "/cpu.svg"
+    let profiler = try Background([ToolRunner.sonde, "profile", "-a", "-F", "199", "--flamegraph", svg])
+    try profiler.waitForStart()
+    _ = try ToolRunner.run([ToolRunner.demo, "spin", "300"])
+    kill(profiler.pid, SIGINT)
+    let (status, _, stderr) = try profiler.finish()
+    #expect(status == 0, "\(stderr)")
+    let text = try String(contentsOfFile: svg, encoding: .utf8)
+    #expect(text.hasPrefix("<?xml") || text.hasPrefix("<svg"))
+    #expect(text.contains("</svg>"))
+    #expect(stderr.contains("samples taken"), "\(stderr)")
+    #expect(try Self.profilePrograms() == 0)
+  }
+
+  // MARK: Helpers
+
+  /// Share of each leaf (last frame) among all folded samples, in percent.
+  static func leafShares(_ folded: String) -> [String: Double] {
+    var counts: [String: Int] = [:]
+    var total = 0
+    for line in folded.split(separator: "\n") {
+      guard let space = line.lastIndex(of: " "), let n = Int(line[line.index(after: space)...]) else { continue }
+      let leaf = line[..<space].split(separator: ";").last.map(String.init) ?? ""
+      counts[leaf, default: 0] += n
+      total += n
+    }
+    return counts.mapValues { 100 * Double($0) / Double(max(total, 1)) }
+  }
+
+  /// "N samples taken" from the accounting line.
+  static func samplesTaken(_ stderr: String) -> Int {
+    guard let line = stderr.split(separator: "\n").first(where: { $0.contains("samples taken") }) else { return -1 }
+    return line.split(separator: " ").compactMap { Int($0) }.first ?? -1
+  }
+
+  /// Sonde profiler programs loaded in the kernel now (bpftool names them by their first 15 characters).
+  static func profilePrograms() throws -> Int {
+    let list = try ToolRunner.run(["bpftool", "prog", "list"])
+    return list.stdout.split(separator: "\n").filter { $0.contains("sonde_profile") }.count
+  }
+
+  /// `sonde profile` running in the background, its stderr in a file so the test can wait for its start line.
+  final class Background: @unchecked Sendable {
+    let process = Process()
+    let out = Pipe()
+    let errPath: String
+    var pid: Int32 { process.processIdentifier }
+    nonisolated(unsafe) var stdoutData = Data()
+    let reader = DispatchGroup()
+
+    init(_ argv: [String]) throws {
+      errPath = NSTemporaryDirectory() + "sonde-profile-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).err"
+      FileManager.default.createFile(atPath: errPath, contents: nil)
+      process.executableURL = URL(fileURLWithPath: argv[0])
+      process.arguments = Array(argv.dropFirst())
+      process.standardOutput = out
+      process.standardError = FileHandle(forWritingAtPath: errPath)
+      try process.run()
+      reader.enter()
+      DispatchQueue.global().async { [self] in
+        stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        reader.leave()
+      }
+    }
+
+    /// Waits (up to 30 s) for the "sampling … (Ctrl-C ends it)" line: the programs are attached.
+    func waitForStart() throws {
+      for _ in 0..<300 {
+        if let text = try? String(contentsOfFile: errPath, encoding: .utf8), text.contains("Ctrl-C ends it") { return }
+        if !process.isRunning { break }
+        usleep(100_000)
+      }
+      Issue.record("sonde profile did not start: \((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")")
+    }
+
+    /// Waits (up to 60 s, then kills it) for the exit; returns status, stdout and stderr.
+    func finish() throws -> (Int32, String, String) {
+      var polls = 0
+      while process.isRunning && polls < 600 {
+        usleep(100_000)
+        polls += 1
+      }
+      if process.isRunning {
+        kill(pid, SIGKILL)
+        Issue.record("sonde profile did not stop within 60 s")
+      }
+      process.waitUntilExit()
+      reader.wait()
+      let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+      try? FileManager.default.removeItem(atPath: errPath)
+      return (process.terminationStatus, String(decoding: stdoutData, as: UTF8.self), stderr)
+    }
+  }
+}
