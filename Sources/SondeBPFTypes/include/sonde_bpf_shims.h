@@ -3,6 +3,10 @@
 #ifndef SONDE_BPF_SHIMS_H
 #define SONDE_BPF_SHIMS_H
 
+// The shared structs, named here too: a cached module does not notice a header added to its directory.
+#include "sonde/events.h"
+#include "sonde/profile.h"
+
 /// getpid(2) as a real system call (never a cached value), for tests that count syscalls.
 long sonde_syscall_getpid(void);
 
