@@ -8,6 +8,12 @@ extension UInt64 {
     return overflow ? .max : sum
   }
 
+  /// `self × other`, or `UInt64.max` when the product does not fit.
+  @inlinable public func saturatingMultiply(_ other: UInt64) -> UInt64 {
+    let (product, overflow) = multipliedReportingOverflow(by: other)
+    return overflow ? .max : product
+  }
+
   /// Adds `other` in place, saturating at `UInt64.max`.
   @inlinable public static func +|= (lhs: inout UInt64, rhs: UInt64) {
     lhs = lhs.saturatingAdd(rhs)

@@ -137,6 +137,21 @@ __attribute__((noinline)) long demo_value(long i) {
 }
 
 /// Calls demo_value exactly n times, with i = 0 … n-1.
+/// Sleeps `ms` milliseconds in this function's own body: the nanosleep system call is made here, not in
+/// libc, so a frame-pointer unwind from the blocked thread starts in demo_nap (libc, built without frame
+/// pointers, would hide its caller).
+__attribute__((noinline)) void demo_nap(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  long ret;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"((long)SYS_nanosleep), "D"(&ts), "S"(0L) : "rcx", "r11", "memory");
+  (void)ret;
+}
+
+/// `naps N`: sleeps 200 ms N times in demo_nap (an off-CPU profile shows N × 200 ms there).
+__attribute__((noinline)) static void naps(long n) {
+  for (long i = 0; i < n; i++) demo_nap(200);
+}
+
 __attribute__((noinline)) static void calls(long n) {
   for (long i = 0; i < n; i++) {
     DTRACE_PROBE1(sonde_demo, value, i);
@@ -146,13 +161,14 @@ __attribute__((noinline)) static void calls(long n) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: sonde-demo getpid N | pages K | spin MS | shares MS | selfshares MS | calls N | exit CODE\n"
+          "usage: sonde-demo getpid N | pages K | spin MS | shares MS | selfshares MS | calls N | naps N | exit CODE\n"
           "  getpid N   make exactly N getpid syscalls\n"
           "  pages K    touch K fresh pages\n"
           "  spin MS    burn MS milliseconds of CPU\n"
           "  shares MS  burn MS ms of CPU split 50/30/20 over demo_hot/demo_warm/demo_cool\n"
           "  selfshares MS  like shares, but the CPU is spent in self_hot/self_warm/self_cool's own bodies\n"
           "  calls N    call demo_value(i) for i = 0 … N-1 (returns 2i+1); USDT sonde_demo:value(i) before each\n"
+          "  naps N     sleep 200 ms N times in demo_nap (off-CPU time of a known stack)\n"
           "  exit CODE  exit with CODE\n");
   exit(2);
 }
@@ -166,6 +182,7 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "shares") == 0) shares((uint64_t)n);
   else if (strcmp(argv[1], "selfshares") == 0) self_shares((uint64_t)n);
   else if (strcmp(argv[1], "calls") == 0) calls(n);
+  else if (strcmp(argv[1], "naps") == 0) naps(n);
   else if (strcmp(argv[1], "exit") == 0) return (int)n;
   else usage();
   return 0;

@@ -36,6 +36,11 @@ struct ProfileCommand: ParsableCommand {
   var duration: Double?
   @Option(parsing: .unconditional, help: "Seconds between drains of the kernel's aggregates.")
   var interval: Double = 5
+  @Flag(help: "Profile time blocked off the CPU (sched_switch until the thread runs again), weighted by time.")
+  var offCPU = false
+  @Option(parsing: .unconditional, help: "With --off-cpu: ignore blocks shorter than this many microseconds.")
+  var minBlock: UInt64 = 1
+  @Flag(help: .hidden) var switchTracepoint = false
   @Flag(help: "User-space stacks only.")
   var userOnly = false
   @Flag(help: "Kernel stacks only.")
@@ -54,6 +59,8 @@ struct ProfileCommand: ParsableCommand {
   var output: String?
   @Option(help: "Write an interactive flame graph SVG to this file.")
   var flamegraph: String?
+  @Option(help: "Write a speedscope JSON file (one profile per process).")
+  var speedscope: String?
   @Option(parsing: .unconditional, help: "Rows of the top-N table.")
   var top: Int = 25
   @Argument(parsing: .captureForPassthrough, help: "The command to profile (after --).")
@@ -76,6 +83,7 @@ struct ProfileCommand: ParsableCommand {
     }
     if output != nil && !folded { throw ValidationError("-o writes --folded output: add --folded") }
     if let flamegraph, flamegraph.isEmpty { throw ValidationError("--flamegraph needs a file name") }
+    if let speedscope, speedscope.isEmpty { throw ValidationError("--speedscope needs a file name") }
     if top < 0 { throw ValidationError("--top must be 0 or more") }
     let targets = [pid != nil, cgroup != nil, !argv.isEmpty].filter { $0 }.count
     if targets > 1 { throw ValidationError("give one target: -p, --cgroup or a command") }
@@ -92,6 +100,8 @@ struct ProfileCommand: ParsableCommand {
     options.frequency = frequency
     options.duration = duration
     options.interval = interval
+    if offCPU { options.mode = .offCPU(minimumBlockMicroseconds: minBlock) }
+    options.forceSwitchTracepoint = switchTracepoint
     options.stacks = userOnly ? .userOnly : kernelOnly ? .kernelOnly : .both
     options.transport = ProfilerOptions.Transport(rawValue: transport) ?? .maps
     options.stackMapEntries = stackMapSize
@@ -104,10 +114,10 @@ struct ProfileCommand: ParsableCommand {
     } else if !argv.isEmpty {
       options.target = .command(argv)
     }
-    if let max = CPUProfiler.maximumSampleRate(), frequency > max {
+    if !offCPU, let max = BPFProfiler.maximumSampleRate(), frequency > max {
       samplingStatus("sonde profile: warning: -F \(frequency) is above kernel.perf_event_max_sample_rate (\(max))")
     }
-    let profiler = CPUProfiler(options: options)
+    let profiler = BPFProfiler(options: options)
     let progress = isatty(2) == 1 && (duration ?? .infinity) > interval
     if progress {
       let start = monotonicSeconds()
@@ -126,7 +136,8 @@ struct ProfileCommand: ParsableCommand {
       case .cgroup(let path): "cgroup \(path)"
       }
     let rate = frequency
-    profiler.onStart = { samplingStatus("sonde profile: sampling \(what) at \(rate) Hz per CPU (Ctrl-C ends it)") }
+    let how = offCPU ? "off-CPU time" : "at \(rate) Hz per CPU"
+    profiler.onStart = { samplingStatus("sonde profile: sampling \(what) \(how) (Ctrl-C ends it)") }
     let stop = TerminationSignals.stopToken()
     let run: ProfileRun
     do {
@@ -142,17 +153,29 @@ struct ProfileCommand: ParsableCommand {
 
   private func write(_ run: ProfileRun) throws {
     if folded {
-      let text = FoldedExporter.render(run.resolved)
+      // Off-CPU stacks are weighted by nanoseconds blocked; CPU stacks count samples.
+      let text = FoldedExporter.render(run.resolved, useWeight: offCPU)
       if let output { try writeWholeFile(output, text, verb: "profile") } else { writeStdout(text) }
     }
+    // Every file says what was sampled and what was lost (the accounting lines).
+    let summary = ProfileSummary.lines(run).joined(separator: "; ")
     if let flamegraph {
-      var svg = FlameGraphSVG(
-        title: "CPU profile",
-        subtitle: "\(run.profile.sampleCount) samples at \(frequency) Hz over \(fixed(run.durationSeconds, 1)) s")
-      svg.unit = "samples"
+      let title =
+        offCPU
+        ? "Off-CPU time over \(fixed(run.durationSeconds, 1)) s"
+        : "CPU profile at \(frequency) Hz over \(fixed(run.durationSeconds, 1)) s"
+      var svg = FlameGraphSVG(title: title, subtitle: summary)
+      svg.unit = offCPU ? "ns" : "samples"
+      svg.useWeight = offCPU
       try writeWholeFile(flamegraph, svg.render(run.resolved), verb: "profile")
       samplingStatus("sonde profile: wrote \(flamegraph)")
     }
-    if !folded && flamegraph == nil { writeStdout(ProfileSummary.topTable(run, rows: top)) }
+    if let speedscope {
+      let text = SpeedscopeExporter.render(
+        run.resolved, name: "sonde profile: " + summary, unit: offCPU ? .nanoseconds : .none, useWeight: offCPU)
+      try writeWholeFile(speedscope, text, verb: "profile")
+      samplingStatus("sonde profile: wrote \(speedscope)")
+    }
+    if !folded && flamegraph == nil && speedscope == nil { writeStdout(ProfileSummary.topTable(run, rows: top)) }
   }
 }

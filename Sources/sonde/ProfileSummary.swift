@@ -11,7 +11,11 @@ enum ProfileSummary {
     options.sortKeys = [.dso, .symbol]
     options.children = true
     let report = ReportEngine.report(run.resolved, options: options)
-    var out = "# sonde profile: \(report.samples) samples of cpu-clock over \(fixed(run.durationSeconds, 1)) s\n"
+    var out =
+      run.profile.eventName == "offcpu-time"
+      ? "# sonde profile: \(fixed(Double(report.totalWeight) / 1e9, 3)) s blocked in \(report.samples) waits over "
+        + "\(fixed(run.durationSeconds, 1)) s\n"
+      : "# sonde profile: \(report.samples) samples of cpu-clock over \(fixed(run.durationSeconds, 1)) s\n"
     out += "#\n#  Children      Self  Shared Object         Symbol\n"
     let ordered = report.rows.sorted {
       ($0.selfWeight, $0.childrenWeight) > ($1.selfWeight, $1.childrenWeight)
@@ -38,6 +42,8 @@ enum ProfileSummary {
     if a.mapFullDrops > 0 { lost.append("\(a.mapFullDrops) samples dropped: counts map full (raise --map-size)") }
     if a.ringbufDrops > 0 { lost.append("\(a.ringbufDrops) samples dropped: ringbuf full (raise --ringbuf-size)") }
     if a.missingStacks > 0 { lost.append("\(a.missingStacks) samples whose stacks were gone at the drain") }
+    if a.shortBlocks > 0 { lost.append("\(a.shortBlocks) waits shorter than --min-block left out") }
+    if a.blockedThreadDrops > 0 { lost.append("\(a.blockedThreadDrops) waits lost: blocked-thread map full") }
     if a.pidEventDrops > 0 { lost.append("\(a.pidEventDrops) process announcements retried (ringbuf full)") }
     if a.unsymbolizedProcesses > 0 {
       lost.append(

@@ -51,6 +51,8 @@ struct ReportCommand: ParsableCommand {
   var output: String?
   @Option(help: "Write an interactive flame graph SVG to this file.")
   var flamegraph: String?
+  @Option(help: "Write a speedscope JSON file (one profile per process).")
+  var speedscope: String?
 
   func validate() throws {
     if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
@@ -61,6 +63,7 @@ struct ReportCommand: ParsableCommand {
     if let comm, comm.split(separator: ",").isEmpty { throw ValidationError("--comm needs command names") }
     if let event, event.isEmpty { throw ValidationError("--event needs an event name") }
     if let flamegraph, flamegraph.isEmpty { throw ValidationError("--flamegraph needs a file name") }
+    if let speedscope, speedscope.isEmpty { throw ValidationError("--speedscope needs a file name") }
     if input.isEmpty { throw ValidationError("-i needs a file name ('-' for standard input)") }
   }
 
@@ -96,7 +99,7 @@ struct ReportCommand: ParsableCommand {
       !EventCatalog.isDummy(type: file.events[$0].attributes.type, config: file.events[$0].attributes.config)
     }
     let tableEvents: [Int?] =
-      loader.event == nil && sampling.count > 1 && !folded && flamegraph == nil
+      loader.event == nil && sampling.count > 1 && !folded && flamegraph == nil && speedscope == nil
       ? sampling.map { $0 } : [loader.event ?? (sampling.count == 1 && names.count > 1 ? sampling[0] : nil)]
     var sessions: [ReportSession] = []
     do {
@@ -110,7 +113,7 @@ struct ReportCommand: ParsableCommand {
       throw ExitCode.failure
     }
     let session = sessions[0]
-    if folded || flamegraph != nil {
+    if folded || flamegraph != nil || speedscope != nil {
       if folded {
         let text = FoldedExporter.render(session.resolved)
         if let output {
@@ -128,6 +131,12 @@ struct ReportCommand: ParsableCommand {
         svg.unit = "samples"
         try writeWholeFile(flamegraph, svg.render(session.resolved), verb: "report")
         samplingStatus("sonde report: wrote \(flamegraph) (\(session.profile.sampleCount) samples)")
+      }
+      if let speedscope {
+        let p = session.profile
+        let name = "\(input): \(p.eventName), \(p.sampleCount) samples, \(p.lost) lost"
+        try writeWholeFile(speedscope, SpeedscopeExporter.render(session.resolved, name: name), verb: "report")
+        samplingStatus("sonde report: wrote \(speedscope) (\(p.sampleCount) samples)")
       }
       return
     }

@@ -2,7 +2,7 @@
 /// counted where it happened (the BPF program, or the reader). Printed at the end and stored in every output
 /// format's metadata, so a profile never looks more complete than it is.
 public struct ProfileAccounting: Sendable, Hashable {
-  /// Samples the BPF program took of targeted tasks.
+  /// Samples the BPF program took of targeted tasks (off-CPU: blocked intervals it kept).
   public var samples: UInt64 = 0
   /// Stacks lost to a stack-map bucket that held a different stack (bpf_get_stackid -EEXIST).
   public var stackCollisions: UInt64 = 0
@@ -12,6 +12,10 @@ public struct ProfileAccounting: Sendable, Hashable {
   public var mapFullDrops: UInt64 = 0
   /// Samples dropped because the ringbuf transport's buffer was full (bpf_ringbuf_reserve failed).
   public var ringbufDrops: UInt64 = 0
+  /// Off-CPU: blocked intervals shorter than the minimum, counted and not kept.
+  public var shortBlocks: UInt64 = 0
+  /// Off-CPU: threads whose blocking could not be remembered (its map was full); their waits are lost.
+  public var blockedThreadDrops: UInt64 = 0
   /// Processes the program could not announce (new-pid ringbuf full); they are announced at a later sample.
   public var pidEventDrops: UInt64 = 0
   /// Samples whose stack ids were missing from the stack map when drained (should stay 0).

@@ -27,6 +27,18 @@ public struct ProfilerOptions: Sendable {
     case ringbuf
   }
 
+  /// What is measured.
+  public enum Mode: Sendable, Hashable {
+    /// CPU time, sampled at `frequency` per CPU.
+    case cpu
+    /// Time blocked off the CPU (sched_switch to the next switch-in), per stack; intervals shorter than
+    /// `minimumBlockMicroseconds` are counted and dropped.
+    case offCPU(minimumBlockMicroseconds: UInt64)
+  }
+
+  public var mode: Mode = .cpu
+  /// Off-CPU: use the sched:sched_switch tracepoint even where tp_btf exists (the path of older kernels).
+  public var forceSwitchTracepoint = false
   /// Samples per second per CPU (-F).
   public var frequency: UInt64 = 99
   public var target: Target = .systemWide

@@ -17,7 +17,7 @@ import SondeSystem
 ///
 /// Owns the loaded object, its links and the perf event fds (through the links); `close()` or deinit
 /// releases them all.
-final class ProfilerProgram {
+final class ProfilerProgram: ProfileSource {
   let object: BPFObject
   let transport: ProfilerOptions.Transport
   private var links: [BPFLink] = []
@@ -36,12 +36,7 @@ final class ProfilerProgram {
   init(options: ProfilerOptions) throws(SondeError) {
     transport = options.transport
     var open = try OpenBPFObject(bytes: BPFProgramBytes.profile, name: "profile")
-    switch options.target {
-    case .processes, .command: try open.setConstant("filter_pids", to: UInt32(1))
-    case .systemWide, .cgroup: break
-    }
-    try open.setConstant("user_stacks", to: UInt32(options.stacks == .kernelOnly ? 0 : 1))
-    try open.setConstant("kernel_stacks", to: UInt32(options.stacks == .userOnly ? 0 : 1))
+    try ProcessTracking.configure(&open, options)
     let usesMaps = options.transport == .maps
     // The transport not used keeps its maps at one entry (the kernel needs at least that).
     for half in 0..<2 {
@@ -68,10 +63,7 @@ final class ProfilerProgram {
   func attach(events: [PerfEventFD], followForks: Bool) throws(SondeError) {
     let sampler = try object.program(transport == .maps ? "sonde_profile_cpu" : "sonde_profile_ringbuf")
     for event in events { links.append(try sampler.attachPerfEvent(event)) }
-    if followForks { links.append(try object.program("sonde_profile_fork").attachRawTracepoint("sched_process_fork")) }
-    links.append(try object.program("sonde_profile_exec").attachRawTracepoint("sched_process_exec"))
-    links.append(
-      try object.program("sonde_profile_mmap").attachTracepoint(category: "syscalls", name: "sys_enter_mmap"))
+    links += try ProcessTracking.attach(object, followForks: followForks)
   }
 
   /// Detaches every program (and closes the perf events): no sample arrives after this.
@@ -87,24 +79,15 @@ final class ProfilerProgram {
     object.close()
   }
 
-  /// One drained aggregate: its process, comm and count, with the frames of its stacks (leaf first).
-  struct Drained {
-    var pid: Int32
-    var comm: String
-    var count: UInt64
-    var kernel: [UInt64]
-    var user: [UInt64]
-  }
-
   /// Everything that reached user space since the last drain, aggregated by (pid, comm, stacks). With
   /// `final`, also what is left in the maps' other half (call it after `detach`).
-  func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [Drained] {
+  func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
     if let samples { return try Self.aggregate(samples.drain()) }
     return try drainMaps(both: final, missingStacks: &missingStacks)
   }
 
   /// The ringbuf transport's records, aggregated in user space.
-  static func aggregate(_ records: [sonde_profile_sample]) -> [Drained] {
+  static func aggregate(_ records: [sonde_profile_sample]) -> [DrainedStack] {
     struct Key: Hashable {
       var pid: UInt32
       var comm: String
@@ -112,17 +95,19 @@ final class ProfilerProgram {
       var user: [UInt64]
     }
     var index: [Key: Int] = [:]
-    var out: [Drained] = []
+    var out: [DrainedStack] = []
     for r in records {
       let kernel = frames(r.kernel, bytes: r.kernel_bytes)
       let user = frames(r.user, bytes: r.user_bytes)
-      let comm = commString(r.comm)
+      let comm = ProcessTracking.commString(r.comm)
       let key = Key(pid: r.pid, comm: comm, kernel: kernel, user: user)
       if let i = index[key] {
         out[i].count +|= 1
+        out[i].weight +|= 1
       } else {
         index[key] = out.count
-        out.append(Drained(pid: Int32(bitPattern: r.pid), comm: comm, count: 1, kernel: kernel, user: user))
+        out.append(
+          DrainedStack(pid: Int32(bitPattern: r.pid), comm: comm, count: 1, weight: 1, kernel: kernel, user: user))
       }
     }
     return out
@@ -139,7 +124,7 @@ final class ProfilerProgram {
   /// Flips the halves and drains the one the program no longer writes: every count (batch
   /// lookup-and-delete) and every stack they name, which is then deleted. With `both`, drains the other half
   /// too (the final drain, after `detach`).
-  private func drainMaps(both: Bool, missingStacks: inout UInt64) throws(SondeError) -> [Drained] {
+  private func drainMaps(both: Bool, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
     let old = Int(active)
     active ^= 1
     try control.update(0, active)
@@ -151,7 +136,7 @@ final class ProfilerProgram {
     return drained
   }
 
-  private func drainHalf(_ half: Int, missingStacks: inout UInt64) throws(SondeError) -> [Drained] {
+  private func drainHalf(_ half: Int, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
     let entries: [(key: sonde_profile_key, value: UInt64)]
     do {
       entries = try counts[half].lookupAndDeleteBatch()
@@ -160,55 +145,12 @@ final class ProfilerProgram {
       entries = try counts[half].entries()
       for entry in entries { _ = try counts[half].delete(entry.key) }
     }
-    var frames: [Int32: [UInt64]?] = [:]
-    func stack(_ id: Int32) throws(SondeError) -> [UInt64]? {
-      if let known = frames[id] { return known }
-      var ips: [UInt64]? = nil
-      if let value = try stacks[half].lookup(UInt32(bitPattern: id)) {
-        ips = withUnsafeBytes(of: value.ips) { raw in
-          let all = raw.bindMemory(to: UInt64.self)
-          return Array(all.prefix { $0 != 0 })
-        }
-      }
-      frames[id] = ips
-      return ips
-    }
-    var out: [Drained] = []
-    out.reserveCapacity(entries.count)
-    for (key, count) in entries {
-      var kernel: [UInt64] = []
-      var user: [UInt64] = []
-      // A negative id is no stack (not asked) or one the program counted as lost when it sampled.
-      if key.kernel_stack >= 0 {
-        if let s = try stack(key.kernel_stack) { kernel = s } else { missingStacks +|= count }
-      }
-      if key.user_stack >= 0 {
-        if let s = try stack(key.user_stack) { user = s } else { missingStacks +|= count }
-      }
-      out.append(
-        Drained(
-          pid: Int32(bitPattern: key.pid), comm: Self.commString(key.comm), count: count, kernel: kernel,
-          user: user))
-    }
+    let (out, read) = try ProcessTracking.stacks(
+      of: entries.map { ($0.key, $0.value, $0.value) }, in: stacks[half], missingStacks: &missingStacks)
     // Every stack this half's counts named is read: delete them so the half starts empty next time.
-    for (id, ips) in frames where ips != nil { _ = try? stacks[half].delete(UInt32(bitPattern: id)) }
+    for id in read { _ = try? stacks[half].delete(id) }
     return out
   }
 
-  /// The program's counters, summed over CPUs.
-  func counters() throws(SondeError) -> [UInt64] {
-    var totals = [UInt64](repeating: 0, count: Int(SONDE_PROFILE_STAT_SLOTS.rawValue))
-    for slot in totals.indices {
-      let perCPU = try stats.lookupPerCPU(UInt32(slot)) ?? []
-      totals[slot] = perCPU.reduce(0) { $0 &+ $1 }
-    }
-    return totals
-  }
-
-  /// A kernel comm (16 bytes, NUL-padded) as a string.
-  static func commString<T>(_ comm: T) -> String {
-    withUnsafeBytes(of: comm) { raw in
-      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-    }
-  }
+  func counters() throws(SondeError) -> [UInt64] { try ProcessTracking.counters(stats) }
 }

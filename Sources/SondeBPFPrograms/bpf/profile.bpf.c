@@ -10,19 +10,7 @@
 // A process seen for the first time is announced through the `new_pids` ringbuf (one small record, with a
 // wake-up), so user space reads its mappings while it still exists; an exec or an executable mmap forgets
 // that it was seen, so the next sample announces it again.
-#include "sonde_bpf.h"
-
-#include <sonde/profile.h>
-
-#define EEXIST 17
-#define PF_KTHREAD 0x00200000
-#define PROT_EXEC 0x4
-
-/// 1: sample only the processes in `targets` (set before load).
-const volatile __u32 filter_pids = 0;
-/// Which stacks to take (set before load): --user-only clears kernel_stacks, --kernel-only user_stacks.
-const volatile __u32 user_stacks = 1;
-const volatile __u32 kernel_stacks = 1;
+#include "profile_common.h"
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -52,58 +40,11 @@ STACK_MAP(stacks1);
 COUNTS_MAP(counts0);
 COUNTS_MAP(counts1);
 
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, SONDE_PROFILE_STAT_SLOTS);
-  __type(key, __u32);
-  __type(value, __u64);
-} profile_stats SEC(".maps");
-
-/// The processes to sample when filter_pids is set (a command and its descendants, or -p PIDs).
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 4096);
-  __type(key, __u32);
-  __type(value, __u8);
-} targets SEC(".maps");
-
-/// Processes already announced through new_pids.
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 32768);
-  __type(key, __u32);
-  __type(value, __u8);
-} seen SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 256 * 1024);
-} new_pids SEC(".maps");
-
 /// The ringbuf transport's samples (sized by user space; one page when that transport is not used).
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 4096);
 } samples SEC(".maps");
-
-static __always_inline void count_stat(__u32 slot) {
-  __u64 *value = bpf_map_lookup_elem(&profile_stats, &slot);
-  if (value) *value += 1;
-}
-
-static __always_inline void announce(__u32 pid) {
-  __u8 one = 1;
-  if (pid == 0 || bpf_map_update_elem(&seen, &pid, &one, BPF_NOEXIST) != 0) return;
-  struct sonde_profile_pid_event *event = bpf_ringbuf_reserve(&new_pids, sizeof(*event), 0);
-  if (!event) {
-    bpf_map_delete_elem(&seen, &pid);  // announce it at a later sample instead
-    count_stat(SONDE_PROFILE_STAT_PID_EVENT_DROPS);
-    return;
-  }
-  event->pid = pid;
-  event->reason = SONDE_PROFILE_PID_FIRST_SAMPLE;
-  bpf_ringbuf_submit(event, 0);
-}
 
 static __always_inline __s32 take_stack(void *ctx, void *stacks, __u64 flags) {
   long id = bpf_get_stackid(ctx, stacks, flags);
@@ -116,12 +57,6 @@ static __always_inline __s32 take_stack(void *ctx, void *stacks, __u64 flags) {
 /// (bpf_user_pt_regs_t), whose layout is fixed: cs is its 18th 8-byte word, and the verifier only allows
 /// whole-word reads of it.
 static __always_inline bool in_user_mode(void *ctx) { return (((__u64 *)ctx)[17] & 3) == 3; }
-
-/// Whether the current task has a user stack to take (kernel threads and the idle task have none).
-static __always_inline bool has_user_stack(__u32 pid) {
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-  return pid != 0 && !(BPF_CORE_READ(task, flags) & PF_KTHREAD);
-}
 
 static __always_inline int sample(void *ctx, void *stacks, void *counts, __u32 pid) {
   struct sonde_profile_key key = {};
@@ -153,7 +88,7 @@ SEC("perf_event")
 int sonde_profile_cpu(void *ctx) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 pid = id >> 32;
-  if (filter_pids && !bpf_map_lookup_elem(&targets, &pid)) return 0;
+  if (!is_target(pid)) return 0;
   count_stat(SONDE_PROFILE_STAT_SAMPLES);
   announce(pid);
   __u32 zero = 0;
@@ -168,7 +103,7 @@ SEC("perf_event")
 int sonde_profile_ringbuf(void *ctx) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 pid = id >> 32;
-  if (filter_pids && !bpf_map_lookup_elem(&targets, &pid)) return 0;
+  if (!is_target(pid)) return 0;
   count_stat(SONDE_PROFILE_STAT_SAMPLES);
   announce(pid);
   struct sonde_profile_sample *s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
@@ -195,40 +130,3 @@ int sonde_profile_ringbuf(void *ctx) {
   return 0;
 }
 
-/// A forked process of a targeted one is a target too (the command's children, -p's children).
-SEC("raw_tp/sched_process_fork")
-int sonde_profile_fork(__u64 *ctx) {
-  if (!filter_pids) return 0;
-  struct task_struct *parent = (struct task_struct *)ctx[0];
-  struct task_struct *child = (struct task_struct *)ctx[1];
-  __u32 parent_pid = BPF_CORE_READ(parent, tgid);
-  __u32 child_pid = BPF_CORE_READ(child, tgid);
-  if (parent_pid == child_pid || !bpf_map_lookup_elem(&targets, &parent_pid)) return 0;
-  __u8 one = 1;
-  bpf_map_update_elem(&targets, &child_pid, &one, BPF_ANY);
-  return 0;
-}
-
-/// After exec the process has new mappings: announce it again at its next sample.
-SEC("raw_tp/sched_process_exec")
-int sonde_profile_exec(__u64 *ctx) {
-  __u32 pid = bpf_get_current_pid_tgid() >> 32;
-  bpf_map_delete_elem(&seen, &pid);
-  return 0;
-}
-
-/// syscalls:sys_enter_mmap's record: the common header, the syscall number, then one u64 per argument.
-struct mmap_enter {
-  __u64 common;
-  __s64 nr;
-  __u64 addr, len, prot, flags, fd, off;
-};
-
-/// A new executable mapping (dlopen, a JIT) is read at the process's next sample.
-SEC("tracepoint/syscalls/sys_enter_mmap")
-int sonde_profile_mmap(struct mmap_enter *args) {
-  if (!(args->prot & PROT_EXEC)) return SONDE_TP_KEEP_EVENT;
-  __u32 pid = bpf_get_current_pid_tgid() >> 32;
-  bpf_map_delete_elem(&seen, &pid);
-  return SONDE_TP_KEEP_EVENT;
-}

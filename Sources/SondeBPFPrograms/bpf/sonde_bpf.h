@@ -22,6 +22,7 @@ struct pt_regs {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+  unsigned int __state; // `state` before Linux 5.14 (read through BPF_CORE_READ only where it exists)
   unsigned int flags;
   int pid;
   int tgid;

@@ -26,6 +26,12 @@ struct sonde_profile_stack {
   __u64 ips[SONDE_PROFILE_MAX_DEPTH];
 };
 
+/// What an off-CPU key accumulates: blocked intervals and their summed length.
+struct sonde_offcpu_value {
+  __u64 nanoseconds;
+  __u64 count;
+};
+
 /// One sample of the `ringbuf` transport: no aggregation in the kernel, the whole stacks travel.
 struct sonde_profile_sample {
   __u32 pid;
@@ -53,12 +59,14 @@ enum sonde_profile_pid_reason {
 
 /// Slots of the per-CPU `profile_stats` array: what happened, counted where it happened.
 enum sonde_profile_stat_slot {
-  SONDE_PROFILE_STAT_SAMPLES = 0,          ///< samples of a targeted task
+  SONDE_PROFILE_STAT_SAMPLES = 0,          ///< samples of a targeted task (off-CPU: blocked intervals kept)
   SONDE_PROFILE_STAT_COLLISIONS = 1,       ///< bpf_get_stackid -EEXIST: the bucket held another stack
   SONDE_PROFILE_STAT_STACK_ERRORS = 2,     ///< bpf_get_stackid failed otherwise (-EFAULT, …)
   SONDE_PROFILE_STAT_MAP_FULL = 3,         ///< the counts map had no room: the sample was dropped
   SONDE_PROFILE_STAT_PID_EVENT_DROPS = 4,  ///< no room in new_pids: a process was not announced
   SONDE_PROFILE_STAT_RINGBUF_DROPS = 5,    ///< no room in the samples ringbuf: the sample was dropped
+  SONDE_PROFILE_STAT_SHORT_BLOCKS = 6,     ///< off-CPU: intervals shorter than --min-block, not kept
+  SONDE_PROFILE_STAT_START_FULL = 7,       ///< off-CPU: no room to remember a switched-out thread
   SONDE_PROFILE_STAT_SLOTS = 8,
 };
 

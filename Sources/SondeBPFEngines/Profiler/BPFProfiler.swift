@@ -25,11 +25,12 @@ public struct ProfileRun: Sendable {
   public var profile: Profile { resolved.source }
 }
 
-/// The eBPF CPU profiler: samples the target at `frequency` per CPU with a BPF program that aggregates in
-/// the kernel, drains the aggregates every `interval`, captures each process's mappings when it first shows
-/// up (so it symbolizes after it exits), and returns one symbolized `Profile`. It never prints; a host reads
-/// progress through `onDrain`.
-public final class CPUProfiler {
+/// The eBPF profiler: samples the target's CPU time at `frequency` per CPU (or, in off-CPU mode, measures
+/// the time its threads spend blocked) with a BPF program that aggregates in the kernel, drains the
+/// aggregates every `interval`, captures each process's mappings when it first shows up (so it symbolizes
+/// after it exits), and returns one symbolized `Profile`. It never prints; a host reads progress through
+/// `onDrain`.
+public final class BPFProfiler {
   public let options: ProfilerOptions
   /// Called after every drain with what it drained and the accounting so far.
   public var onDrain: (@Sendable (ProfileAccounting.Drain, ProfileAccounting) -> Void)?
@@ -50,7 +51,12 @@ public final class CPUProfiler {
     let resolver = FileSymbolResolver(mappings: [], symbolizer: symbolizer)
     let mappings = ProcessMappings(resolver: resolver)
 
-    let transport = try ProfilerProgram(options: options)
+    let transport: any ProfileSource
+    switch options.mode {
+    case .cpu: transport = try ProfilerProgram(options: options)
+    case .offCPU(let minimumBlock):
+      transport = try OffCPUProgram(options: options, minimumBlockNanoseconds: minimumBlock.saturatingMultiply(1000))
+    }
     defer { transport.close() }
     var launcher: PausedChild?
     var watched: [Int32] = []
@@ -62,18 +68,19 @@ public final class CPUProfiler {
             .noSuchProcess, operation: "profile -p \(pid)", reason: "no such process \(pid)",
             remedy: "check the pid (ps -e lists them)")
         }
-        try transport.targets.update(UInt32(bitPattern: pid), 1)
+        try transport.targets.update(UInt32(bitPattern: pid), ProcessTracking.targetActive)
         mappings.capture(pid: pid)
       }
       watched = pids
     case .command(let argv):
       let child = try PausedChild(arguments: argv)
       launcher = child
-      try transport.targets.update(UInt32(bitPattern: child.pid), 1)
+      // Sampled from its exec on (the program's exec hook activates it), as perf's enable_on_exec.
+      try transport.targets.update(UInt32(bitPattern: child.pid), ProcessTracking.targetAtExec)
     case .systemWide, .cgroup:
       break
     }
-    let events = try openEvents()
+    let events = options.mode == .cpu ? try openEvents() : []
     var followForks = false
     if case .processes = options.target { followForks = true }
     if case .command = options.target { followForks = true }
@@ -87,8 +94,8 @@ public final class CPUProfiler {
     try launcher?.release()
     onStart?()
 
-    var builder = ProfileBuilder(eventName: "cpu-clock")
-    builder.setRate(frequency: options.frequency, period: nil)
+    var builder = ProfileBuilder(eventName: options.mode == .cpu ? "cpu-clock" : "offcpu-time")
+    if options.mode == .cpu { builder.setRate(frequency: options.frequency, period: nil) }
     var accounting = ProfileAccounting()
     let start = monotonicSeconds()
     var nextDrain = start + options.interval
@@ -135,6 +142,8 @@ public final class CPUProfiler {
     accounting.mapFullDrops = counters[Int(SONDE_PROFILE_STAT_MAP_FULL.rawValue)]
     accounting.pidEventDrops = counters[Int(SONDE_PROFILE_STAT_PID_EVENT_DROPS.rawValue)]
     accounting.ringbufDrops = counters[Int(SONDE_PROFILE_STAT_RINGBUF_DROPS.rawValue)]
+    accounting.shortBlocks = counters[Int(SONDE_PROFILE_STAT_SHORT_BLOCKS.rawValue)]
+    accounting.blockedThreadDrops = counters[Int(SONDE_PROFILE_STAT_START_FULL.rawValue)]
     builder.addDropped(accounting.mapFullDrops.saturatingAdd(accounting.ringbufDrops))
 
     var profile = builder.build()
@@ -199,12 +208,12 @@ public final class CPUProfiler {
   }
 
   /// Reads the mappings of every process the program announced since the last call.
-  private func captureAnnounced(_ transport: ProfilerProgram, _ mappings: ProcessMappings) throws(SondeError) {
+  private func captureAnnounced(_ transport: any ProfileSource, _ mappings: ProcessMappings) throws(SondeError) {
     for event in try transport.newProcesses.drain() { mappings.capture(pid: Int32(bitPattern: event.pid)) }
   }
 
   private func drain(
-    _ transport: ProfilerProgram, into builder: inout ProfileBuilder, mappings: ProcessMappings,
+    _ transport: any ProfileSource, into builder: inout ProfileBuilder, mappings: ProcessMappings,
     accounting: inout ProfileAccounting, final: Bool
   ) throws(SondeError) {
     let drained = try transport.drain(final: final, missingStacks: &accounting.missingStacks)
@@ -218,7 +227,7 @@ public final class CPUProfiler {
       }
       let thread = Profile.Thread(pid: d.pid, tid: d.pid, comm: d.comm)
       builder.add(
-        thread: thread, stack: Profile.Stack(kernel: d.kernel, user: d.user), count: d.count, weight: d.count)
+        thread: thread, stack: Profile.Stack(kernel: d.kernel, user: d.user), count: d.count, weight: d.weight)
     }
     accounting.unsymbolizedProcesses += unsymbolized.count
     let drain = ProfileAccounting.Drain(samples: samples, keys: drained.count)

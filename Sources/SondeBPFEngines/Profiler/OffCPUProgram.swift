@@ -1,0 +1,86 @@
+import BPF
+import PerfEvents
+import SondeBPFPrograms
+import SondeBPFTypes
+import SondeSystem
+
+/// offcpu.bpf.c loaded for one run: at every sched_switch a targeted thread that blocks has its stacks and
+/// the time remembered, and the interval until it runs again is added to its key. Uses tp_btf/sched_switch
+/// where the kernel has it (typed task pointers, 5.5+), the sched:sched_switch tracepoint otherwise.
+final class OffCPUProgram: ProfileSource {
+  let object: BPFObject
+  private var links: [BPFLink] = []
+  private let counts: BPFMap<sonde_profile_key, sonde_offcpu_value>
+  private let stacks: BPFMap<UInt32, sonde_profile_stack>
+  private let stats: BPFMap<UInt32, UInt64>
+  let targets: BPFMap<UInt32, UInt8>
+  let newProcesses: RingBufferReader<sonde_profile_pid_event>
+  /// Which sched_switch hook is loaded: "tp_btf" or "tracepoint".
+  let hook: String
+
+  init(options: ProfilerOptions, minimumBlockNanoseconds: UInt64) throws(SondeError) {
+    func load(_ program: String) throws(SondeError) -> BPFObject {
+      var open = try OpenBPFObject(bytes: BPFProgramBytes.offcpu, name: "offcpu")
+      try ProcessTracking.configure(&open, options)
+      try open.setConstant("min_block_ns", to: minimumBlockNanoseconds)
+      try open.setMaxEntries(options.stackMapEntries, forMap: "offcpu_stacks")
+      try open.setMaxEntries(options.countsMapEntries, forMap: "offcpu_counts")
+      for other in ["sonde_offcpu_btf", "sonde_offcpu_tp"] where other != program {
+        try open.setAutoload(false, program: other)
+      }
+      return try open.load()
+    }
+    if !options.forceSwitchTracepoint, BPFFeatures.probe(.tpBTF).supported, let object = try? load("sonde_offcpu_btf") {
+      self.object = object
+      hook = "tp_btf"
+    } else {
+      object = try load("sonde_offcpu_tp")
+      hook = "tracepoint"
+    }
+    counts = try object.map("offcpu_counts")
+    stacks = try object.map("offcpu_stacks")
+    stats = try object.map("profile_stats")
+    targets = try object.map("targets")
+    newProcesses = try RingBufferReader(object: object, map: "new_pids")
+  }
+
+  deinit { close() }
+
+  func attach(events: [PerfEventFD], followForks: Bool) throws(SondeError) {
+    if hook == "tp_btf" {
+      links.append(try object.program("sonde_offcpu_btf").attachTrace())
+    } else {
+      links.append(try object.program("sonde_offcpu_tp").attachTracepoint(category: "sched", name: "sched_switch"))
+    }
+    links += try ProcessTracking.attach(object, followForks: followForks)
+  }
+
+  func detach() {
+    for link in links { link.close() }
+    links.removeAll()
+  }
+
+  func close() {
+    detach()
+    newProcesses.close()
+    object.close()
+  }
+
+  /// Drains the counts (batch lookup-and-delete). Stacks stay in the map until the final drain: a blocked
+  /// thread's stack id is used when it wakes, which may be after this drain.
+  func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
+    let entries: [(key: sonde_profile_key, value: sonde_offcpu_value)]
+    do {
+      entries = try counts.lookupAndDeleteBatch()
+    } catch {
+      entries = try counts.entries()
+      for entry in entries { _ = try counts.delete(entry.key) }
+    }
+    let (out, read) = try ProcessTracking.stacks(
+      of: entries.map { ($0.key, $0.value.count, $0.value.nanoseconds) }, in: stacks, missingStacks: &missingStacks)
+    if final { for id in read { _ = try? stacks.delete(id) } }
+    return out
+  }
+
+  func counters() throws(SondeError) -> [UInt64] { try ProcessTracking.counters(stats) }
+}

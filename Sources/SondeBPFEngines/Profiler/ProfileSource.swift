@@ -1,0 +1,117 @@
+import BPF
+import PerfEvents
+import Profiles
+import SondeBPFTypes
+import SondeSystem
+
+/// What the profiler engine needs of a loaded BPF profiler object (CPU samples or off-CPU intervals): the
+/// target filter, the announcements of new processes, attaching and detaching, drains and the program's
+/// own counters.
+protocol ProfileSource: AnyObject {
+  /// Processes to sample when the object filters by pid (a command and its descendants, or -p).
+  var targets: BPFMap<UInt32, UInt8> { get }
+  /// Processes seen for the first time (or again after exec / an executable mmap).
+  var newProcesses: RingBufferReader<sonde_profile_pid_event> { get }
+  /// Attaches the programs; `events` are the per-CPU sampling events (unused by sources that need none).
+  func attach(events: [PerfEventFD], followForks: Bool) throws(SondeError)
+  /// Detaches every program: nothing is counted after this.
+  func detach()
+  func close()
+  /// Everything aggregated since the last drain. `final` (after `detach`) also takes what is left.
+  func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack]
+  /// The program's counters (SONDE_PROFILE_STAT_* slots), summed over CPUs.
+  func counters() throws(SondeError) -> [UInt64]
+}
+
+/// One drained aggregate: its process, comm, count and weight (samples for CPU time, nanoseconds for
+/// off-CPU time), with the frames of its stacks, leaf first.
+struct DrainedStack {
+  var pid: Int32
+  var comm: String
+  var count: UInt64
+  var weight: UInt64
+  var kernel: [UInt64]
+  var user: [UInt64]
+}
+
+/// The programs every profiler object carries (profile_common.h) that keep its view of processes current.
+enum ProcessTracking {
+  /// Values of the `targets` map (profile_common.h): sampled, or sampled once it execs.
+  static let targetActive: UInt8 = 1
+  static let targetAtExec: UInt8 = 2
+
+  /// Attaches fork following (when the object filters by pid), exec and executable-mmap re-announcement.
+  static func attach(_ object: BPFObject, followForks: Bool) throws(SondeError) -> [BPFLink] {
+    var links: [BPFLink] = []
+    if followForks { links.append(try object.program("sonde_profile_fork").attachRawTracepoint("sched_process_fork")) }
+    links.append(try object.program("sonde_profile_exec").attachRawTracepoint("sched_process_exec"))
+    links.append(
+      try object.program("sonde_profile_mmap").attachTracepoint(category: "syscalls", name: "sys_enter_mmap"))
+    return links
+  }
+
+  /// Sets the constants profile_common.h declares, from the options.
+  static func configure(_ open: inout OpenBPFObject, _ options: ProfilerOptions) throws(SondeError) {
+    switch options.target {
+    case .processes, .command: try open.setConstant("filter_pids", to: UInt32(1))
+    case .systemWide, .cgroup: break
+    }
+    try open.setConstant("user_stacks", to: UInt32(options.stacks == .kernelOnly ? 0 : 1))
+    try open.setConstant("kernel_stacks", to: UInt32(options.stacks == .userOnly ? 0 : 1))
+  }
+
+  /// The per-CPU counters of `stats`, summed.
+  static func counters(_ stats: BPFMap<UInt32, UInt64>) throws(SondeError) -> [UInt64] {
+    var totals = [UInt64](repeating: 0, count: Int(SONDE_PROFILE_STAT_SLOTS.rawValue))
+    for slot in totals.indices {
+      let perCPU = try stats.lookupPerCPU(UInt32(slot)) ?? []
+      totals[slot] = perCPU.reduce(0) { $0 &+ $1 }
+    }
+    return totals
+  }
+
+  /// A kernel comm (16 bytes, NUL-padded) as a string.
+  static func commString<T>(_ comm: T) -> String {
+    withUnsafeBytes(of: comm) { raw in
+      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    }
+  }
+
+  /// Drained keys with their stacks looked up (once per stack id) in `stacks`. Returns the aggregates and
+  /// the ids that were found; a key whose stack id is gone is kept without that stack and counted in
+  /// `missingStacks`. A negative id is no stack (not asked), or one the program counted as lost.
+  static func stacks(
+    of entries: [(key: sonde_profile_key, count: UInt64, weight: UInt64)],
+    in stacks: BPFMap<UInt32, sonde_profile_stack>, missingStacks: inout UInt64
+  ) throws(SondeError) -> ([DrainedStack], read: [UInt32]) {
+    var frames: [Int32: [UInt64]?] = [:]
+    func stack(_ id: Int32) throws(SondeError) -> [UInt64]? {
+      if let known = frames[id] { return known }
+      let ips = try stacks.lookup(UInt32(bitPattern: id)).map(Self.frames(of:))
+      frames[id] = ips
+      return ips
+    }
+    var out: [DrainedStack] = []
+    out.reserveCapacity(entries.count)
+    for (key, count, weight) in entries {
+      var kernel: [UInt64] = []
+      var user: [UInt64] = []
+      if key.kernel_stack >= 0 {
+        if let s = try stack(key.kernel_stack) { kernel = s } else { missingStacks +|= count }
+      }
+      if key.user_stack >= 0 {
+        if let s = try stack(key.user_stack) { user = s } else { missingStacks +|= count }
+      }
+      out.append(
+        DrainedStack(
+          pid: Int32(bitPattern: key.pid), comm: commString(key.comm), count: count, weight: weight, kernel: kernel,
+          user: user))
+    }
+    return (out, frames.compactMap { $0.value == nil ? nil : UInt32(bitPattern: $0.key) })
+  }
+
+  /// The frames of a stack-map value (zero-terminated), leaf first.
+  static func frames(of stack: sonde_profile_stack) -> [UInt64] {
+    withUnsafeBytes(of: stack.ips) { raw in Array(raw.bindMemory(to: UInt64.self).prefix { $0 != 0 }) }
+  }
+}
