@@ -107,6 +107,48 @@ struct ProfileAcceptanceTests {
     #expect(try Self.profilePrograms() == 0)
   }
 
+  /// -p samples that process only, and the profile ends when it exits (before --duration).
+  @Test func aRunningProcessIsProfiledUntilItExits() throws {
+    let demo = Process()
+    demo.executableURL = URL(fileURLWithPath: ToolRunner.demo)
+    demo.arguments = ["selfshares", "1500"]
+    try demo.run()
+    defer { demo.waitUntilExit() }
+    let start = Date()
+    let result = try ToolRunner.run([
+      ToolRunner.sonde, "profile", "-p", String(demo.processIdentifier), "--duration", "30", "--folded",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(Date().timeIntervalSince(start) < 20, "the profile should end when the process does")
+    let lines = result.stdout.split(separator: "\n")
+    #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("sonde-demo;") }, "\(result.stdout.prefix(2000))")
+    for f in Self.leaves { #expect(result.stdout.contains(";\(f) ")) }
+  }
+
+  /// --cgroup samples the tasks of that cgroup only (the kernel filters: perf_event_open with the cgroup's fd).
+  @Test func aCgroupIsProfiledAndNothingElse() throws {
+    let mounts = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8).split(separator: "\n")
+    let fields: [[Substring]] = mounts.map { $0.split(separator: " ") }
+    let cgroup2: [Substring]? = fields.first { $0.count > 2 && $0[2] == "cgroup2" }
+    let root = String(try #require(cgroup2, "no cgroup2 mount")[1])
+    let name = "sonde-profile-test-\(getpid())"
+    let dir = root + "/" + name
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+    defer { rmdir(dir) }
+    let demo = Process()
+    demo.executableURL = URL(fileURLWithPath: "/bin/sh")
+    // The shell joins the cgroup, then becomes the demo.
+    demo.arguments = ["-c", "echo $$ > \(dir)/cgroup.procs && exec \(ToolRunner.demo) selfshares 2500"]
+    try demo.run()
+    defer { demo.waitUntilExit() }
+    usleep(300_000)
+    let result = try ToolRunner.run([ToolRunner.sonde, "profile", "--cgroup", name, "--duration", "1", "--folded"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let lines = result.stdout.split(separator: "\n")
+    #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("sonde-demo;") }, "\(result.stdout.prefix(2000))")
+    #expect(result.stdout.contains(";self_hot "))
+  }
+
   @Test func aMissingPidIsAClearError() throws {
     let result = try ToolRunner.run([ToolRunner.sonde, "profile", "-p", "999999", "--duration", "1"])
     #expect(result.status != 0)

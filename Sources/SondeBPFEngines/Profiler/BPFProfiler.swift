@@ -193,18 +193,36 @@ public final class BPFProfiler {
     return events
   }
 
-  /// The cgroup v2 directory given as a path (absolute, or relative to /sys/fs/cgroup).
+  /// The cgroup directory given as a path: absolute, or relative to the hierarchy perf_event is bound to
+  /// (the cgroup2 mount, or a cgroup v1 mount with the perf_event controller).
   static func openCgroup(_ path: String) throws(SondeError) -> FileDescriptor {
-    let full = path.hasPrefix("/") ? path : "/sys/fs/cgroup/" + path
+    let operation = "profile --cgroup \(path)"
+    var full = path
+    if !path.hasPrefix("/") {
+      guard let root = perfEventHierarchy() else {
+        throw SondeError(
+          .notSupported, operation: operation, reason: "no cgroup2 mount and no cgroup v1 mount with perf_event",
+          remedy: "mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup) or give an absolute path")
+      }
+      full = root + "/" + path
+    }
     let fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard fd >= 0 else {
       let code = errno
       throw SondeError(
-        code == ENOENT ? .invalidInput : .system, operation: "profile --cgroup \(path)", errno: code,
+        code == ENOENT ? .invalidInput : .system, operation: operation, errno: code,
         reason: code == ENOENT ? "no cgroup directory \(full)" : errnoDescription(code),
-        remedy: "give a directory of the cgroup v2 hierarchy, e.g. system.slice/ssh.service")
+        remedy: "give a cgroup directory, e.g. system.slice/ssh.service")
     }
     return FileDescriptor(owning: fd)
+  }
+
+  /// Where the cgroup hierarchy that perf_event counts in is mounted, from /proc/self/mounts.
+  static func perfEventHierarchy() -> String? {
+    let mounts = (readSmallFile("/proc/self/mounts") ?? "").split(separator: "\n").map { $0.split(separator: " ") }
+    if let v2 = mounts.first(where: { $0.count > 2 && $0[2] == "cgroup2" }) { return String(v2[1]) }
+    let v1 = mounts.first { $0.count > 3 && $0[2] == "cgroup" && $0[3].split(separator: ",").contains("perf_event") }
+    return v1.map { String($0[1]) }
   }
 
   /// Reads the mappings of every process the program announced since the last call.
