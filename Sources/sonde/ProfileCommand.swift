@@ -45,7 +45,10 @@ struct ProfileCommand: ParsableCommand {
   var userOnly = false
   @Flag(help: "Kernel stacks only.")
   var kernelOnly = false
-  @Option(help: "How samples reach Sonde: maps (aggregated in the kernel) or ringbuf (one record per sample).")
+  @Option(
+    help:
+      "How samples reach Sonde: maps (aggregated in the kernel), ringbuf (one BPF record per sample), perf (the perf ring)."
+  )
   var transport: String = "maps"
   @Option(parsing: .unconditional, help: "Distinct stacks each of the two stack maps holds.")
   var stackMapSize: UInt32 = 8192

@@ -41,6 +41,8 @@ enum ProfileSummary {
     if a.stackErrors > 0 { lost.append("\(a.stackErrors) stacks unreadable (-EFAULT)") }
     if a.mapFullDrops > 0 { lost.append("\(a.mapFullDrops) samples dropped: counts map full (raise --map-size)") }
     if a.ringbufDrops > 0 { lost.append("\(a.ringbufDrops) samples dropped: ringbuf full (raise --ringbuf-size)") }
+    if a.lostRecords > 0 { lost.append("\(a.lostRecords) samples lost: perf ring full") }
+    if a.undecodableRecords > 0 { lost.append("\(a.undecodableRecords) ring records did not decode") }
     if a.missingStacks > 0 { lost.append("\(a.missingStacks) samples whose stacks were gone at the drain") }
     if a.shortBlocks > 0 { lost.append("\(a.shortBlocks) waits shorter than --min-block left out") }
     if a.blockedThreadDrops > 0 { lost.append("\(a.blockedThreadDrops) waits lost: blocked-thread map full") }

@@ -16,7 +16,7 @@ struct ProfileAcceptanceTests {
   /// The demo's three leaf functions, whose own bodies burn CPU 5:3:2.
   static let leaves = ["self_hot", "self_warm", "self_cool"]
 
-  @Test(arguments: ["maps", "ringbuf"])
+  @Test(arguments: ["maps", "ringbuf", "perf"])
   func leafSharesMatchPerfAndCallerChainsAreWhole(transport: String) throws {
     let dir = try ToolRunner.tempDirectory("profile-shares")
     defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -52,9 +52,11 @@ struct ProfileAcceptanceTests {
 
   /// A command that runs 1.5 s and exits long before the profiler's first drain still symbolizes: its
   /// mappings were read when the program first saw it.
-  @Test func aProcessThatExitsBeforeTheDrainIsSymbolized() throws {
+  @Test(arguments: ["maps", "perf"])
+  func aProcessThatExitsBeforeTheDrainIsSymbolized(transport: String) throws {
     let profiler = try Background([
       ToolRunner.sonde, "profile", "-a", "-F", "499", "--interval", "5", "--duration", "4", "--folded",
+      "--transport", transport,
     ])
     try profiler.waitForStart()
     let demo = try ToolRunner.run([ToolRunner.demo, "selfshares", "1500"])

@@ -53,7 +53,8 @@ public final class BPFProfiler {
 
     let transport: any ProfileSource
     switch options.mode {
-    case .cpu: transport = try ProfilerProgram(options: options)
+    case .cpu:
+      transport = options.transport == .perf ? PerfRingSource(options: options) : try ProfilerProgram(options: options)
     case .offCPU(let minimumBlock):
       transport = try OffCPUProgram(options: options, minimumBlockNanoseconds: minimumBlock.saturatingMultiply(1000))
     }
@@ -68,7 +69,7 @@ public final class BPFProfiler {
             .noSuchProcess, operation: "profile -p \(pid)", reason: "no such process \(pid)",
             remedy: "check the pid (ps -e lists them)")
         }
-        try transport.targets.update(UInt32(bitPattern: pid), ProcessTracking.targetActive)
+        try transport.addTarget(pid, atExec: false)
         mappings.capture(pid: pid)
       }
       watched = pids
@@ -76,18 +77,21 @@ public final class BPFProfiler {
       let child = try PausedChild(arguments: argv)
       launcher = child
       // Sampled from its exec on (the program's exec hook activates it), as perf's enable_on_exec.
-      try transport.targets.update(UInt32(bitPattern: child.pid), ProcessTracking.targetAtExec)
+      try transport.addTarget(child.pid, atExec: true)
     case .systemWide, .cgroup:
       break
     }
-    let events = options.mode == .cpu ? try openEvents() : []
+    // The BPF CPU transports sample through per-CPU cpu-clock events; the perf ring opens its own.
+    let events =
+      options.mode == .cpu && options.transport != .perf
+      ? try SamplingEvents.open(SamplingEvents.cpuClock(options), options) : []
     var followForks = false
     if case .processes = options.target { followForks = true }
     if case .command = options.target { followForks = true }
     try transport.attach(events: events, followForks: followForks)
 
     let waiter = try EventWaiter(stop: stop)
-    try waiter.add(transport.newProcesses.waitDescriptor, token: 1, label: "new_pids ringbuf")
+    for fd in transport.waitDescriptors { try waiter.add(fd, token: 1, label: "profile source") }
     let exitWatch = launcher.flatMap { Syscall.pidfd($0.pid) }
     defer { exitWatch?.close() }
     if let exitWatch { try waiter.add(exitWatch.rawValue, token: 2, label: "pidfd of the command") }
@@ -108,7 +112,7 @@ public final class BPFProfiler {
       // Without a pidfd (kernels before 5.3) the command's exit is noticed within a second.
       if launcher != nil && exitWatch == nil { deadline = min(deadline, now + 1) }
       let ready = try waiter.wait(timeoutSeconds: max(0, deadline - now))
-      try captureAnnounced(transport, mappings)
+      try transport.service(mappings)
       if waiter.isStopped {
         interrupted = true
         break
@@ -127,7 +131,7 @@ public final class BPFProfiler {
     }
     let sampled = monotonicSeconds() - start
     transport.detach()
-    try captureAnnounced(transport, mappings)
+    try transport.service(mappings)
     try drain(transport, into: &builder, mappings: mappings, accounting: &accounting, final: true)
 
     var exitCode: Int32?
@@ -135,15 +139,7 @@ public final class BPFProfiler {
       if !commandExited, try launcher.poll() == nil { kill(launcher.pid, interrupted ? SIGINT : SIGTERM) }
       exitCode = try launcher.wait().exitCode
     }
-    let counters = try transport.counters()
-    accounting.samples = counters[Int(SONDE_PROFILE_STAT_SAMPLES.rawValue)]
-    accounting.stackCollisions = counters[Int(SONDE_PROFILE_STAT_COLLISIONS.rawValue)]
-    accounting.stackErrors = counters[Int(SONDE_PROFILE_STAT_STACK_ERRORS.rawValue)]
-    accounting.mapFullDrops = counters[Int(SONDE_PROFILE_STAT_MAP_FULL.rawValue)]
-    accounting.pidEventDrops = counters[Int(SONDE_PROFILE_STAT_PID_EVENT_DROPS.rawValue)]
-    accounting.ringbufDrops = counters[Int(SONDE_PROFILE_STAT_RINGBUF_DROPS.rawValue)]
-    accounting.shortBlocks = counters[Int(SONDE_PROFILE_STAT_SHORT_BLOCKS.rawValue)]
-    accounting.blockedThreadDrops = counters[Int(SONDE_PROFILE_STAT_START_FULL.rawValue)]
+    try transport.account(&accounting)
     builder.addDropped(accounting.mapFullDrops.saturatingAdd(accounting.ringbufDrops))
 
     var profile = builder.build()
@@ -174,62 +170,6 @@ public final class BPFProfiler {
     }
   }
 
-  /// One cpu-clock sampling event per online CPU (of the cgroup, with --cgroup).
-  private func openEvents() throws(SondeError) -> [PerfEventFD] {
-    var attr = perf_event_attr()
-    attr.type = PERF_TYPE_SOFTWARE.rawValue
-    attr.config = UInt64(PERF_COUNT_SW_CPU_CLOCK.rawValue)
-    attr.freq = 1
-    attr.sample_freq = options.frequency
-    if options.stacks == .userOnly { attr.exclude_kernel = 1 }
-    var cgroup: FileDescriptor?
-    if case .cgroup(let path) = options.target { cgroup = try Self.openCgroup(path) }
-    defer { cgroup?.close() }
-    var events: [PerfEventFD] = []
-    for cpu in CPUList.online() {
-      let target = cgroup.map { EventTarget.cgroup($0.rawValue, cpu: cpu) } ?? .cpu(cpu)
-      events.append(try PerfEventFD.open(attr, target: target, label: "cpu-clock"))
-    }
-    return events
-  }
-
-  /// The cgroup directory given as a path: absolute, or relative to the hierarchy perf_event is bound to
-  /// (the cgroup2 mount, or a cgroup v1 mount with the perf_event controller).
-  static func openCgroup(_ path: String) throws(SondeError) -> FileDescriptor {
-    let operation = "profile --cgroup \(path)"
-    var full = path
-    if !path.hasPrefix("/") {
-      guard let root = perfEventHierarchy() else {
-        throw SondeError(
-          .notSupported, operation: operation, reason: "no cgroup2 mount and no cgroup v1 mount with perf_event",
-          remedy: "mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup) or give an absolute path")
-      }
-      full = root + "/" + path
-    }
-    let fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard fd >= 0 else {
-      let code = errno
-      throw SondeError(
-        code == ENOENT ? .invalidInput : .system, operation: operation, errno: code,
-        reason: code == ENOENT ? "no cgroup directory \(full)" : errnoDescription(code),
-        remedy: "give a cgroup directory, e.g. system.slice/ssh.service")
-    }
-    return FileDescriptor(owning: fd)
-  }
-
-  /// Where the cgroup hierarchy that perf_event counts in is mounted, from /proc/self/mounts.
-  static func perfEventHierarchy() -> String? {
-    let mounts = (readSmallFile("/proc/self/mounts") ?? "").split(separator: "\n").map { $0.split(separator: " ") }
-    if let v2 = mounts.first(where: { $0.count > 2 && $0[2] == "cgroup2" }) { return String(v2[1]) }
-    let v1 = mounts.first { $0.count > 3 && $0[2] == "cgroup" && $0[3].split(separator: ",").contains("perf_event") }
-    return v1.map { String($0[1]) }
-  }
-
-  /// Reads the mappings of every process the program announced since the last call.
-  private func captureAnnounced(_ transport: any ProfileSource, _ mappings: ProcessMappings) throws(SondeError) {
-    for event in try transport.newProcesses.drain() { mappings.capture(pid: Int32(bitPattern: event.pid)) }
-  }
-
   private func drain(
     _ transport: any ProfileSource, into builder: inout ProfileBuilder, mappings: ProcessMappings,
     accounting: inout ProfileAccounting, final: Bool
@@ -239,7 +179,9 @@ public final class BPFProfiler {
     var unsymbolized: Set<Int32> = []
     for d in drained {
       samples +|= d.count
-      if !d.user.isEmpty && !mappings.captured.contains(d.pid) && !mappings.capture(pid: d.pid) {
+      if !d.user.isEmpty && !mappings.captured.contains(d.pid) && !mappings.capture(pid: d.pid)
+        && !mappings.hasMappings(d.pid)
+      {
         unsymbolized.insert(d.pid)
         accounting.unsymbolizedSamples +|= d.count
       }

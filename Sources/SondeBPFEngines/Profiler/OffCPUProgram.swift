@@ -7,7 +7,7 @@ import SondeSystem
 /// offcpu.bpf.c loaded for one run: at every sched_switch a targeted thread that blocks has its stacks and
 /// the time remembered, and the interval until it runs again is added to its key. Uses tp_btf/sched_switch
 /// where the kernel has it (typed task pointers, 5.5+), the sched:sched_switch tracepoint otherwise.
-final class OffCPUProgram: ProfileSource {
+final class OffCPUProgram: BPFProfileSource {
   let object: BPFObject
   private var links: [BPFLink] = []
   private let counts: BPFMap<sonde_profile_key, sonde_offcpu_value>

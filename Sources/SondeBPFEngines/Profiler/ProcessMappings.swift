@@ -16,6 +16,7 @@ final class ProcessMappings {
   private var known: Set<Profile.Mapping> = []
   /// Processes whose mappings were read at least once.
   private(set) var captured: Set<Int32> = []
+  private var withMappings: Set<Int32> = []
   /// The resolver that symbolizes the profile at the end; binaries of other namespaces are preloaded into it.
   let resolver: FileSymbolResolver
   private let ownRoot: FileIdentity?
@@ -24,6 +25,17 @@ final class ProcessMappings {
     self.resolver = resolver
     ownRoot = FileIdentity(path: "/proc/self/root")
   }
+
+  /// Adds a mapping learned otherwise (an MMAP2 record of the perf ring).
+  func add(_ mapping: Profile.Mapping) {
+    guard known.insert(mapping).inserted else { return }
+    mappings.append(mapping)
+    resolver.add(mapping)
+    withMappings.insert(mapping.pid)
+  }
+
+  /// Whether any mapping of `pid` is known (read from /proc or learned from a record).
+  func hasMappings(_ pid: Int32) -> Bool { withMappings.contains(pid) }
 
   /// Reads `pid`'s executable mappings; new ones are added (an address keeps the newest mapping holding it).
   /// Returns false when the process is gone or unreadable.
@@ -39,10 +51,7 @@ final class ProcessMappings {
       case .vdso: path = "[vdso]"
       default: continue
       }
-      let mapping = Profile.Mapping(pid: pid, start: m.start, end: m.end, fileOffset: m.offset, path: path)
-      guard known.insert(mapping).inserted else { continue }
-      mappings.append(mapping)
-      resolver.add(mapping)
+      add(Profile.Mapping(pid: pid, start: m.start, end: m.end, fileOffset: m.offset, path: path))
       if !prefix.isEmpty { resolver.preload(path) }
     }
     captured.insert(pid)

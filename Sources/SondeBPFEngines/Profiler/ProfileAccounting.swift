@@ -16,6 +16,10 @@ public struct ProfileAccounting: Sendable, Hashable {
   public var shortBlocks: UInt64 = 0
   /// Off-CPU: threads whose blocking could not be remembered (its map was full); their waits are lost.
   public var blockedThreadDrops: UInt64 = 0
+  /// perf transport: samples the kernel could not write because the perf ring was full (LOST records).
+  public var lostRecords: UInt64 = 0
+  /// perf transport: ring records that did not decode (should stay 0).
+  public var undecodableRecords: UInt64 = 0
   /// Processes the program could not announce (new-pid ringbuf full); they are announced at a later sample.
   public var pidEventDrops: UInt64 = 0
   /// Samples whose stack ids were missing from the stack map when drained (should stay 0).

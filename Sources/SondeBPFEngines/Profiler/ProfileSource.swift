@@ -4,23 +4,60 @@ import Profiles
 import SondeBPFTypes
 import SondeSystem
 
-/// What the profiler engine needs of a loaded BPF profiler object (CPU samples or off-CPU intervals): the
-/// target filter, the announcements of new processes, attaching and detaching, drains and the program's
-/// own counters.
+/// What the profiler engine needs of a transport (a BPF object aggregating CPU samples or off-CPU intervals,
+/// or the perf ring): targets, descriptors to wake on, servicing what is ready, attaching and detaching,
+/// drains and its own accounting.
 protocol ProfileSource: AnyObject {
-  /// Processes to sample when the object filters by pid (a command and its descendants, or -p).
-  var targets: BPFMap<UInt32, UInt8> { get }
-  /// Processes seen for the first time (or again after exec / an executable mmap).
-  var newProcesses: RingBufferReader<sonde_profile_pid_event> { get }
-  /// Attaches the programs; `events` are the per-CPU sampling events (unused by sources that need none).
+  /// Makes `pid` a target (a -p process, or with `atExec` a command that becomes one when it execs).
+  /// Only called when the options target processes or a command.
+  func addTarget(_ pid: Int32, atExec: Bool) throws(SondeError)
+  /// Descriptors that become readable when the source has something to read now.
+  var waitDescriptors: [Int32] { get }
+  /// Reads what is ready: processes to capture mappings for (into `mappings`), records of the perf ring.
+  func service(_ mappings: ProcessMappings) throws(SondeError)
+  /// Attaches the programs (or enables the events); `events` are the per-CPU sampling events.
   func attach(events: [PerfEventFD], followForks: Bool) throws(SondeError)
   /// Detaches every program: nothing is counted after this.
   func detach()
   func close()
   /// Everything aggregated since the last drain. `final` (after `detach`) also takes what is left.
   func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack]
+  /// Adds what the source counted (samples taken, losses) to `accounting`.
+  func account(_ accounting: inout ProfileAccounting) throws(SondeError)
+}
+
+/// The BPF objects' side of `ProfileSource`: their `targets` map, `new_pids` ringbuf and per-CPU counters.
+protocol BPFProfileSource: ProfileSource {
+  var targets: BPFMap<UInt32, UInt8> { get }
+  var newProcesses: RingBufferReader<sonde_profile_pid_event> { get }
   /// The program's counters (SONDE_PROFILE_STAT_* slots), summed over CPUs.
   func counters() throws(SondeError) -> [UInt64]
+}
+
+extension BPFProfileSource {
+  func addTarget(_ pid: Int32, atExec: Bool) throws(SondeError) {
+    try targets.update(
+      UInt32(bitPattern: pid), atExec ? ProcessTracking.targetAtExec : ProcessTracking.targetActive)
+  }
+
+  var waitDescriptors: [Int32] { [newProcesses.waitDescriptor] }
+
+  func service(_ mappings: ProcessMappings) throws(SondeError) {
+    for event in try newProcesses.drain() { mappings.capture(pid: Int32(bitPattern: event.pid)) }
+  }
+
+  func account(_ accounting: inout ProfileAccounting) throws(SondeError) {
+    let c = try counters()
+    func slot(_ s: sonde_profile_stat_slot) -> UInt64 { c[Int(s.rawValue)] }
+    accounting.samples = slot(SONDE_PROFILE_STAT_SAMPLES)
+    accounting.stackCollisions = slot(SONDE_PROFILE_STAT_COLLISIONS)
+    accounting.stackErrors = slot(SONDE_PROFILE_STAT_STACK_ERRORS)
+    accounting.mapFullDrops = slot(SONDE_PROFILE_STAT_MAP_FULL)
+    accounting.pidEventDrops = slot(SONDE_PROFILE_STAT_PID_EVENT_DROPS)
+    accounting.ringbufDrops = slot(SONDE_PROFILE_STAT_RINGBUF_DROPS)
+    accounting.shortBlocks = slot(SONDE_PROFILE_STAT_SHORT_BLOCKS)
+    accounting.blockedThreadDrops = slot(SONDE_PROFILE_STAT_START_FULL)
+  }
 }
 
 /// One drained aggregate: its process, comm, count and weight (samples for CPU time, nanoseconds for

@@ -25,6 +25,9 @@ public struct ProfilerOptions: Sendable {
     /// One record per sample with its whole stacks through a BPF ringbuf (submitted without a wake-up),
     /// read on the drain timer and aggregated in user space.
     case ringbuf
+    /// The perf-style client: every sample through the perf mmap ring (as `sonde record`), aggregated in
+    /// user space.
+    case perf
   }
 
   /// What is measured.

@@ -17,7 +17,7 @@ import SondeSystem
 ///
 /// Owns the loaded object, its links and the perf event fds (through the links); `close()` or deinit
 /// releases them all.
-final class ProfilerProgram: ProfileSource {
+final class ProfilerProgram: BPFProfileSource {
   let object: BPFObject
   let transport: ProfilerOptions.Transport
   private var links: [BPFLink] = []

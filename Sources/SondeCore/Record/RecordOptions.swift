@@ -40,6 +40,9 @@ public struct RecordOptions: Sendable {
   public var commandLine: [String] = []
 
   public init() {}
+
+  /// The ring size `record` uses without -m, for `cpus` rings (2 MiB per CPU within 32 MiB, at least 512 KiB).
+  public static func defaultRingPages(cpus: Int) -> Int { RecordRings.defaultDataPages(cpus: cpus) }
 }
 
 /// What a recording produced.

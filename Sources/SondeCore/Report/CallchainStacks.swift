@@ -7,7 +7,7 @@ import Profiles
 /// A chain is split at its PERF_CONTEXT markers into kernel frames then user frames, each leaf first, keeping
 /// at most `maxFrames` (the leaf end); a chain of only kernel frames (DWARF mode) gets the user IP from the
 /// sampled registers; a sample without a chain is its IP alone.
-struct CallchainStacks {
+public struct CallchainStacks {
   /// Frames kept per callchain (perf report's default `--max-stack`, the kernel's `perf_event_max_stack`).
   let maxFrames: Int
   private var raw = SequenceTable<UInt64>(capacity: 4096)
@@ -58,7 +58,7 @@ struct CallchainStacks {
 
   /// Calls `visit(address, isKernel)` for each frame of the sample, leaf first, as the type's overview says;
   /// the user IP from the registers comes last, when the chain had no user frame.
-  static func forEachFrame(
+  public static func forEachFrame(
     _ s: SampleView, kernelMode: Bool, maxFrames: Int, _ visit: (UInt64, Bool) -> Void
   ) {
     var frames = 0

@@ -105,7 +105,7 @@ public struct ProfileLoader {
 
 extension Profile.Mapping {
   /// The mapping an MMAP or MMAP2 record describes (its length saturating: it comes from the file).
-  init(_ m: MmapRecord) {
+  public init(_ m: MmapRecord) {
     self.init(
       pid: Int32(bitPattern: m.pid), start: m.address, end: m.address.saturatingAdd(m.length),
       fileOffset: m.pageOffset, path: m.filename, buildID: m.buildID)
