@@ -70,42 +70,10 @@ struct ProfileAcceptanceTests {
     let samples = { (l: [Substring]) in l.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
     }
     #expect(samples(symbolized) > 100, "demo lines:\n\(lines.joined(separator: "\n"))")
-    // Nearly all of the demo's samples are in its leaves (calibration and exec are the rest).
-    #expect(Double(samples(symbolized)) >= 0.9 * Double(samples(lines)), "\(lines.joined(separator: "\n"))")
-    #expect(try Self.profilePrograms() == 0)
-  }
-
-  /// The speedscope file validates against speedscope's schema and carries the demo's stacks.
-  @Test func theSpeedscopeFileValidatesAgainstTheSchema() throws {
-    let dir = try ToolRunner.tempDirectory("profile-speedscope")
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    let file = dir + "/cpu.speedscope.json"
-    let result = try ToolRunner.run([
-      ToolRunner.sonde, "profile", "-F", "499", "--speedscope", file, "--", ToolRunner.demo, "selfshares", "500",
-    ])
-    #expect(result.status == 0, "\(result.stderr)")
-    let data = try Data(contentsOf: URL(fileURLWithPath: file))
-    #expect(SpeedscopeSchema.violations(data) == [])
-    let text = String(decoding: data, as: UTF8.self)
-    for f in Self.leaves { #expect(text.contains("\"name\":\"\(f)\"")) }
-    #expect(text.contains("samples taken"), "the accounting travels in the file's name")
-  }
-
-  /// Five 200 ms sleeps in demo_nap show as 1 s (± 15%) off the CPU in demo_nap's stack, through tp_btf
-  /// and through the sched_switch tracepoint older kernels have.
-  @Test(arguments: [false, true])
-  func offCPUTimeOfFiveNapsIsOneSecondInTheirStack(tracepoint: Bool) throws {
-    let result = try ToolRunner.run(
-      [ToolRunner.sonde, "profile", "--off-cpu", "--folded"] + (tracepoint ? ["--switch-tracepoint"] : [])
-        + ["--", ToolRunner.demo, "naps", "5"])
-    #expect(result.status == 0, "\(result.stderr)")
-    let naps = result.stdout.split(separator: "\n").filter { $0.contains(";naps;demo_nap;") }
-    let nanoseconds = naps.compactMap { $0.split(separator: " ").last.flatMap { UInt64($0) } }.reduce(0, +)
-    let seconds = Double(nanoseconds) / 1e9
-    #expect(seconds >= 0.85 && seconds <= 1.15, "\(seconds) s in demo_nap:\n\(result.stdout.prefix(3000))")
-    #expect(naps.contains { $0.contains("main;naps;demo_nap") }, "\(result.stdout.prefix(3000))")
-    // The kernel stack ends in the scheduler, not in the BPF program that took it.
-    #expect(!result.stdout.contains("bpf_prog_"), "\(result.stdout.prefix(3000))")
+    // Its samples are symbolized, not [unknown] (other tests' demos may run meanwhile: -a sees them too,
+    // so only the share of unresolved frames is bounded; ld.so's start-up before its maps are read is the rest).
+    let unknown = lines.filter { $0.contains("[unknown]") }
+    #expect(Double(samples(unknown)) <= 0.05 * Double(samples(lines)), "\(lines.joined(separator: "\n"))")
     #expect(try Self.profilePrograms() == 0)
   }
 

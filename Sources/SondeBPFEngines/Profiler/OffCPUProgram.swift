@@ -9,7 +9,7 @@ import SondeSystem
 /// where the kernel has it (typed task pointers, 5.5+), the sched:sched_switch tracepoint otherwise.
 final class OffCPUProgram: BPFProfileSource {
   let object: BPFObject
-  private var links: [BPFLink] = []
+  private var links = AttachedLinks()
   private let counts: BPFMap<sonde_profile_key, sonde_offcpu_value>
   private let stacks: BPFMap<UInt32, sonde_profile_stack>
   private let stats: BPFMap<UInt32, UInt64>
@@ -48,16 +48,15 @@ final class OffCPUProgram: BPFProfileSource {
 
   func attach(events: [PerfEventFD], followForks: Bool) throws(SondeError) {
     if hook == "tp_btf" {
-      links.append(try object.program("sonde_offcpu_btf").attachTrace())
+      links.add(try object.program("sonde_offcpu_btf").attachTrace())
     } else {
-      links.append(try object.program("sonde_offcpu_tp").attachTracepoint(category: "sched", name: "sched_switch"))
+      links.add(try object.program("sonde_offcpu_tp").attachTracepoint(category: "sched", name: "sched_switch"))
     }
-    links += try ProcessTracking.attach(object, followForks: followForks)
+    links.add(try ProcessTracking.attach(object, followForks: followForks))
   }
 
   func detach() {
-    for link in links { link.close() }
-    links.removeAll()
+    links.closeAll()
   }
 
   func close() {

@@ -71,6 +71,19 @@ struct DrainedStack {
   var user: [UInt64]
 }
 
+/// The links of one loaded object, closed together (detaching every program and closing what they own).
+struct AttachedLinks {
+  private var links: [BPFLink] = []
+
+  mutating func add(_ link: BPFLink) { links.append(link) }
+  mutating func add(_ more: [BPFLink]) { links += more }
+
+  mutating func closeAll() {
+    for link in links { link.close() }
+    links.removeAll()
+  }
+}
+
 /// The programs every profiler object carries (profile_common.h) that keep its view of processes current.
 enum ProcessTracking {
   /// Values of the `targets` map (profile_common.h): sampled, or sampled once it execs.

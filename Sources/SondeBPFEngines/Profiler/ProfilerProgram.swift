@@ -20,7 +20,7 @@ import SondeSystem
 final class ProfilerProgram: BPFProfileSource {
   let object: BPFObject
   let transport: ProfilerOptions.Transport
-  private var links: [BPFLink] = []
+  private var links = AttachedLinks()
   private let control: BPFMap<UInt32, UInt32>
   private let counts: [BPFMap<sonde_profile_key, UInt64>]
   private let stacks: [BPFMap<UInt32, sonde_profile_stack>]
@@ -62,14 +62,13 @@ final class ProfilerProgram: BPFProfileSource {
   /// programs (forks of targets, execs and executable mmaps re-announce a process).
   func attach(events: [PerfEventFD], followForks: Bool) throws(SondeError) {
     let sampler = try object.program(transport == .maps ? "sonde_profile_cpu" : "sonde_profile_ringbuf")
-    for event in events { links.append(try sampler.attachPerfEvent(event)) }
-    links += try ProcessTracking.attach(object, followForks: followForks)
+    for event in events { links.add(try sampler.attachPerfEvent(event)) }
+    links.add(try ProcessTracking.attach(object, followForks: followForks))
   }
 
   /// Detaches every program (and closes the perf events): no sample arrives after this.
   func detach() {
-    for link in links { link.close() }
-    links.removeAll()
+    links.closeAll()
   }
 
   func close() {

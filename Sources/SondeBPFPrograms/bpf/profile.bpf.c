@@ -86,11 +86,8 @@ static __always_inline int sample(void *ctx, void *stacks, void *counts, __u32 p
 
 SEC("perf_event")
 int sonde_profile_cpu(void *ctx) {
-  __u64 id = bpf_get_current_pid_tgid();
-  __u32 pid = id >> 32;
-  if (!is_target(pid)) return 0;
-  count_stat(SONDE_PROFILE_STAT_SAMPLES);
-  announce(pid);
+  __u32 pid;
+  if (!sampled_process(&pid)) return 0;
   __u32 zero = 0;
   __u32 *half = bpf_map_lookup_elem(&control, &zero);
   if (half && (*half & 1)) return sample(ctx, &stacks1, &counts1, pid);
@@ -101,11 +98,8 @@ int sonde_profile_cpu(void *ctx) {
 /// reads on a timer), as the OpenTelemetry eBPF profiler does.
 SEC("perf_event")
 int sonde_profile_ringbuf(void *ctx) {
-  __u64 id = bpf_get_current_pid_tgid();
-  __u32 pid = id >> 32;
-  if (!is_target(pid)) return 0;
-  count_stat(SONDE_PROFILE_STAT_SAMPLES);
-  announce(pid);
+  __u32 pid;
+  if (!sampled_process(&pid)) return 0;
   struct sonde_profile_sample *s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
   if (!s) {
     count_stat(SONDE_PROFILE_STAT_RINGBUF_DROPS);

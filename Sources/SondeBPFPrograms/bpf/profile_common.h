@@ -59,6 +59,19 @@ static __always_inline bool is_target(__u32 pid) {
   return state && *state == SONDE_TARGET_ACTIVE;
 }
 
+static __always_inline void count_stat(__u32 slot);
+static __always_inline void announce(__u32 pid);
+
+/// The start of every sampling program: whether the current process is sampled (then counted, and
+/// announced when new), and its pid.
+static __always_inline bool sampled_process(__u32 *pid) {
+  *pid = bpf_get_current_pid_tgid() >> 32;
+  if (!is_target(*pid)) return false;
+  count_stat(SONDE_PROFILE_STAT_SAMPLES);
+  announce(*pid);
+  return true;
+}
+
 static __always_inline void count_stat(__u32 slot) {
   __u64 *value = bpf_map_lookup_elem(&profile_stats, &slot);
   if (value) *value += 1;
