@@ -1,4 +1,4 @@
-/// What `sonde profile` (and the library's `CPUProfiler`) samples, how often, and how samples reach user
+/// What `sonde profile` (and the library's `BPFProfiler`) samples, how often, and how samples reach user
 /// space.
 public struct ProfilerOptions: Sendable {
   /// Who is profiled.
