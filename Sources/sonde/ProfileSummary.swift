@@ -5,7 +5,8 @@ import SondeText
 
 /// Text output of `sonde profile`: the top-N functions and the run's accounting.
 enum ProfileSummary {
-  /// The functions with the most samples (self, then with callees), perf report --children style.
+  /// The functions with the most samples with their callees (then in their own bodies), as perf report
+  /// --children orders them: callers such as demo_hot rank by what runs under them.
   static func topTable(_ run: ProfileRun, rows: Int) -> String {
     var options = ReportOptions()
     options.sortKeys = [.dso, .symbol]
@@ -18,7 +19,7 @@ enum ProfileSummary {
       : "# sonde profile: \(report.samples) samples of cpu-clock over \(fixed(run.durationSeconds, 1)) s\n"
     out += "#\n#  Children      Self  Shared Object         Symbol\n"
     let ordered = report.rows.sorted {
-      ($0.selfWeight, $0.childrenWeight) > ($1.selfWeight, $1.childrenWeight)
+      ($0.childrenWeight, $0.selfWeight) > ($1.childrenWeight, $1.selfWeight)
     }
     for row in ordered.prefix(rows) {
       var line = (fixed(row.childrenPercent, 2) + "%").padded(to: 11, alignRight: true) + "  "
