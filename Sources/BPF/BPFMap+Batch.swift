@@ -142,3 +142,17 @@ extension BPFMap {
     return result
   }
 }
+
+extension BPFMap {
+  /// Reads and removes every element: batch lookup-and-delete, or on kernels without batch operations
+  /// (before 5.6) element by element. Elements added meanwhile may or may not be included.
+  public func drainEntries() throws(SondeError) -> [(key: Key, value: Value)] {
+    do {
+      return try lookupAndDeleteBatch()
+    } catch {
+      let entries = try self.entries()
+      for entry in entries { _ = try delete(entry.key) }
+      return entries
+    }
+  }
+}

@@ -81,14 +81,7 @@ public final class BPFProfiler {
     case .systemWide, .cgroup:
       break
     }
-    // The BPF CPU transports sample through per-CPU cpu-clock events; the perf ring opens its own.
-    let events =
-      options.mode == .cpu && options.transport != .perf
-      ? try SamplingEvents.open(SamplingEvents.cpuClock(options), options) : []
-    var followForks = false
-    if case .processes = options.target { followForks = true }
-    if case .command = options.target { followForks = true }
-    try transport.attach(events: events, followForks: followForks)
+    try transport.attach(followForks: options.target.followsProcesses)
 
     let waiter = try EventWaiter(stop: stop)
     for fd in transport.waitDescriptors { try waiter.add(fd, token: 1, label: "profile source") }
@@ -101,6 +94,7 @@ public final class BPFProfiler {
     var builder = ProfileBuilder(eventName: options.mode == .cpu ? "cpu-clock" : "offcpu-time")
     if options.mode == .cpu { builder.setRate(frequency: options.frequency, period: nil) }
     var accounting = ProfileAccounting()
+    var unsymbolized: Set<Int32> = []
     let start = monotonicSeconds()
     var nextDrain = start + options.interval
     var interrupted = false
@@ -124,7 +118,9 @@ public final class BPFProfiler {
       }
       if !watched.isEmpty && !watched.contains(where: { fileExists("/proc/\($0)") }) { break }
       if monotonicSeconds() >= nextDrain {
-        try drain(transport, into: &builder, mappings: mappings, accounting: &accounting, final: false)
+        try drain(
+          transport, into: &builder, mappings: mappings, accounting: &accounting, unsymbolized: &unsymbolized,
+          final: false)
         nextDrain += options.interval
         if nextDrain < monotonicSeconds() { nextDrain = monotonicSeconds() + options.interval }
       }
@@ -132,7 +128,9 @@ public final class BPFProfiler {
     let sampled = monotonicSeconds() - start
     transport.detach()
     try transport.service(mappings)
-    try drain(transport, into: &builder, mappings: mappings, accounting: &accounting, final: true)
+    try drain(
+      transport, into: &builder, mappings: mappings, accounting: &accounting, unsymbolized: &unsymbolized,
+      final: true)
 
     var exitCode: Int32?
     if let launcher {
@@ -172,11 +170,10 @@ public final class BPFProfiler {
 
   private func drain(
     _ transport: any ProfileSource, into builder: inout ProfileBuilder, mappings: ProcessMappings,
-    accounting: inout ProfileAccounting, final: Bool
+    accounting: inout ProfileAccounting, unsymbolized: inout Set<Int32>, final: Bool
   ) throws(SondeError) {
     let drained = try transport.drain(final: final, missingStacks: &accounting.missingStacks)
     var samples: UInt64 = 0
-    var unsymbolized: Set<Int32> = []
     for d in drained {
       samples +|= d.count
       if !d.user.isEmpty && !mappings.captured.contains(d.pid) && !mappings.capture(pid: d.pid)
@@ -189,7 +186,8 @@ public final class BPFProfiler {
       builder.add(
         thread: thread, stack: Profile.Stack(kernel: d.kernel, user: d.user), count: d.count, weight: d.weight)
     }
-    accounting.unsymbolizedProcesses += unsymbolized.count
+    // A process is counted once however many drains its samples came in.
+    accounting.unsymbolizedProcesses = unsymbolized.count
     let drain = ProfileAccounting.Drain(samples: samples, keys: drained.count)
     accounting.drains.append(drain)
     onDrain?(drain, accounting)

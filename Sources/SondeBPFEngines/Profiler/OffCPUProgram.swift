@@ -12,7 +12,7 @@ final class OffCPUProgram: BPFProfileSource {
   private var links = AttachedLinks()
   private let counts: BPFMap<sonde_profile_key, sonde_offcpu_value>
   private let stacks: BPFMap<UInt32, sonde_profile_stack>
-  private let stats: BPFMap<UInt32, UInt64>
+  let stats: BPFMap<UInt32, UInt64>
   let targets: BPFMap<UInt32, UInt8>
   let newProcesses: RingBufferReader<sonde_profile_pid_event>
   /// Which sched_switch hook is loaded: "tp_btf" or "tracepoint".
@@ -46,7 +46,7 @@ final class OffCPUProgram: BPFProfileSource {
 
   deinit { close() }
 
-  func attach(events: [PerfEventFD], followForks: Bool) throws(SondeError) {
+  func attach(followForks: Bool) throws(SondeError) {
     if hook == "tp_btf" {
       links.add(try object.program("sonde_offcpu_btf").attachTrace())
     } else {
@@ -65,21 +65,12 @@ final class OffCPUProgram: BPFProfileSource {
     object.close()
   }
 
-  /// Drains the counts (batch lookup-and-delete). Stacks stay in the map until the final drain: a blocked
+  /// Drains the counts (batch lookup-and-delete). Stacks stay in the map for the whole run: a blocked
   /// thread's stack id is used when it wakes, which may be after this drain.
   func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
-    let entries: [(key: sonde_profile_key, value: sonde_offcpu_value)]
-    do {
-      entries = try counts.lookupAndDeleteBatch()
-    } catch {
-      entries = try counts.entries()
-      for entry in entries { _ = try counts.delete(entry.key) }
-    }
-    let (out, read) = try ProcessTracking.stacks(
-      of: entries.map { ($0.key, $0.value.count, $0.value.nanoseconds) }, in: stacks, missingStacks: &missingStacks)
-    if final { for id in read { _ = try? stacks.delete(id) } }
-    return out
+    let entries = try counts.drainEntries()
+    return try ProcessTracking.stacks(
+      of: entries.map { ($0.key, $0.value.count, $0.value.nanoseconds) }, in: stacks, missingStacks: &missingStacks
+    ).0
   }
-
-  func counters() throws(SondeError) -> [UInt64] { try ProcessTracking.counters(stats) }
 }

@@ -19,13 +19,7 @@ final class PerfRingSource: ProfileSource {
   private var active: Set<Int32> = []
   private var waitingForExec: Set<Int32> = []
   private var comms: [Int32: String] = [:]
-  private struct Key: Hashable {
-    var pid: Int32
-    var comm: String
-    var kernel: [UInt64]
-    var user: [UInt64]
-  }
-  private var counts: [Key: UInt64] = [:]
+  private var aggregate = StackAggregator()
   private var kernel: [UInt64] = []
   private var user: [UInt64] = []
   private var samples: UInt64 = 0
@@ -43,10 +37,7 @@ final class PerfRingSource: ProfileSource {
     if options.stacks == .userOnly { attr.exclude_callchain_kernel = 1 }
     attributes = attr
     decoder = RecordDecoder(defaultLayout: SampleLayout(attr))
-    switch options.target {
-    case .processes, .command: filters = true
-    case .systemWide, .cgroup: filters = false
-    }
+    filters = options.target.followsProcesses
   }
 
   deinit { close() }
@@ -57,7 +48,7 @@ final class PerfRingSource: ProfileSource {
 
   var waitDescriptors: [Int32] { events.map(\.rawValue) }
 
-  func attach(events _: [PerfEventFD], followForks _: Bool) throws(SondeError) {
+  func attach(followForks _: Bool) throws(SondeError) {
     events = try SamplingEvents.open(attributes, options)
     let pages = RecordOptions.defaultRingPages(cpus: events.count)
     for event in events { rings.append(try SampleRing(event: event, dataPages: pages)) }
@@ -128,8 +119,7 @@ final class PerfRingSource: ProfileSource {
       address, isKernel in
       if isKernel { kernel.append(address) } else { user.append(address) }
     }
-    let key = Key(pid: pid, comm: comm(of: Int32(bitPattern: s.head.tid), pid: pid), kernel: kernel, user: user)
-    counts[key, default: 0] +|= 1
+    aggregate.add(pid: pid, comm: comm(of: Int32(bitPattern: s.head.tid), pid: pid), kernel: kernel, user: user)
   }
 
   /// A thread's name: from COMM records, else /proc (a thread that ran before sampling began).
@@ -142,10 +132,7 @@ final class PerfRingSource: ProfileSource {
   }
 
   func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
-    defer { counts.removeAll(keepingCapacity: true) }
-    return counts.map { key, count in
-      DrainedStack(pid: key.pid, comm: key.comm, count: count, weight: count, kernel: key.kernel, user: key.user)
-    }
+    aggregate.take()
   }
 
   func account(_ accounting: inout ProfileAccounting) throws(SondeError) {

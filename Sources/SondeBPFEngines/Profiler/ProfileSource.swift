@@ -15,8 +15,9 @@ protocol ProfileSource: AnyObject {
   var waitDescriptors: [Int32] { get }
   /// Reads what is ready: processes to capture mappings for (into `mappings`), records of the perf ring.
   func service(_ mappings: ProcessMappings) throws(SondeError)
-  /// Attaches the programs (or enables the events); `events` are the per-CPU sampling events.
-  func attach(events: [PerfEventFD], followForks: Bool) throws(SondeError)
+  /// Opens the sampling events (when it samples) and attaches the programs; `followForks` makes the
+  /// children of targets targets too.
+  func attach(followForks: Bool) throws(SondeError)
   /// Detaches every program: nothing is counted after this.
   func detach()
   func close()
@@ -30,8 +31,8 @@ protocol ProfileSource: AnyObject {
 protocol BPFProfileSource: ProfileSource {
   var targets: BPFMap<UInt32, UInt8> { get }
   var newProcesses: RingBufferReader<sonde_profile_pid_event> { get }
-  /// The program's counters (SONDE_PROFILE_STAT_* slots), summed over CPUs.
-  func counters() throws(SondeError) -> [UInt64]
+  /// The per-CPU `profile_stats` array (SONDE_PROFILE_STAT_* slots).
+  var stats: BPFMap<UInt32, UInt64> { get }
 }
 
 extension BPFProfileSource {
@@ -44,6 +45,16 @@ extension BPFProfileSource {
 
   func service(_ mappings: ProcessMappings) throws(SondeError) {
     for event in try newProcesses.drain() { mappings.capture(pid: Int32(bitPattern: event.pid)) }
+  }
+
+  /// The program's counters, summed over CPUs.
+  func counters() throws(SondeError) -> [UInt64] {
+    var totals = [UInt64](repeating: 0, count: Int(SONDE_PROFILE_STAT_SLOTS.rawValue))
+    for slot in totals.indices {
+      let perCPU = try stats.lookupPerCPU(UInt32(slot)) ?? []
+      totals[slot] = perCPU.reduce(0) { $0 &+ $1 }
+    }
+    return totals
   }
 
   func account(_ accounting: inout ProfileAccounting) throws(SondeError) {
@@ -69,6 +80,31 @@ struct DrainedStack {
   var weight: UInt64
   var kernel: [UInt64]
   var user: [UInt64]
+}
+
+/// Samples aggregated in user space by (pid, comm, stacks): the ringbuf and perf transports, which get one
+/// record per sample, hand the engine the same aggregates the maps transport gets from the kernel.
+struct StackAggregator {
+  private struct Key: Hashable {
+    var pid: Int32
+    var comm: String
+    var kernel: [UInt64]
+    var user: [UInt64]
+  }
+  private var counts: [Key: UInt64] = [:]
+
+  /// Counts one sample.
+  mutating func add(pid: Int32, comm: String, kernel: [UInt64], user: [UInt64]) {
+    counts[Key(pid: pid, comm: comm, kernel: kernel, user: user), default: 0] +|= 1
+  }
+
+  /// The aggregates so far (weight = count), leaving it empty.
+  mutating func take() -> [DrainedStack] {
+    defer { counts.removeAll(keepingCapacity: true) }
+    return counts.map { key, count in
+      DrainedStack(pid: key.pid, comm: key.comm, count: count, weight: count, kernel: key.kernel, user: key.user)
+    }
+  }
 }
 
 /// The links of one loaded object, closed together (detaching every program and closing what they own).
@@ -102,22 +138,9 @@ enum ProcessTracking {
 
   /// Sets the constants profile_common.h declares, from the options.
   static func configure(_ open: inout OpenBPFObject, _ options: ProfilerOptions) throws(SondeError) {
-    switch options.target {
-    case .processes, .command: try open.setConstant("filter_pids", to: UInt32(1))
-    case .systemWide, .cgroup: break
-    }
+    if options.target.followsProcesses { try open.setConstant("filter_pids", to: UInt32(1)) }
     try open.setConstant("user_stacks", to: UInt32(options.stacks == .kernelOnly ? 0 : 1))
     try open.setConstant("kernel_stacks", to: UInt32(options.stacks == .userOnly ? 0 : 1))
-  }
-
-  /// The per-CPU counters of `stats`, summed.
-  static func counters(_ stats: BPFMap<UInt32, UInt64>) throws(SondeError) -> [UInt64] {
-    var totals = [UInt64](repeating: 0, count: Int(SONDE_PROFILE_STAT_SLOTS.rawValue))
-    for slot in totals.indices {
-      let perCPU = try stats.lookupPerCPU(UInt32(slot)) ?? []
-      totals[slot] = perCPU.reduce(0) { $0 &+ $1 }
-    }
-    return totals
   }
 
   /// A kernel comm (16 bytes, NUL-padded) as a string.

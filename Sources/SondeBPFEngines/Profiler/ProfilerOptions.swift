@@ -11,6 +11,14 @@ public struct ProfilerOptions: Sendable {
     case command([String])
     /// The tasks of one cgroup v2 directory (--cgroup), filtered by the kernel.
     case cgroup(String)
+
+    /// Whether samples are kept only for chosen processes (and the processes they fork): -p and a command.
+    public var followsProcesses: Bool {
+      switch self {
+      case .processes, .command: true
+      case .systemWide, .cgroup: false
+      }
+    }
   }
 
   /// Which stacks each sample takes.

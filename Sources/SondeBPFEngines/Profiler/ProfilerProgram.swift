@@ -20,11 +20,12 @@ import SondeSystem
 final class ProfilerProgram: BPFProfileSource {
   let object: BPFObject
   let transport: ProfilerOptions.Transport
+  private let options: ProfilerOptions
   private var links = AttachedLinks()
   private let control: BPFMap<UInt32, UInt32>
   private let counts: [BPFMap<sonde_profile_key, UInt64>]
   private let stacks: [BPFMap<UInt32, sonde_profile_stack>]
-  private let stats: BPFMap<UInt32, UInt64>
+  let stats: BPFMap<UInt32, UInt64>
   let targets: BPFMap<UInt32, UInt8>
   let newProcesses: RingBufferReader<sonde_profile_pid_event>
   /// The ringbuf transport's samples (nil with the maps transport).
@@ -35,6 +36,7 @@ final class ProfilerProgram: BPFProfileSource {
   /// Loads the program configured for `options`; nothing is attached until `attach`.
   init(options: ProfilerOptions) throws(SondeError) {
     transport = options.transport
+    self.options = options
     var open = try OpenBPFObject(bytes: BPFProgramBytes.profile, name: "profile")
     try ProcessTracking.configure(&open, options)
     let usesMaps = options.transport == .maps
@@ -58,11 +60,13 @@ final class ProfilerProgram: BPFProfileSource {
 
   deinit { close() }
 
-  /// Attaches the sampling program to `events` (opened by the caller, one per CPU) and the process-tracking
-  /// programs (forks of targets, execs and executable mmaps re-announce a process).
-  func attach(events: [PerfEventFD], followForks: Bool) throws(SondeError) {
+  /// Attaches the sampling program to per-CPU cpu-clock events (the links own them) and the
+  /// process-tracking programs (forks of targets, execs and executable mmaps re-announce a process).
+  func attach(followForks: Bool) throws(SondeError) {
     let sampler = try object.program(transport == .maps ? "sonde_profile_cpu" : "sonde_profile_ringbuf")
-    for event in events { links.add(try sampler.attachPerfEvent(event)) }
+    for event in try SamplingEvents.open(SamplingEvents.cpuClock(options), options) {
+      links.add(try sampler.attachPerfEvent(event))
+    }
     links.add(try ProcessTracking.attach(object, followForks: followForks))
   }
 
@@ -81,35 +85,16 @@ final class ProfilerProgram: BPFProfileSource {
   /// Everything that reached user space since the last drain, aggregated by (pid, comm, stacks). With
   /// `final`, also what is left in the maps' other half (call it after `detach`).
   func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
-    if let samples { return try Self.aggregate(samples.drain()) }
-    return try drainMaps(both: final, missingStacks: &missingStacks)
-  }
-
-  /// The ringbuf transport's records, aggregated in user space.
-  static func aggregate(_ records: [sonde_profile_sample]) -> [DrainedStack] {
-    struct Key: Hashable {
-      var pid: UInt32
-      var comm: String
-      var kernel: [UInt64]
-      var user: [UInt64]
-    }
-    var index: [Key: Int] = [:]
-    var out: [DrainedStack] = []
-    for r in records {
-      let kernel = frames(r.kernel, bytes: r.kernel_bytes)
-      let user = frames(r.user, bytes: r.user_bytes)
-      let comm = ProcessTracking.commString(r.comm)
-      let key = Key(pid: r.pid, comm: comm, kernel: kernel, user: user)
-      if let i = index[key] {
-        out[i].count +|= 1
-        out[i].weight +|= 1
-      } else {
-        index[key] = out.count
-        out.append(
-          DrainedStack(pid: Int32(bitPattern: r.pid), comm: comm, count: 1, weight: 1, kernel: kernel, user: user))
+    if let samples {
+      var aggregate = StackAggregator()
+      for r in try samples.drain() {
+        aggregate.add(
+          pid: Int32(bitPattern: r.pid), comm: ProcessTracking.commString(r.comm),
+          kernel: Self.frames(r.kernel, bytes: r.kernel_bytes), user: Self.frames(r.user, bytes: r.user_bytes))
       }
+      return aggregate.take()
     }
-    return out
+    return try drainMaps(both: final, missingStacks: &missingStacks)
   }
 
   /// The first `bytes` of a frame array (as bpf_get_stack filled it), as addresses.
@@ -136,20 +121,11 @@ final class ProfilerProgram: BPFProfileSource {
   }
 
   private func drainHalf(_ half: Int, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
-    let entries: [(key: sonde_profile_key, value: UInt64)]
-    do {
-      entries = try counts[half].lookupAndDeleteBatch()
-    } catch {
-      // Kernels before 5.6 have no batch operations: read and delete element by element.
-      entries = try counts[half].entries()
-      for entry in entries { _ = try counts[half].delete(entry.key) }
-    }
+    let entries = try counts[half].drainEntries()
     let (out, read) = try ProcessTracking.stacks(
       of: entries.map { ($0.key, $0.value, $0.value) }, in: stacks[half], missingStacks: &missingStacks)
     // Every stack this half's counts named is read: delete them so the half starts empty next time.
     for id in read { _ = try? stacks[half].delete(id) }
     return out
   }
-
-  func counters() throws(SondeError) -> [UInt64] { try ProcessTracking.counters(stats) }
 }
