@@ -117,9 +117,6 @@ struct ProfileCommand: ParsableCommand {
     } else if !argv.isEmpty {
       options.target = .command(argv)
     }
-    if !offCPU, let max = BPFProfiler.maximumSampleRate(), frequency > max {
-      samplingStatus("sonde profile: warning: -F \(frequency) is above kernel.perf_event_max_sample_rate (\(max))")
-    }
     let profiler = BPFProfiler(options: options)
     let progress = isatty(2) == 1 && (duration ?? .infinity) > interval
     if progress {
