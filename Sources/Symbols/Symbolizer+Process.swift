@@ -14,16 +14,29 @@ extension Symbolizer {
     var refreshed = false
     return addresses.map { address in
       if Symbolizer.isKernelAddress(address) { return symbolizeKernel(address) }
-      var mapping = entry?.maps.mapping(containing: address)
-      if mapping == nil && !refreshed {
-        // The process may have mapped something since its maps were cached.
-        refreshed = true
-        entry = try? process(pid, refresh: true)
-        mapping = entry?.maps.mapping(containing: address)
+      guard let (found, mapping) = mapping(pid, address, in: entry, refreshed: &refreshed) else {
+        return SymbolizedFrame(address: address, status: .unmapped)
       }
-      guard let entry, let mapping else { return SymbolizedFrame(address: address, status: .unmapped) }
-      return frame(address: address, mapping: mapping, pid: pid, vdso: entry.vdso, perfMap: entry.perfMap, entry: entry)
+      entry = found
+      return frame(address: address, mapping: mapping, pid: pid, vdso: found.vdso, perfMap: found.perfMap, entry: found)
     }
+  }
+
+  /// The mapping of `pid` that holds code address `address`, from the cached maps `entry`, re-read once
+  /// (`refreshed` says whether it was) when they have none there or only a non-executable one: the process
+  /// may have mapped something since they were cached, possibly where it had unmapped other memory.
+  private func mapping(
+    _ pid: Int32, _ address: UInt64, in entry: ProcessEntry?, refreshed: inout Bool
+  ) -> (ProcessEntry, MemoryMapping)? {
+    var entry = entry
+    var mapping = entry?.maps.mapping(containing: address)
+    if mapping?.isExecutable != true && !refreshed {
+      refreshed = true
+      entry = try? process(pid, refresh: true)
+      mapping = entry?.maps.mapping(containing: address)
+    }
+    guard let entry, let mapping else { return nil }
+    return (entry, mapping)
   }
 
   /// One address of process `pid`.
@@ -76,9 +89,9 @@ extension Symbolizer {
 
   /// Resolves a runtime address of `pid` to its file offset and ELF virtual address, or nil if unmapped.
   public func resolve(pid: Int32, address: UInt64) -> AddressResolution? {
-    var entry = try? process(pid, refresh: false)
-    if entry?.maps.mapping(containing: address) == nil { entry = try? process(pid, refresh: true) }
-    guard let entry, let mapping = entry.maps.mapping(containing: address) else { return nil }
+    var refreshed = false
+    guard let (entry, mapping) = mapping(pid, address, in: try? process(pid, refresh: false), refreshed: &refreshed)
+    else { return nil }
     let offset = mapping.fileOffset(of: address)
     switch mapping.kind {
     case .file:
