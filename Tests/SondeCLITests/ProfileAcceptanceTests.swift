@@ -33,8 +33,13 @@ struct ProfileAcceptanceTests {
     let perfReport = try ToolRunner.run([
       "perf", "report", "-i", perfFile, "--stdio", "--no-children", "--sort", "sym", "-g", "none",
     ])
-    let perfShares = ToolRunner.shares(perfReport.stdout)
-    let ours = Self.leafShares(folded.stdout)
+    // Shares among the three known functions: the two runs happen one after the other, and on a busy machine
+    // (the suite runs in parallel) each may absorb a different amount of interrupt work in kernel frames.
+    let all = Self.leafShares(folded.stdout)
+    let known = Self.leaves.reduce(0) { $0 + (all[$1] ?? 0) }
+    #expect(known > 50, "the demo's leaves hold \(known)% of its samples:\n\(folded.stdout.prefix(3000))")
+    let perfShares = Self.amongLeaves(ToolRunner.shares(perfReport.stdout))
+    let ours = Self.amongLeaves(all)
     for f in Self.leaves {
       #expect(
         abs((ours[f] ?? 0) - (perfShares[f] ?? 0)) <= 3,
@@ -173,6 +178,12 @@ struct ProfileAcceptanceTests {
       total += n
     }
     return counts.mapValues { 100 * Double($0) / Double(max(total, 1)) }
+  }
+
+  /// `shares` of the three leaves rescaled to sum to 100.
+  static func amongLeaves(_ shares: [String: Double]) -> [String: Double] {
+    let total = leaves.reduce(0) { $0 + (shares[$1] ?? 0) }
+    return Dictionary(uniqueKeysWithValues: leaves.map { ($0, 100 * (shares[$0] ?? 0) / max(total, 1e-9)) })
   }
 
   /// "N samples taken" from the accounting line.
