@@ -14,9 +14,11 @@ let package = Package(
     .library(name: "Profiles", targets: ["Profiles"]),
     .library(name: "BPF", targets: ["BPF"]),
     .library(name: "SondeBPFEngines", targets: ["SondeBPFEngines"]),
+    .library(name: "Pprof", targets: ["Pprof"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
     // Kernel uapi headers and the few shims Swift cannot express (variadic syscall/ioctl, fork+exec).
@@ -32,6 +34,14 @@ let package = Package(
     .target(name: "SondeText"),
     // The transport-neutral Profile model and its exporters (folded stacks, flame graph SVG).
     .target(name: "Profiles", dependencies: ["SondeText"]),
+    // zlib from Debian's zlib1g-dev, as a system library (gzip for pprof files).
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    // pprof's protobuf format: the generated message code (committed; scripts/generate-pprof.sh remakes it)
+    // and the exporter from the Profile model. Only pprof output links swift-protobuf and zlib.
+    .target(
+      name: "Pprof",
+      dependencies: ["Profiles", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      exclude: ["profile.proto"]),
     // The engines behind each verb. They return values; they never print.
     .target(name: "SondeCore", dependencies: ["SondeSystem", "SondeText", "PerfEvents", "Symbols", "Profiles"]),
     // The command-line tool: parse, call an engine, render.
@@ -39,7 +49,7 @@ let package = Package(
       name: "sonde",
       dependencies: [
         "CSonde", "SondeSystem", "SondeText", "SondeCore", "PerfEvents", "Symbols", "BPF", "SondeBPFPrograms",
-        "SondeBPFEngines", "Profiles",
+        "SondeBPFEngines", "Profiles", "Pprof",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.
@@ -52,12 +62,12 @@ let package = Package(
       name: "sonde-perfdata-bench", dependencies: ["SondeSystem", "PerfEvents", "SondeCore"],
       path: "Benchmarks/PerfDataBench"),
     // Shared by the test targets: locating built products, running the CLI and oracle tools.
-    .target(name: "SondeTestSupport", path: "Tests/SondeTestSupport"),
+    .target(name: "SondeTestSupport", dependencies: ["Pprof"], path: "Tests/SondeTestSupport"),
     .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "SondeSystem", "CSonde", "SondeTestSupport"]),
     .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "SondeSystem", "PerfEvents", "SondeTestSupport"]),
-    .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents", "SondeSystem", "SondeTestSupport"]),
+    .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents", "SondeSystem", "SondeTestSupport", "Pprof"]),
     .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "SondeSystem", "SondeTestSupport"]),
-    .testTarget(name: "ProfilesTests", dependencies: ["Profiles"]),
+    .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "Pprof", "SondeTestSupport"]),
     // Benchmark: Symbolizer throughput versus llvm-symbolizer (results in BENCHMARKS.md).
     .executableTarget(
       name: "sonde-bench-symbols", dependencies: ["SondeSystem", "Symbols"], path: "Benchmarks/SymbolsBenchmark"),

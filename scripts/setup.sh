@@ -7,9 +7,11 @@ set -euo pipefail
 # tests, peers in benchmarks), qemu + a Debian kernel + busybox (to prove kprobe/fentry paths on a
 # kernel that has them), llvm (llvm-symbolizer oracle), binutils (nm, c++filt oracles), libc6-dbg (a real
 # build-id debug file for the symbolizer to find), systemtap-sdt-dev (<sys/sdt.h>: USDT probes in the demo),
-# chromium (renders the flame graph SVG in tests), stress-ng (a busy loop per CPU for scripts/test-under-load.sh).
+# chromium (renders the flame graph SVG in tests), stress-ng (a busy loop per CPU for scripts/test-under-load.sh),
+# zlib1g-dev (gzip for pprof files), golang-go + golang-github-google-pprof-dev (Google's pprof, built below:
+# the oracle that reads Sonde's pprof files).
 packages=(libbpf-dev linux-perf bpftrace bpftool qemu-system-x86 linux-image-amd64 busybox-static cpio
-  binutils llvm libc6-dbg systemtap-sdt-dev chromium stress-ng)
+  binutils llvm libc6-dbg systemtap-sdt-dev chromium stress-ng zlib1g-dev golang-go golang-github-google-pprof-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +22,13 @@ if ((${#missing[@]})); then
   [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -q >&2
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+
+# Google's pprof from the Go sources Debian ships (it packages the library, not the command).
+if ! command -v pprof >/dev/null; then
+  echo "setup: building pprof into /usr/local/bin" >&2
+  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="${TMPDIR:-/tmp}/sonde-go-cache" \
+    go build -o /usr/local/bin/pprof github.com/google/pprof >&2
 fi
 
 # Kernel filesystems: tracefs for tracepoint ids and formats, bpffs for pinning.

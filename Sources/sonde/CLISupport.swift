@@ -134,10 +134,15 @@ func parseIDs(_ text: String, what: String) throws -> [Int32] {
 /// Writes a whole output file (folded stacks, a flame graph): a device, FIFO or symlink is written through,
 /// never replaced; a failure is reported under `verb` and exits.
 func writeWholeFile(_ path: String, _ text: String, verb: String) throws {
+  try writeWholeFile(path, bytes: Array(text.utf8), verb: verb)
+}
+
+/// Writes `bytes` to `path` as `writeWholeFile(_:_:verb:)` writes text.
+func writeWholeFile(_ path: String, bytes: [UInt8], verb: String) throws {
   do {
     let file = try OutputFile(path: path, rotate: false, mode: 0o644)
     defer { file.close() }
-    try file.descriptor.writeAll(Array(text.utf8), "write(\(path))")
+    try file.descriptor.writeAll(bytes, "write(\(path))")
   } catch {
     writeError(error.description, verb: verb)
     throw ExitCode.failure

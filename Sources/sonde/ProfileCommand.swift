@@ -64,6 +64,8 @@ struct ProfileCommand: ParsableCommand {
   var flamegraph: String?
   @Option(help: "Write a speedscope JSON file (one profile per process).")
   var speedscope: String?
+  @Option(help: "Write a gzipped pprof profile (FILE.pb.gz) for pprof, Parca, Pyroscope or Grafana.")
+  var pprof: String?
   @Option(parsing: .unconditional, help: "Rows of the top-N table.")
   var top: Int = 25
   @Argument(parsing: .captureForPassthrough, help: "The command to profile (after --).")
@@ -87,6 +89,7 @@ struct ProfileCommand: ParsableCommand {
     if output != nil && !folded { throw ValidationError("-o writes --folded output: add --folded") }
     if let flamegraph, flamegraph.isEmpty { throw ValidationError("--flamegraph needs a file name") }
     if let speedscope, speedscope.isEmpty { throw ValidationError("--speedscope needs a file name") }
+    if let pprof, pprof.isEmpty { throw ValidationError("--pprof needs a file name") }
     if top < 0 { throw ValidationError("--top must be 0 or more") }
     let targets = [pid != nil, cgroup != nil, !argv.isEmpty].filter { $0 }.count
     if targets > 1 { throw ValidationError("give one target: -p, --cgroup or a command") }
@@ -101,6 +104,12 @@ struct ProfileCommand: ParsableCommand {
     if argv == ["--help"] || argv == ["-h"] { throw CleanExit.helpRequest(self) }
     var options = ProfilerOptions()
     options.frequency = frequency
+    // Like perf record, a rate above the kernel's limit is lowered to it with a warning, not refused.
+    if !offCPU, let max = BPFProfiler.maximumSampleRate(), frequency > max {
+      samplingStatus(
+        "sonde profile: warning: -F \(frequency) is above kernel.perf_event_max_sample_rate; sampling at \(max) Hz")
+      options.frequency = max
+    }
     options.duration = duration
     options.interval = interval
     if offCPU { options.mode = .offCPU(minimumBlockMicroseconds: minBlock) }
@@ -135,7 +144,7 @@ struct ProfileCommand: ParsableCommand {
       case .command(let argv): "'\(argv.joined(separator: " "))'"
       case .cgroup(let path): "cgroup \(path)"
       }
-    let rate = frequency
+    let rate = options.frequency
     let how = offCPU ? "off-CPU time" : "at \(rate) Hz per CPU"
     profiler.onStart = { samplingStatus("sonde profile: sampling \(what) \(how) (Ctrl-C ends it)") }
     let stop = TerminationSignals.stopToken()
@@ -146,12 +155,12 @@ struct ProfileCommand: ParsableCommand {
       writeError("\(error)", verb: "profile")
       throw ExitCode.failure
     }
-    try write(run)
+    try write(run, frequency: options.frequency)
     for line in ProfileSummary.lines(run) { samplingStatus("sonde profile: " + line) }
     if let code = run.commandExitCode, code != 0 { throw ExitCode(code) }
   }
 
-  private func write(_ run: ProfileRun) throws {
+  private func write(_ run: ProfileRun, frequency: UInt64) throws {
     if folded {
       // Off-CPU stacks are weighted by nanoseconds blocked; CPU stacks count samples.
       let text = FoldedExporter.render(run.resolved, useWeight: offCPU)
@@ -176,6 +185,14 @@ struct ProfileCommand: ParsableCommand {
       try writeWholeFile(speedscope, text, verb: "profile")
       samplingStatus("sonde profile: wrote \(speedscope)")
     }
-    if !folded && flamegraph == nil && speedscope == nil { writeStdout(ProfileSummary.topTable(run, rows: top)) }
+    if let pprof {
+      try writePprof(
+        pprof, run.resolved, weightIsCount: !offCPU, startTime: run.startTimeNanoseconds,
+        comments: ProfileSummary.lines(run), buildIDs: run.buildIDs, verb: "profile")
+      samplingStatus("sonde profile: wrote \(pprof)")
+    }
+    if !folded && flamegraph == nil && speedscope == nil && pprof == nil {
+      writeStdout(ProfileSummary.topTable(run, rows: top))
+    }
   }
 }

@@ -53,6 +53,8 @@ struct ReportCommand: ParsableCommand {
   var flamegraph: String?
   @Option(help: "Write a speedscope JSON file (one profile per process).")
   var speedscope: String?
+  @Option(help: "Write a gzipped pprof profile (FILE.pb.gz) for pprof, Parca, Pyroscope or Grafana.")
+  var pprof: String?
 
   func validate() throws {
     if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
@@ -64,6 +66,7 @@ struct ReportCommand: ParsableCommand {
     if let event, event.isEmpty { throw ValidationError("--event needs an event name") }
     if let flamegraph, flamegraph.isEmpty { throw ValidationError("--flamegraph needs a file name") }
     if let speedscope, speedscope.isEmpty { throw ValidationError("--speedscope needs a file name") }
+    if let pprof, pprof.isEmpty { throw ValidationError("--pprof needs a file name") }
     if input.isEmpty { throw ValidationError("-i needs a file name ('-' for standard input)") }
   }
 
@@ -99,7 +102,7 @@ struct ReportCommand: ParsableCommand {
       !EventCatalog.isDummy(type: file.events[$0].attributes.type, config: file.events[$0].attributes.config)
     }
     let tableEvents: [Int?] =
-      loader.event == nil && sampling.count > 1 && !folded && flamegraph == nil && speedscope == nil
+      loader.event == nil && sampling.count > 1 && !folded && flamegraph == nil && speedscope == nil && pprof == nil
       ? sampling.map { $0 } : [loader.event ?? (sampling.count == 1 && names.count > 1 ? sampling[0] : nil)]
     var sessions: [ReportSession] = []
     do {
@@ -113,7 +116,7 @@ struct ReportCommand: ParsableCommand {
       throw ExitCode.failure
     }
     let session = sessions[0]
-    if folded || flamegraph != nil || speedscope != nil {
+    if folded || flamegraph != nil || speedscope != nil || pprof != nil {
       if folded {
         let text = FoldedExporter.render(session.resolved)
         if let output {
@@ -137,6 +140,14 @@ struct ReportCommand: ParsableCommand {
         let name = "\(input): \(p.eventName), \(p.sampleCount) samples, \(p.lost) lost"
         try writeWholeFile(speedscope, SpeedscopeExporter.render(session.resolved, name: name), verb: "report")
         samplingStatus("sonde report: wrote \(speedscope) (\(p.sampleCount) samples)")
+      }
+      if let pprof {
+        let p = session.profile
+        try writePprof(
+          pprof, session.resolved, weightIsCount: false, startTime: 0,
+          comments: ["\(input): \(p.eventName), \(p.sampleCount) samples, \(p.lost) lost, \(p.dropped) dropped"],
+          buildIDs: session.buildIDs, verb: "report")
+        samplingStatus("sonde report: wrote \(pprof) (\(p.sampleCount) samples)")
       }
       return
     }

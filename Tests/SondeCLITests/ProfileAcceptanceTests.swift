@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Pprof
 import SondeSystem
 import SondeTestSupport
 
@@ -82,6 +83,78 @@ struct ProfileAcceptanceTests {
     #expect(try Self.profilePrograms() == 0)
   }
 
+  /// The speedscope file validates against speedscope's schema and carries the demo's stacks.
+  @Test func theSpeedscopeFileValidatesAgainstTheSchema() throws {
+    let dir = try ToolRunner.tempDirectory("profile-speedscope")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let file = dir + "/cpu.speedscope.json"
+    let result = try ToolRunner.run([
+      ToolRunner.sonde, "profile", "-F", "499", "--speedscope", file, "--", ToolRunner.demo, "selfshares", "500",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let data = try Data(contentsOf: URL(fileURLWithPath: file))
+    #expect(SpeedscopeSchema.violations(data) == [])
+    let text = String(decoding: data, as: UTF8.self)
+    for f in Self.leaves { #expect(text.contains("\"name\":\"\(f)\"")) }
+    #expect(text.contains("samples taken"), "the accounting travels in the file's name")
+  }
+
+  /// Five 200 ms sleeps in demo_nap show as 1 s (± 15%) off the CPU in demo_nap's stack, through tp_btf
+  /// and through the sched_switch tracepoint older kernels have.
+  @Test(arguments: [false, true])
+  func offCPUTimeOfFiveNapsIsOneSecondInTheirStack(tracepoint: Bool) throws {
+    let result = try ToolRunner.run(
+      [ToolRunner.sonde, "profile", "--off-cpu", "--folded"] + (tracepoint ? ["--switch-tracepoint"] : [])
+        + ["--", ToolRunner.demo, "naps", "5"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let naps = result.stdout.split(separator: "\n").filter { $0.contains(";naps;demo_nap;") }
+    let nanoseconds = naps.compactMap { $0.split(separator: " ").last.flatMap { UInt64($0) } }.reduce(0, +)
+    let seconds = Double(nanoseconds) / 1e9
+    #expect(seconds >= 0.85 && seconds <= 1.15, "\(seconds) s in demo_nap:\n\(result.stdout.prefix(3000))")
+    #expect(naps.contains { $0.contains("main;naps;demo_nap") }, "\(result.stdout.prefix(3000))")
+    // The kernel stack ends in the scheduler, not in the BPF program that took it.
+    #expect(!result.stdout.contains("bpf_prog_"), "\(result.stdout.prefix(3000))")
+    #expect(try Self.profilePrograms() == 0)
+  }
+
+  /// -p samples that process only, and the profile ends when it exits (before --duration).
+
+  /// The pprof file is read by Google's pprof (its -top lists the demo's functions with CPU time) and is
+  /// structurally sound: string 0 empty, every referenced id present, one value per sample type. The
+  /// accounting travels as comments, the binaries' build-ids on their mappings.
+  @Test func thePprofFileIsReadByPprof() throws {
+    let dir = try ToolRunner.tempDirectory("profile-pprof")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let file = dir + "/cpu.pb.gz"
+    let result = try ToolRunner.run([
+      ToolRunner.sonde, "profile", "-F", "499", "--pprof", file, "--", ToolRunner.demo, "selfshares", "600",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    try Self.expectPprof(file, lists: Self.leaves, sampleTypes: ["samples/count", "cpu/nanoseconds"])
+    let profile = try Perftools_Profiles_Profile(pprofFile: Array(try Data(contentsOf: URL(fileURLWithPath: file))))
+    let comments = profile.comment.compactMap { profile.string($0) }
+    #expect(comments.contains { $0.contains("samples taken") } && comments.contains { $0.contains("lost") })
+    let demo = profile.mapping.first { profile.string($0.filename)?.hasSuffix("/sonde-demo") == true }
+    #expect(demo.map { profile.string($0.buildID)?.count == 40 } == true, "the demo's mapping carries its build-id")
+    #expect(profile.period == 1_000_000_000 / 499)
+    #expect(try Self.profilePrograms() == 0)
+  }
+
+  /// `sonde report --pprof` exports a perf-style recording the same way: perf record's own file here.
+  @Test func reportExportsAPerfRecordingAsPprof() throws {
+    let dir = try ToolRunner.tempDirectory("report-pprof")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let data = dir + "/perf.data"
+    let rec = try ToolRunner.run([
+      "perf", "record", "-F", "499", "-g", "-o", data, "--", ToolRunner.demo, "selfshares", "600",
+    ])
+    #expect(rec.status == 0, "\(rec.stderr)")
+    let file = dir + "/report.pb.gz"
+    let result = try ToolRunner.run([ToolRunner.sonde, "report", "-i", data, "--pprof", file])
+    #expect(result.status == 0, "\(result.stderr)")
+    try Self.expectPprof(file, lists: Self.leaves, sampleTypes: ["samples/count", "cpu/nanoseconds"])
+  }
+
   /// -p samples that process only, and the profile ends when it exits (before --duration).
   @Test func aRunningProcessIsProfiledUntilItExits() throws {
     let demo = Process()
@@ -122,6 +195,22 @@ struct ProfileAcceptanceTests {
     let lines = result.stdout.split(separator: "\n")
     #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("sonde-demo;") }, "\(result.stdout.prefix(2000))")
     #expect(result.stdout.contains(";self_hot "))
+  }
+
+  /// Like perf record, a rate above kernel.perf_event_max_sample_rate is lowered to it with a warning.
+  @Test func aRateAboveTheKernelLimitIsLoweredWithAWarning() throws {
+    let limit = try #require(
+      UInt64(
+        try String(contentsOfFile: "/proc/sys/kernel/perf_event_max_sample_rate", encoding: .utf8)
+          .trimmingCharacters(in: .whitespacesAndNewlines)))
+    let result = try ToolRunner.run([
+      ToolRunner.sonde, "profile", "-F", String(limit + 1000), "--folded", "--", ToolRunner.demo, "spin", "100",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stderr.contains("warning: -F \(limit + 1000) is above kernel.perf_event_max_sample_rate"))
+    #expect(result.stderr.contains("sampling at \(limit) Hz") || result.stderr.contains("at \(limit) Hz per CPU"))
+    #expect(Self.samplesTaken(result.stderr) > 0, "\(result.stderr)")
+    #expect(try Self.profilePrograms() == 0)
   }
 
   @Test func aMissingPidIsAClearError() throws {
@@ -167,6 +256,21 @@ struct ProfileAcceptanceTests {
 
   // MARK: Helpers
 
+  /// Checks a pprof file with Google's pprof (-top names each of `functions`) and structurally, and that its
+  /// sample types are `sampleTypes` ("type/unit").
+  static func expectPprof(_ path: String, lists functions: [String], sampleTypes: [String]) throws {
+    let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    #expect(bytes.starts(with: [0x1f, 0x8b]), "a .pb.gz file is gzipped")
+    let profile = try Perftools_Profiles_Profile(pprofFile: bytes)
+    #expect(PprofStructure.problems(profile) == [])
+    let types = profile.sampleType.map { "\(profile.string($0.type) ?? "?")/\(profile.string($0.unit) ?? "?")" }
+    #expect(types == sampleTypes)
+    #expect(!profile.sample.isEmpty)
+    let top = try ToolRunner.run(["pprof", "-top", "-nodecount=100", path])
+    #expect(top.status == 0, "\(top.stderr)")
+    for f in functions { #expect(top.stdout.contains(" \(f)\n"), "pprof -top lacks \(f):\n\(top.stdout)") }
+  }
+
   /// Share of each leaf (last frame) among all folded samples, in percent.
   static func leafShares(_ folded: String) -> [String: Double] {
     var counts: [String: Int] = [:]
@@ -209,7 +313,7 @@ struct ProfileAcceptanceTests {
 
     init(_ argv: [String]) throws {
       errPath = NSTemporaryDirectory() + "sonde-profile-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).err"
-      FileManager.default.createFile(atPath: errPath, contents: nil)
+      _ = FileManager.default.createFile(atPath: errPath, contents: nil)
       process.executableURL = URL(fileURLWithPath: argv[0])
       process.arguments = Array(argv.dropFirst())
       process.standardOutput = out

@@ -21,6 +21,10 @@ public struct ProfileRun: Sendable {
   public var commandExitCode: Int32?
   /// Whether the run ended at the stop token (Ctrl-C), not at its duration or the target's exit.
   public var interrupted = false
+  /// When sampling began, nanoseconds since the epoch (CLOCK_REALTIME).
+  public var startTimeNanoseconds: Int64 = 0
+  /// The GNU build-ids of the binaries the profile's frames are in, by mapping path.
+  public var buildIDs: [String: [UInt8]] = [:]
 
   public var profile: Profile { resolved.source }
 }
@@ -96,6 +100,7 @@ public final class BPFProfiler {
     var accounting = ProfileAccounting()
     var unsymbolized: Set<Int32> = []
     let start = monotonicSeconds()
+    let startWallClock = wallClockNanoseconds()
     var nextDrain = start + options.interval
     var interrupted = false
     var commandExited = false
@@ -148,13 +153,13 @@ public final class BPFProfiler {
     }
     return ProfileRun(
       resolved: resolved, accounting: accounting, durationSeconds: sampled, commandExitCode: exitCode,
-      interrupted: interrupted)
+      interrupted: interrupted, startTimeNanoseconds: startWallClock, buildIDs: resolver.loadedBuildIDs)
   }
 
   private func validate() throws(SondeError) {
     guard options.frequency > 0 else { throw SondeError.invalid("profile -F", "the frequency must be at least 1 Hz") }
     guard options.interval > 0 else { throw SondeError.invalid("profile --interval", "the interval must be above 0") }
-    if let max = Self.maximumSampleRate(), options.frequency > max {
+    if options.mode == .cpu, let max = Self.maximumSampleRate(), options.frequency > max {
       throw SondeError.invalid(
         "profile -F \(options.frequency)", "above kernel.perf_event_max_sample_rate (\(max) Hz)",
         remedy: "use -F \(max) or less, or raise the sysctl")

@@ -85,6 +85,14 @@ public final class FileSymbolResolver {
       symbolOffset: (vaddr &- symbol.address) &+ adjust, path: mapping.path, moduleAddress: vaddr &+ adjust)
   }
 
+  /// The build-ids of the binaries loaded so far, by mapping path (binaries are loaded as frames in them
+  /// are resolved, so these cover every module a resolved profile names).
+  public var loadedBuildIDs: [String: [UInt8]] {
+    var ids: [String: [UInt8]] = [:]
+    for case let (path, image?) in images { if let id = image.elf.buildID { ids[path] = id } }
+    return ids
+  }
+
   private func image(_ path: String) -> LoadedImage? {
     if let cached = images[path] { return cached }
     let loaded = try? symbolizer.loadFile(path)

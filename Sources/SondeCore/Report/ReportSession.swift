@@ -10,6 +10,9 @@ public struct ReportSession {
   public let profile: Profile
   public let summary: ProfileLoader.Summary
   public let resolved: ResolvedProfile
+  /// GNU build-ids by file path: those the recording wrote (its build-id table, MMAP2 records), then those
+  /// of the binaries on this machine that symbolized it.
+  public let buildIDs: [String: [UInt8]]
 
   public init(path: String, loader: ProfileLoader = ProfileLoader()) throws(SondeError) {
     try self.init(file: PerfDataFile(path: path), loader: loader)
@@ -24,6 +27,10 @@ public struct ReportSession {
     resolved = ResolvedProfile(profile) { pid, address, kernel, ret in
       resolver.resolve(pid: pid, address: address, isKernel: kernel, isReturnAddress: ret)
     }
+    var ids = resolver.loadedBuildIDs
+    for entry in file.features.buildIDs where !entry.buildID.isEmpty { ids[entry.filename] = entry.buildID }
+    for m in profile.mappings { if let id = m.buildID, !id.isEmpty { ids[m.path] = id } }
+    buildIDs = ids
   }
 
   /// A symbolizer for `file`, whether it was recorded on this kernel, and — when its events sample kernel
