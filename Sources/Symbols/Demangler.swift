@@ -65,12 +65,22 @@ public struct Demangler: Sendable {
   /// `demangle(name)` or the name itself.
   public func displayName(_ name: String) -> String { demangle(name) ?? name }
 
-  /// The name as perf report and perf script print it: C++ names without their parameter list and the
-  /// qualifiers after it (perf demangles with libiberty's DMGL_NO_OPTS unless -v); other schemes as
-  /// `displayName` (perf prints Swift and Rust v0 names mangled; Sonde demangles them).
+  /// The name as a profile prints it, short as perf keeps C++ names: C++ without its parameter list and the
+  /// qualifiers after it (perf demangles with libiberty's DMGL_NO_OPTS unless -v); Swift in its simplified
+  /// form, `Matrix.reduce(rounds:)` rather than `SwiftShares.Matrix.reduce(rounds: Swift.Int) -> Swift.UInt64`
+  /// (perf prints Swift names mangled); Rust as `displayName`.
   public func perfName(_ name: String) -> String {
-    guard ManglingScheme.of(name) == .itanium, let full = demangle(name) else { return displayName(name) }
-    return Self.withoutParameters(full)
+    switch ManglingScheme.of(name) {
+    case .itanium:
+      guard let full = demangle(name) else { return name }
+      return Self.withoutParameters(full)
+    case .swift:
+      var simplified = self
+      simplified.simplifySwift = true
+      return simplified.displayName(name)
+    default:
+      return displayName(name)
+    }
   }
 
   /// `ns::f<int>(char const*) const` → `ns::f<int>`: the trailing parameter list and cv/ref qualifiers go;

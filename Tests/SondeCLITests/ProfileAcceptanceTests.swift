@@ -56,6 +56,52 @@ struct ProfileAcceptanceTests {
     #expect(try Self.profilePrograms() == 0)
   }
 
+  /// A Swift workload built with `swiftc -O`: its three leaf methods appear demangled and short
+  /// (`Matrix.reduce(rounds:)`), with shares within 3 points of perf record's in the same test. perf prints
+  /// Swift names mangled, so its rows are matched by the mangled identifiers.
+  @Test func swiftOptimizedLeavesAreDemangledWithPerfsShares() throws {
+    let dir = try ToolRunner.tempDirectory("profile-swift")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let binary = dir + "/SwiftShares"
+    let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Workloads/SwiftShares.swift").path
+    let swiftc = try #require(TestSupport.tool("swiftc"), "swiftc is not on PATH")
+    let build = try ToolRunner.run([swiftc, "-O", "-module-name", "SwiftShares", "-o", binary, source])
+    #expect(build.status == 0, "\(build.stderr)")
+    let folded = try ToolRunner.run([ToolRunner.sonde, "profile", "-F", "999", "--folded", "--", binary, "1500"])
+    #expect(folded.status == 0, "\(folded.stderr)")
+    let perfFile = dir + "/perf.data"
+    let perfRec = try ToolRunner.run(["perf", "record", "-F", "999", "-o", perfFile, "--", binary, "1500"])
+    #expect(perfRec.status == 0, "\(perfRec.stderr)")
+    let perfReport = try ToolRunner.run(["perf", "report", "-i", perfFile, "--stdio", "--sort", "sym"])
+    // (demangled name Sonde must print, mangled identifier perf's row holds)
+    let leaves = [
+      ("Matrix.reduce(rounds:)", "6MatrixV6reduce6rounds"), ("Matrix.transpose(rounds:)", "6MatrixV9transpose6rounds"),
+      ("Checksum.fold(_:seed:)", "8ChecksumO4fold_4seed"),
+    ]
+    let ours = Self.leafShares(folded.stdout)
+    let theirs = ToolRunner.shares(perfReport.stdout)
+    func among(_ shares: [String: Double], _ matches: (String, Int) -> Bool) -> [Double] {
+      let each = leaves.indices.map { i in shares.filter { matches($0.key, i) }.values.reduce(0, +) }
+      let total = max(each.reduce(0, +), 1e-9)
+      return each.map { 100 * $0 / total }
+    }
+    // Sonde's leaf is the whole simplified name: `Matrix.reduce(rounds:)`, or with a specialization prefix
+    // (`specialized static Checksum.fold(_:seed:)`) when -O specialized the function.
+    let sondeShares = among(ours) { name, i in name == leaves[i].0 || name.hasSuffix(" " + leaves[i].0) }
+    let perfShares = among(theirs) { name, i in name.contains(leaves[i].1) }
+    let known = leaves.indices.reduce(0.0) { total, i in
+      total + ours.filter { $0.key == leaves[i].0 || $0.key.hasSuffix(" " + leaves[i].0) }.values.reduce(0, +)
+    }
+    #expect(known > 50, "the workload's leaves hold \(known)% of its samples:\n\(folded.stdout.prefix(3000))")
+    for i in leaves.indices {
+      #expect(
+        abs(sondeShares[i] - perfShares[i]) <= 3,
+        "\(leaves[i].0): sonde profile \(sondeShares[i])%, perf \(perfShares[i])%\n\(perfReport.stdout.prefix(2000))")
+    }
+    #expect(try Self.profilePrograms() == 0)
+  }
+
   /// A command that runs 1.5 s and exits long before the profiler's first drain still symbolizes: its
   /// mappings were read when the program first saw it.
   @Test(arguments: ["maps", "perf"])
@@ -210,6 +256,47 @@ struct ProfileAcceptanceTests {
     #expect(result.stderr.contains("warning: -F \(limit + 1000) is above kernel.perf_event_max_sample_rate"))
     #expect(result.stderr.contains("sampling at \(limit) Hz") || result.stderr.contains("at \(limit) Hz per CPU"))
     #expect(Self.samplesTaken(result.stderr) > 0, "\(result.stderr)")
+    #expect(try Self.profilePrograms() == 0)
+  }
+
+  /// A process in another mount namespace, running a binary at a path only that namespace has (a tmpfs
+  /// mounted inside it), is symbolized through /proc/PID/root.
+  @Test(arguments: ["maps", "perf"])
+  func aProcessInAnotherMountNamespaceIsSymbolized(transport: String) throws {
+    let dir = try ToolRunner.tempDirectory("profile-mntns-\(transport)")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let hidden = dir + "/hidden"
+    try FileManager.default.createDirectory(atPath: hidden, withIntermediateDirectories: false)
+    let script =
+      "mount -t tmpfs sonde-test \(hidden) && cp \(ToolRunner.demo) \(hidden)/demo-in-ns && exec \(hidden)/demo-in-ns selfshares 1000"
+    let result = try ToolRunner.run([
+      ToolRunner.sonde, "profile", "-F", "499", "--transport", transport, "--folded", "--", "unshare", "--mount",
+      "--propagation", "private",
+      "sh", "-c", script,
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: hidden + "/demo-in-ns"), "the binary exists only in the namespace")
+    let lines = result.stdout.split(separator: "\n").filter { $0.hasPrefix("demo-in-ns;") }
+    for f in Self.leaves {
+      #expect(lines.contains { $0.contains(";\(f) ") }, "\(f) not symbolized:\n\(result.stdout.prefix(3000))")
+    }
+    #expect(try Self.profilePrograms() == 0)
+  }
+
+  /// A counts map of one entry: the samples that find it full are dropped in the kernel, counted, and printed.
+  @Test func aFullCountsMapCountsItsDrops() throws {
+    let result = try ToolRunner.run([
+      ToolRunner.sonde, "profile", "-F", "999", "--map-size", "1", "--interval", "10", "--folded", "--",
+      ToolRunner.demo, "selfshares", "600",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let part = result.stderr.split(separator: "\n").flatMap { $0.split(separator: ";") }.first {
+      $0.contains("counts map full")
+    }
+    let dropped = part.flatMap { p in p.split(separator: " ").compactMap { Int($0) }.first } ?? 0
+    #expect(dropped > 100, "\(result.stderr)")
+    let folded = result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }
+    #expect(folded.reduce(0, +) + dropped == Self.samplesTaken(result.stderr), "\(result.stderr)")
     #expect(try Self.profilePrograms() == 0)
   }
 

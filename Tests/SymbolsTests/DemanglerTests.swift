@@ -268,5 +268,10 @@ struct PerfStyleNameTests {
     // A const member function of a template: the template arguments stay, `(…) const` goes.
     #expect(d.perfName("_ZNK3FooIiE3barEPKc") == "Foo<int>::bar")
     #expect(d.perfName("plain_c_function") == "plain_c_function")
+    // Swift, short as profilers show it: no module, no parameter or result types (swift demangle --simplified).
+    #expect(d.perfName("$s11SwiftShares6MatrixV6reduce6roundss6UInt64VSi_tF") == "Matrix.reduce(rounds:)")
+    #expect(
+      d.perfName("$s11SwiftShares8ChecksumO4fold_4seeds6UInt64VSi_AGtFZTf4nnd_n")
+        == "specialized static Checksum.fold(_:seed:)")
   }
 }

@@ -110,6 +110,7 @@ public final class BPFProfiler {
       if let d = options.duration { deadline = min(deadline, start + d) }
       // Without a pidfd (kernels before 5.3) the command's exit is noticed within a second.
       if launcher != nil && exitWatch == nil { deadline = min(deadline, now + 1) }
+      if let period = transport.servicePeriod { deadline = min(deadline, now + period) }
       let ready = try waiter.wait(timeoutSeconds: max(0, deadline - now))
       try transport.service(mappings)
       if waiter.isStopped {

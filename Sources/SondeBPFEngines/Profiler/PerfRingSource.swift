@@ -47,6 +47,10 @@ final class PerfRingSource: ProfileSource {
   }
 
   var waitDescriptors: [Int32] { events.map(\.rawValue) }
+  /// The rings wake the loop only at their watermark, which a quiet workload may not reach before it exits:
+  /// reading them every 100 ms learns a new process's mappings (MMAP2) while /proc/PID/root still shows
+  /// its files (another mount namespace's binaries are loaded then).
+  var servicePeriod: Double? { 0.1 }
 
   func attach(followForks _: Bool) throws(SondeError) {
     events = try SamplingEvents.open(attributes, options)
@@ -92,7 +96,7 @@ final class PerfRingSource: ProfileSource {
     case .mmap(let m), .mmap2(let m):
       let pid = Int32(bitPattern: m.pid)
       if record.misc & RecordMisc.mmapData == 0, !filters || active.contains(pid) || waitingForExec.contains(pid) {
-        mappings.add(Profile.Mapping(m))
+        mappings.add(recorded: Profile.Mapping(m))
       }
     case .comm(let c):
       let pid = Int32(bitPattern: c.pid)

@@ -20,18 +20,43 @@ final class ProcessMappings {
   /// The resolver that symbolizes the profile at the end; binaries of other namespaces are preloaded into it.
   let resolver: FileSymbolResolver
   private let ownRoot: FileIdentity?
+  private let ownMountNamespace: FileIdentity?
 
   init(resolver: FileSymbolResolver) {
     self.resolver = resolver
     ownRoot = FileIdentity(path: "/proc/self/root")
+    ownMountNamespace = FileIdentity(path: "/proc/self/ns/mnt")
   }
 
-  /// Adds a mapping learned otherwise (an MMAP2 record of the perf ring).
-  func add(_ mapping: Profile.Mapping) {
+  /// Adds a mapping learned otherwise (an MMAP2 record of the perf ring). Its path is the process's own
+  /// view: one of another mount namespace is read through /proc/PID/root, loaded now while that exists.
+  func add(recorded mapping: Profile.Mapping) {
+    var m = mapping
+    if m.path.hasPrefix("/") {
+      let prefix = viewPrefix(pid: m.pid)
+      if !prefix.isEmpty {
+        m.path = prefix + m.path
+        resolver.preload(m.path)
+      }
+    }
+    add(m)
+  }
+
+  private func add(_ mapping: Profile.Mapping) {
     guard known.insert(mapping).inserted else { return }
     mappings.append(mapping)
     resolver.add(mapping)
     withMappings.insert(mapping.pid)
+  }
+
+  /// "/proc/PID/root" when `pid` sees files differently from Sonde, else "". Another mount namespace
+  /// (unshare -m, containers) can show other files at the same paths though its root is the same
+  /// directory; a chroot has another root in the same namespace.
+  private func viewPrefix(pid: Int32) -> String {
+    let namespace = FileIdentity(path: "/proc/\(pid)/ns/mnt")
+    let root = FileIdentity(path: "/proc/\(pid)/root")
+    let foreign = (namespace != nil && namespace != ownMountNamespace) || (root != nil && root != ownRoot)
+    return foreign ? "/proc/\(pid)/root" : ""
   }
 
   /// Whether any mapping of `pid` is known (read from /proc or learned from a record).
@@ -42,8 +67,7 @@ final class ProcessMappings {
   @discardableResult
   func capture(pid: Int32) -> Bool {
     guard pid > 0, let maps = try? ProcessMaps.read(pid: pid) else { return false }
-    let root = FileIdentity(path: "/proc/\(pid)/root")
-    let prefix = root != nil && root != ownRoot ? "/proc/\(pid)/root" : ""
+    let prefix = viewPrefix(pid: pid)
     for m in maps.mappings where m.isExecutable {
       let path: String
       switch m.kind {
@@ -59,7 +83,8 @@ final class ProcessMappings {
   }
 }
 
-/// A file's device and inode: tells whether two paths (here two processes' roots) are the same directory.
+/// A file's device and inode: tells whether two paths (two processes' roots, or their mount namespaces under
+/// /proc/PID/ns) are the same.
 struct FileIdentity: Hashable {
   var device: UInt64
   var inode: UInt64

@@ -13,6 +13,8 @@ protocol ProfileSource: AnyObject {
   func addTarget(_ pid: Int32, atExec: Bool) throws(SondeError)
   /// Descriptors that become readable when the source has something to read now.
   var waitDescriptors: [Int32] { get }
+  /// Seconds between `service` calls when nothing wakes the loop sooner (nil: only when a descriptor is ready).
+  var servicePeriod: Double? { get }
   /// Reads what is ready: processes to capture mappings for (into `mappings`), records of the perf ring.
   func service(_ mappings: ProcessMappings) throws(SondeError)
   /// Opens the sampling events (when it samples) and attaches the programs; `followForks` makes the
@@ -42,6 +44,8 @@ extension BPFProfileSource {
   }
 
   var waitDescriptors: [Int32] { [newProcesses.waitDescriptor] }
+  /// The BPF programs announce new processes through a ringbuf that wakes the loop at once.
+  var servicePeriod: Double? { nil }
 
   func service(_ mappings: ProcessMappings) throws(SondeError) {
     for event in try newProcesses.drain() { mappings.capture(pid: Int32(bitPattern: event.pid)) }
