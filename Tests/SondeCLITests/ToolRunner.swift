@@ -14,6 +14,34 @@ enum ToolRunner {
 
   static func tempDirectory(_ name: String) throws -> String { try TestSupport.temporaryDirectory(name) }
 
+  /// Reads a flame graph SVG with Python's XML parser (so it must be well-formed) and checks every frame's
+  /// width against its count's share of the plot: frames drawn, frames whose width disagrees, the total
+  /// count, and the frame names.
+  static func checkFlameGraph(_ svg: String) throws -> (frames: Int, misdrawn: Int, total: Int, names: Set<String>) {
+    let check = try run([
+      "python3", "-c",
+      """
+      import sys, xml.etree.ElementTree as ET
+      root = ET.parse(sys.argv[1]).getroot()
+      ns = {'s': 'http://www.w3.org/2000/svg'}
+      total = float(root.get('data-total')); width = float(root.get('width'))
+      frames = root.findall('.//s:g[@class="f"]', ns)
+      bad = 0
+      for g in frames:
+          w = float(g.find('s:rect', ns).get('width'))
+          if abs(w - float(g.get('data-v')) / total * (width - 20)) > 0.02: bad += 1
+      print(len(frames)); print(bad); print(int(total))
+      for g in frames: print(g.get('data-n'))
+      """, svg,
+    ])
+    guard check.status == 0 else { throw TestSupport.Failure("flame graph check failed: \(check.stderr)") }
+    let lines = check.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    guard lines.count >= 3, let frames = Int(lines[0]), let bad = Int(lines[1]), let total = Int(lines[2]) else {
+      throw TestSupport.Failure("flame graph check printed: \(check.stdout.prefix(500))")
+    }
+    return (frames, bad, total, Set(lines.dropFirst(3).filter { !$0.isEmpty }))
+  }
+
   /// Parses `perf report --stdio` (or `sonde report`) rows: percentage → symbol, first column only.
   static func shares(_ report: String) -> [String: Double] {
     var out: [String: Double] = [:]

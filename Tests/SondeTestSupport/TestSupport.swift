@@ -84,3 +84,11 @@ public enum TestSupport {
     return path
   }
 }
+
+extension TestSupport {
+  /// A helper's failure, with what went wrong.
+  public struct Failure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+  }
+}
