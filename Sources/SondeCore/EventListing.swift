@@ -1,4 +1,5 @@
 import PerfEvents
+import SondeSystem
 
 /// What `sonde list` shows: every event this machine offers, by kind, with availability.
 public struct EventListing: Sendable {

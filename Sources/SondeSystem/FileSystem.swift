@@ -93,3 +93,16 @@ public func procStatusField(_ name: String, pid: Int32? = nil) -> String? {
   }
   return nil
 }
+
+/// The first `count` bytes of a regular file (fewer when it is shorter), or nil when it cannot be read.
+public func readFilePrefix(_ path: String, count: Int) -> [UInt8]? {
+  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+  guard fd >= 0 else { return nil }
+  defer { close(fd) }
+  var info = stat()
+  guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+  var bytes = [UInt8](repeating: 0, count: max(0, count))
+  let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+  guard n >= 0 else { return nil }
+  return Array(bytes.prefix(n))
+}
