@@ -111,7 +111,8 @@ let package = Package(
     .testTarget(
       name: "BPFTests",
       dependencies: [
-        "BPF", "SondeBPFPrograms", "SondeBPFTestPrograms", "SondeBPFTypes", "SondeSystem", "PerfEvents", "Symbols",
+        "BPF", "SondeBPFEngines", "SondeBPFPrograms", "SondeBPFTestPrograms", "SondeBPFTypes", "SondeSystem",
+        "PerfEvents", "Symbols",
         "CSonde", "SondeTestSupport",
       ]),
   ]

@@ -6,6 +6,7 @@
 // The shared structs, named here too: a cached module does not notice a header added to its directory.
 #include "sonde/events.h"
 #include "sonde/profile.h"
+#include "sonde/trace.h"
 
 /// getpid(2) as a real system call (never a cached value), for tests that count syscalls.
 long sonde_syscall_getpid(void);
