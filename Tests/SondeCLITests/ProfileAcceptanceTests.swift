@@ -124,8 +124,7 @@ struct ProfileAcceptanceTests {
     let symbolized = lines.filter {
       $0.contains(";self_hot ") || $0.contains(";self_warm ") || $0.contains(";self_cool ")
     }
-    let samples = { (l: [Substring]) in l.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
-    }
+    let samples = { (l: [Substring]) in Self.foldedTotal(l) }
     #expect(samples(symbolized) > 100, "demo lines:\n\(lines.joined(separator: "\n"))")
     // Its samples are symbolized, not [unknown] (ld.so's start-up before its maps are read may be).
     let unknown = lines.filter { $0.contains("[unknown]") }
@@ -158,7 +157,7 @@ struct ProfileAcceptanceTests {
         + ["--", ToolRunner.demo, "naps", "5"])
     #expect(result.status == 0, "\(result.stderr)")
     let naps = result.stdout.split(separator: "\n").filter { $0.contains(";naps;demo_nap;") }
-    let nanoseconds = naps.compactMap { $0.split(separator: " ").last.flatMap { UInt64($0) } }.reduce(0, +)
+    let nanoseconds = Self.foldedTotal(naps)
     let seconds = Double(nanoseconds) / 1e9
     #expect(seconds >= 0.85 && seconds <= 1.15, "\(seconds) s in demo_nap:\n\(result.stdout.prefix(3000))")
     #expect(naps.contains { $0.contains("main;naps;demo_nap") }, "\(result.stdout.prefix(3000))")
@@ -166,8 +165,6 @@ struct ProfileAcceptanceTests {
     #expect(!result.stdout.contains("bpf_prog_"), "\(result.stdout.prefix(3000))")
     #expect(try Self.profilePrograms() == 0)
   }
-
-  /// -p samples that process only, and the profile ends when it exits (before --duration).
 
   /// The pprof file is read by Google's pprof (its -top lists the demo's functions with CPU time) and is
   /// structurally sound: string 0 empty, every referenced id present, one value per sample type. The
@@ -299,8 +296,8 @@ struct ProfileAcceptanceTests {
     }
     let dropped = part.flatMap { p in p.split(separator: " ").compactMap { Int($0) }.first } ?? 0
     #expect(dropped > 100, "\(result.stderr)")
-    let folded = result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }
-    #expect(folded.reduce(0, +) + dropped == Self.samplesTaken(result.stderr), "\(result.stderr)")
+    let folded = Self.foldedTotal(result.stdout.split(separator: "\n"))
+    #expect(folded + dropped == Self.samplesTaken(result.stderr), "\(result.stderr)")
     #expect(try Self.profilePrograms() == 0)
   }
 
@@ -322,9 +319,9 @@ struct ProfileAcceptanceTests {
     let collisions = result.stderr.split(separator: "\n").first { $0.contains("stack-map collisions") }
     let lost = collisions.flatMap { line in line.split(separator: " ").compactMap { Int($0) }.first } ?? 0
     #expect(lost > 50, "\(result.stderr)")
-    let folded = result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }
+    let folded = Self.foldedTotal(result.stdout.split(separator: "\n"))
     let taken = Self.samplesTaken(result.stderr)
-    #expect(taken > 0 && folded.reduce(0, +) == taken, "\(result.stderr)")
+    #expect(taken > 0 && folded == taken, "\(result.stderr)")
     #expect(try Self.profilePrograms() == 0)
   }
 
@@ -361,6 +358,11 @@ struct ProfileAcceptanceTests {
     let top = try ToolRunner.run(["pprof", "-top", "-nodecount=100", path])
     #expect(top.status == 0, "\(top.stderr)")
     for f in functions { #expect(top.stdout.contains(" \(f)\n"), "pprof -top lacks \(f):\n\(top.stdout)") }
+  }
+
+  /// The summed counts (or weights) of folded lines: the number after each line's last space.
+  static func foldedTotal(_ lines: [Substring]) -> Int {
+    lines.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
   }
 
   /// Share of each leaf (last frame) among all folded samples, in percent.
