@@ -144,6 +144,15 @@ extension BPFMap {
 }
 
 extension BPFMap {
+  /// Reads every element: batch lookup, or on kernels without batch operations element by element.
+  public func readEntries() throws(SondeError) -> [(key: Key, value: Value)] {
+    do {
+      return try lookupBatch()
+    } catch {
+      return try entries()
+    }
+  }
+
   /// Reads and removes every element: batch lookup-and-delete, or on kernels without batch operations
   /// (before 5.6) element by element. Elements added meanwhile may or may not be included.
   public func drainEntries() throws(SondeError) -> [(key: Key, value: Value)] {
@@ -154,5 +163,17 @@ extension BPFMap {
       for entry in entries { _ = try delete(entry.key) }
       return entries
     }
+  }
+}
+
+extension BPFMap where Key == UInt32, Value == UInt64 {
+  /// A per-CPU array of counters (a program's accounting slots) summed over CPUs, slots 0..<`slots`.
+  public func summedCounters(slots: Int) throws(SondeError) -> [UInt64] {
+    var totals = [UInt64](repeating: 0, count: slots)
+    for slot in totals.indices {
+      let perCPU = try lookupPerCPU(UInt32(slot)) ?? []
+      totals[slot] = perCPU.reduce(0) { $0 &+ $1 }
+    }
+    return totals
   }
 }

@@ -61,6 +61,19 @@ public struct OpenBPFObject: ~Copyable {
 
   /// Sets a `const volatile` global of the program (in `.rodata`), e.g. the pid to filter on.
   public mutating func setConstant<T: BitwiseCopyable>(_ variable: String, to value: T) throws(SondeError) {
+    try setConstant(variable, bytes: withUnsafeBytes(of: value) { Array($0) })
+  }
+
+  /// Sets a `const volatile` array global to `elements` (as many as it holds, the rest left zero), e.g. a
+  /// per-probe table.
+  public mutating func setConstant<T: BitwiseCopyable>(_ variable: String, elements: [T]) throws(SondeError) {
+    try setConstant(variable, bytes: elements.withUnsafeBytes { Array($0) }, prefix: true)
+  }
+
+  /// Copies `bytes` into the `.rodata` variable: exactly its size, or (with `prefix`) at most its size.
+  private mutating func setConstant(_ variable: String, bytes: [UInt8], prefix: Bool = false)
+    throws(SondeError)
+  {
     let operation = "set constant \(variable) of \(name)"
     let handle = try requireHandle(operation)
     guard let btf = bpf_object__btf(handle) else {
@@ -70,17 +83,18 @@ public struct OpenBPFObject: ~Copyable {
     while let current = map {
       let mapName = String(cString: bpf_map__name(current))
       if mapName.hasSuffix(".rodata"), let slot = Self.variable(variable, in: ".rodata", btf: btf) {
-        guard slot.size == MemoryLayout<T>.size else {
+        guard prefix ? bytes.count <= slot.size : bytes.count == slot.size else {
           throw SondeError.invalid(
-            operation, "'\(variable)' is \(slot.size) bytes but the Swift value is \(MemoryLayout<T>.size)")
+            operation, "'\(variable)' is \(slot.size) bytes but the Swift value is \(bytes.count)")
         }
         var size = 0
         guard let data = bpf_map__initial_value(current, &size), slot.offset + slot.size <= size else {
           throw SondeError.invalid(operation, "the .rodata section is not accessible")
         }
-        withUnsafeBytes(of: value) { bytes in
+        bytes.withUnsafeBytes { source in
+          guard let base = source.baseAddress else { return }
           UnsafeMutableRawPointer(mutating: data).advanced(by: slot.offset).copyMemory(
-            from: bytes.baseAddress!, byteCount: bytes.count)
+            from: base, byteCount: source.count)
         }
         return
       }
@@ -131,6 +145,18 @@ public struct OpenBPFObject: ~Copyable {
     if bpf_program__set_autoload(program, enabled) != 0 {
       throw SondeError.invalid("set autoload of \(programName)", "libbpf refused")
     }
+  }
+
+  /// Names the kernel function an fentry/fexit (or tp_btf) program attaches to, before load: the verifier
+  /// checks the program against that function's BTF.
+  public mutating func setAttachTarget(_ function: String, program programName: String) throws(SondeError) {
+    let operation = "set the attach target of \(programName) to \(function)"
+    let handle = try requireHandle(operation)
+    guard let program = bpf_object__find_program_by_name(handle, programName) else {
+      throw SondeError.invalid(operation, "the BPF object \(name) has no program '\(programName)'")
+    }
+    let rc = bpf_program__set_attach_target(program, 0, function)
+    if rc != 0 { throw SondeError.invalid(operation, "libbpf refused (\(errnoName(-rc)))") }
   }
 
   // MARK: Load

@@ -17,7 +17,7 @@ public enum TraceFS {
 
   /// The error when tracefs cannot be used: mounted but closed to this user (tracefs is mode 0700 by
   /// default, so only root reads it), or not mounted at all.
-  static func notMounted(_ operation: String) -> SondeError {
+  public static func notMounted(_ operation: String) -> SondeError {
     let mounts = readSmallFile("/proc/mounts") ?? ""
     for candidate in candidates {
       let mounted = mounts.split(separator: "\n").contains { line in

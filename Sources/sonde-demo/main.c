@@ -152,6 +152,11 @@ __attribute__((noinline)) static void naps(long n) {
   for (long i = 0; i < n; i++) demo_nap(200);
 }
 
+/// `sleeps N`: sleeps 10 ms N times in demo_nap (a latency histogram of demo_nap puts all N in [8, 16) ms).
+__attribute__((noinline)) static void sleeps(long n) {
+  for (long i = 0; i < n; i++) demo_nap(10);
+}
+
 __attribute__((noinline)) static void calls(long n) {
   for (long i = 0; i < n; i++) {
     DTRACE_PROBE1(sonde_demo, value, i);
@@ -161,7 +166,7 @@ __attribute__((noinline)) static void calls(long n) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: sonde-demo getpid N | pages K | spin MS | shares MS | selfshares MS | calls N | naps N | exit CODE\n"
+          "usage: sonde-demo getpid N | pages K | spin MS | shares MS | selfshares MS | calls N | naps N | sleeps N | exit CODE\n"
           "  getpid N   make exactly N getpid syscalls\n"
           "  pages K    touch K fresh pages\n"
           "  spin MS    burn MS milliseconds of CPU\n"
@@ -169,6 +174,7 @@ static void usage(void) {
           "  selfshares MS  like shares, but the CPU is spent in self_hot/self_warm/self_cool's own bodies\n"
           "  calls N    call demo_value(i) for i = 0 … N-1 (returns 2i+1); USDT sonde_demo:value(i) before each\n"
           "  naps N     sleep 200 ms N times in demo_nap (off-CPU time of a known stack)\n"
+          "  sleeps N   sleep 10 ms N times in demo_nap (a known latency)\n"
           "  exit CODE  exit with CODE\n");
   exit(2);
 }
@@ -183,6 +189,7 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "selfshares") == 0) self_shares((uint64_t)n);
   else if (strcmp(argv[1], "calls") == 0) calls(n);
   else if (strcmp(argv[1], "naps") == 0) naps(n);
+  else if (strcmp(argv[1], "sleeps") == 0) sleeps(n);
   else if (strcmp(argv[1], "exit") == 0) return (int)n;
   else usage();
   return 0;

@@ -17,6 +17,7 @@ struct Sonde: AsyncParsableCommand {
       ReportCommand.self,
       ScriptCommand.self,
       ProfileCommand.self,
+      TraceCommand.self,
       SymbolizeCommand.self,
       FeaturesCommand.self,
     ]

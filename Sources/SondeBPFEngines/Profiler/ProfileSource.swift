@@ -51,18 +51,8 @@ extension BPFProfileSource {
     for event in try newProcesses.drain() { mappings.capture(pid: Int32(bitPattern: event.pid)) }
   }
 
-  /// The program's counters, summed over CPUs.
-  func counters() throws(SondeError) -> [UInt64] {
-    var totals = [UInt64](repeating: 0, count: Int(SONDE_PROFILE_STAT_SLOTS.rawValue))
-    for slot in totals.indices {
-      let perCPU = try stats.lookupPerCPU(UInt32(slot)) ?? []
-      totals[slot] = perCPU.reduce(0) { $0 &+ $1 }
-    }
-    return totals
-  }
-
   func account(_ accounting: inout ProfileAccounting) throws(SondeError) {
-    let c = try counters()
+    let c = try stats.summedCounters(slots: Int(SONDE_PROFILE_STAT_SLOTS.rawValue))
     func slot(_ s: sonde_profile_stat_slot) -> UInt64 { c[Int(s.rawValue)] }
     accounting.samples = slot(SONDE_PROFILE_STAT_SAMPLES)
     accounting.stackCollisions = slot(SONDE_PROFILE_STAT_COLLISIONS)

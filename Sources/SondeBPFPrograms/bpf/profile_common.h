@@ -6,6 +6,7 @@
 #define SONDE_PROFILE_COMMON_H
 
 #include "sonde_bpf.h"
+#include "process_targets.h"
 
 #include <sonde/profile.h>
 
@@ -26,19 +27,6 @@ struct {
   __type(value, __u64);
 } profile_stats SEC(".maps");
 
-/// Values of `targets`: sampled, or waiting for its exec (a command forked by Sonde, as perf's
-/// enable_on_exec: the child waiting to be released is Sonde's time, not the command's).
-#define SONDE_TARGET_ACTIVE 1
-#define SONDE_TARGET_AT_EXEC 2
-
-/// The processes to sample when filter_pids is set (a command and its descendants, or -p PIDs).
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 4096);
-  __type(key, __u32);
-  __type(value, __u8);
-} targets SEC(".maps");
-
 /// Processes already announced through new_pids.
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -54,9 +42,7 @@ struct {
 
 /// Whether `pid` is sampled: every process, or an active target.
 static __always_inline bool is_target(__u32 pid) {
-  if (!filter_pids) return true;
-  __u8 *state = bpf_map_lookup_elem(&targets, &pid);
-  return state && *state == SONDE_TARGET_ACTIVE;
+  return !filter_pids || is_active_target(pid);
 }
 
 static __always_inline void count_stat(__u32 slot);
@@ -100,14 +86,7 @@ static __always_inline bool has_user_stack(__u32 pid) {
 /// A forked process of a targeted one is a target too (the command's children, -p's children).
 SEC("raw_tp/sched_process_fork")
 int sonde_profile_fork(__u64 *ctx) {
-  if (!filter_pids) return 0;
-  struct task_struct *parent = (struct task_struct *)ctx[0];
-  struct task_struct *child = (struct task_struct *)ctx[1];
-  __u32 parent_pid = BPF_CORE_READ(parent, tgid);
-  __u32 child_pid = BPF_CORE_READ(child, tgid);
-  if (parent_pid == child_pid || !is_target(parent_pid)) return 0;
-  __u8 one = 1;
-  bpf_map_update_elem(&targets, &child_pid, &one, BPF_ANY);
+  if (filter_pids) follow_fork(ctx);
   return 0;
 }
 
@@ -117,8 +96,7 @@ SEC("raw_tp/sched_process_exec")
 int sonde_profile_exec(__u64 *ctx) {
   __u32 pid = bpf_get_current_pid_tgid() >> 32;
   bpf_map_delete_elem(&seen, &pid);
-  __u8 *state = bpf_map_lookup_elem(&targets, &pid);
-  if (state && *state == SONDE_TARGET_AT_EXEC) *state = SONDE_TARGET_ACTIVE;
+  activate_at_exec(pid);
   return 0;
 }
 

@@ -8,18 +8,20 @@
 // fentry/fexit links cannot carry one on the kernels and libbpf Sonde supports, so those kinds have
 // SONDE_TRACE_FIXED_PROGRAMS programs each, every one bound to its probe index at compile time.
 #include "sonde_bpf.h"
+#include "process_targets.h"
 
+#include <bpf/usdt.bpf.h>
 #include <sonde/trace.h>
 
-#define EEXIST 17
-
-/// enum sonde_trace_mode.
+/// enum sonde_trace_mode bits.
 const volatile __u32 mode = SONDE_TRACE_COUNT;
-/// enum sonde_trace_by (count mode); latency mode groups by comm or pid through the same constant.
+/// enum sonde_trace_by: the count key (count mode) and the histogram groups (latency mode: probe, comm,
+/// pid or nothing).
 const volatile __u32 count_by = SONDE_TRACE_BY_PROBE;
+const volatile __u32 latency_by = SONDE_TRACE_BY_NOTHING;
 /// Which argument --by argN reads (0-based).
 const volatile __u32 arg_index = 0;
-/// Filters: a tgid (0: any; more pids go in `targets`), a comm (empty: any), a cgroup v2 id (0: any).
+/// Filters: only the processes in `targets` (1), a comm (empty: any), a cgroup v2 id (0: any).
 const volatile __u32 filter_targets = 0;
 const volatile char filter_comm[16] = {};
 const volatile __u64 filter_cgroup = 0;
@@ -30,12 +32,20 @@ const volatile __u64 low = 0;
 const volatile __u64 high = 0;
 const volatile __u64 step = 1;
 /// Per probe: its latency role, the tracepoint field argN reads, the tracepoint field retval reads, the
-/// record bytes an event copies, and the tracepoint field holding a user string pointer to read (size 0: none).
+/// record bytes an event copies (with room for `__data_loc` data after the fixed part, and the fixed part
+/// alone when that read fails at the end of a page), and the tracepoint field holding a user string
+/// pointer to read (size 0: none).
 const volatile __u8 probe_role[SONDE_TRACE_MAX_PROBES] = {};
 const volatile struct sonde_trace_field arg_field[SONDE_TRACE_MAX_PROBES] = {};
 const volatile struct sonde_trace_field ret_field[SONDE_TRACE_MAX_PROBES] = {};
 const volatile __u16 record_bytes[SONDE_TRACE_MAX_PROBES] = {};
+const volatile __u16 record_fixed_bytes[SONDE_TRACE_MAX_PROBES] = {};
 const volatile struct sonde_trace_field string_field[SONDE_TRACE_MAX_PROBES] = {};
+/// Latency mode: per probe, up to two tracepoint fields whose values pair an entry with its exit in place of
+/// the current thread (runqlat: the woken pid with the switched-in pid; biolatency: a request's device and
+/// sector). Size 0: the current thread.
+const volatile struct sonde_trace_field pair_field0[SONDE_TRACE_MAX_PROBES] = {};
+const volatile struct sonde_trace_field pair_field1[SONDE_TRACE_MAX_PROBES] = {};
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -43,14 +53,6 @@ struct {
   __type(key, __u32);
   __type(value, __u64);
 } trace_stats SEC(".maps");
-
-/// The traced processes when filter_targets is set (-p PIDs, a command).
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 4096);
-  __type(key, __u32);
-  __type(value, __u8);
-} targets SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -63,13 +65,13 @@ struct {
   __uint(type, BPF_MAP_TYPE_STACK_TRACE);
   __uint(max_entries, 1);
   __type(key, __u32);
-  __uint(value_size, SONDE_TRACE_MAX_DEPTH * sizeof(__u64));
+  __type(value, struct sonde_trace_stack);
 } stacks SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 10240);
-  __type(key, __u32);
+  __type(key, __u64);
   __type(value, struct sonde_trace_start);
 } starts SEC(".maps");
 
@@ -111,7 +113,7 @@ static __always_inline void add(void *map, void *key, __u64 by) {
 }
 
 static __always_inline bool passes_filters(__u32 tgid) {
-  if (filter_targets && !bpf_map_lookup_elem(&targets, &tgid)) return false;
+  if (filter_targets && !is_active_target(tgid)) return false;
   if (filter_comm[0]) {
     char comm[16];
     bpf_get_current_comm(comm, sizeof(comm));
@@ -153,10 +155,10 @@ static __always_inline __u64 read_field(void *record, struct sonde_trace_field f
   return value;
 }
 
-/// log2 bucket of `value` (0 for 0 and 1, as bpftrace's hist()).
+/// log2 bucket of `value`, as bpftrace's hist(): 0 holds 0, k holds [2^(k-1), 2^k).
 static __always_inline __u32 log2_slot(__u64 value) {
   __u32 slot = 0;
-  for (int i = 0; i < 64 && value > 1; i++) {
+  for (int i = 0; i < 64 && value; i++) {
     value >>= 1;
     slot++;
   }
@@ -206,24 +208,36 @@ static __always_inline void count_hit(void *ctx, __u32 probe, __u64 pid_tgid, __
   add(&counts, &key, 1);
 }
 
-static __always_inline void latency_hit(__u32 probe, __u64 pid_tgid) {
-  __u32 tid = (__u32)pid_tgid;
+/// What pairs this probe's entry with its exit: the current thread, or the probe's pair fields of the record.
+static __always_inline __u64 pair_key(__u32 probe, void *record, __u64 pid_tgid) {
+  struct sonde_trace_field a = pair_field0[probe];
+  if (!record || a.size == 0) return (__u32)pid_tgid;
+  __u64 key = read_field(record, a);
+  struct sonde_trace_field b = pair_field1[probe];
+  if (b.size) key = (key * 0x9E3779B97F4A7C15ULL) ^ read_field(record, b);
+  return key;
+}
+
+static __always_inline void latency_hit(__u32 probe, void *record, __u64 pid_tgid) {
+  __u64 pair = pair_key(probe, record, pid_tgid);
   if (probe_role[probe] == SONDE_TRACE_ENTRY) {
     struct sonde_trace_start start = {.timestamp = bpf_ktime_get_ns(), .probe = probe};
-    if (bpf_map_update_elem(&starts, &tid, &start, BPF_ANY) != 0) count_stat(SONDE_TRACE_STAT_STARTS_FULL);
+    if (bpf_map_update_elem(&starts, &pair, &start, BPF_ANY) != 0) count_stat(SONDE_TRACE_STAT_STARTS_FULL);
     return;
   }
-  struct sonde_trace_start *start = bpf_map_lookup_elem(&starts, &tid);
+  struct sonde_trace_start *start = bpf_map_lookup_elem(&starts, &pair);
   if (!start) {
     count_stat(SONDE_TRACE_STAT_NO_ENTRY);
     return;
   }
   __u64 now = bpf_ktime_get_ns();
   __u64 elapsed = now > start->timestamp ? now - start->timestamp : 0;
-  bpf_map_delete_elem(&starts, &tid);
+  __u32 entry = start->probe;
+  bpf_map_delete_elem(&starts, &pair);
   struct sonde_trace_hist_key key = {.slot = hist_slot(elapsed)};
-  if (count_by == SONDE_TRACE_BY_COMM) bpf_get_current_comm(key.comm, sizeof(key.comm));
-  if (count_by == SONDE_TRACE_BY_PID) {
+  if (latency_by == SONDE_TRACE_BY_PROBE) key.probe = entry;
+  if (latency_by == SONDE_TRACE_BY_COMM) bpf_get_current_comm(key.comm, sizeof(key.comm));
+  if (latency_by == SONDE_TRACE_BY_PID) {
     key.pid = pid_tgid >> 32;
     bpf_get_current_comm(key.comm, sizeof(key.comm));
   }
@@ -261,7 +275,10 @@ static __always_inline void event_hit(__u32 probe, __u64 pid_tgid, void *record,
   if (record) {
     __u32 size = record_bytes[probe];
     if (size > SONDE_TRACE_RECORD_BYTES) size = SONDE_TRACE_RECORD_BYTES;
+    __u32 fixed = record_fixed_bytes[probe];
+    if (fixed > SONDE_TRACE_RECORD_BYTES) fixed = SONDE_TRACE_RECORD_BYTES;
     if (size && bpf_probe_read_kernel(e->record, size, record) == 0) e->record_bytes = size;
+    else if (fixed && bpf_probe_read_kernel(e->record, fixed, record) == 0) e->record_bytes = fixed;
     struct sonde_trace_field s = string_field[probe];
     if (s.size == 8) {
       const char *pointer = (const char *)read_field(record, s);
@@ -284,8 +301,8 @@ static __always_inline void hit(void *ctx, __u32 probe, void *record, __u64 *arg
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if (!passes_filters(pid_tgid >> 32)) return;
   count_stat(SONDE_TRACE_STAT_HITS);
-  switch (mode) {
-  case SONDE_TRACE_COUNT: {
+  // Counting and timing together (syscount) counts the entries only.
+  if ((mode & SONDE_TRACE_COUNT) && probe_role[probe] == SONDE_TRACE_ENTRY) {
     __u32 index = arg_index < 6 ? arg_index : 0;
     __u64 arg = args[index & 7];
     __u64 value = ret;
@@ -294,15 +311,9 @@ static __always_inline void hit(void *ctx, __u32 probe, void *record, __u64 *arg
       value = read_field(record, ret_field[probe]);
     }
     count_hit(ctx, probe, pid_tgid, arg, value);
-    break;
   }
-  case SONDE_TRACE_LATENCY:
-    latency_hit(probe, pid_tgid);
-    break;
-  case SONDE_TRACE_EVENTS:
-    event_hit(probe, pid_tgid, record, args, ret);
-    break;
-  }
+  if (mode & SONDE_TRACE_LATENCY) latency_hit(probe, record, pid_tgid);
+  if (mode & SONDE_TRACE_EVENTS) event_hit(probe, pid_tgid, record, args, ret);
 }
 
 SEC("tracepoint")
@@ -348,6 +359,30 @@ SEC("kretprobe")
 int sonde_trace_kretprobe(struct pt_regs *ctx) {
   __u64 args[8] = {};
   hit(ctx, (__u32)bpf_get_attach_cookie(ctx), 0, args, PT_REGS_RC_CORE(ctx));
+  return 0;
+}
+
+SEC("usdt")
+int sonde_trace_usdt(struct pt_regs *ctx) {
+  __u64 args[8] = {};
+  for (int i = 0; i < 6; i++) {
+    long value = 0;
+    if (bpf_usdt_arg(ctx, i, &value) == 0) args[i] = value;
+  }
+  hit(ctx, (__u32)bpf_usdt_cookie(ctx), 0, args, 0);
+  return 0;
+}
+
+/// With filter_targets: a target's forks become targets, a command becomes one at its exec.
+SEC("raw_tp/sched_process_fork")
+int sonde_trace_fork(__u64 *ctx) {
+  follow_fork(ctx);
+  return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int sonde_trace_exec(__u64 *ctx) {
+  activate_at_exec(bpf_get_current_pid_tgid() >> 32);
   return 0;
 }
 

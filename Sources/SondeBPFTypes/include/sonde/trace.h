@@ -6,7 +6,7 @@
 #include <linux/types.h>
 
 /// Probes one run attaches at most; a probe's index travels as the link's BPF cookie.
-#define SONDE_TRACE_MAX_PROBES 512
+#define SONDE_TRACE_MAX_PROBES 1024
 /// Programs of the kinds whose links cannot carry a cookie here (raw_tp, fentry/fexit): one per probe.
 #define SONDE_TRACE_FIXED_PROGRAMS 8
 /// Frames kept per stack (--by stack/kstack).
@@ -15,14 +15,14 @@
 #define SONDE_TRACE_RECORD_BYTES 512
 /// Bytes of a user-space string (a syscall's path argument) read into an event.
 #define SONDE_TRACE_STRING_BYTES 256
-/// Buckets of a histogram: log2 slots 0…63, or linear buckets (with one below and one above the range).
+/// Buckets of a histogram: log2 slots 0…64 (slot 0 holds 0, slot k holds [2^(k-1), 2^k)), or linear buckets (with one below and one above the range).
 #define SONDE_TRACE_HIST_SLOTS 1024
 
-/// What the program does on a hit (the `mode` constant).
+/// What the program does on a hit (the `mode` constant, a set of these bits).
 enum sonde_trace_mode {
-  SONDE_TRACE_COUNT = 0,   ///< count hits by key
-  SONDE_TRACE_LATENCY = 1, ///< pair entry and exit per thread, histogram the durations
-  SONDE_TRACE_EVENTS = 2,  ///< send each hit through the ringbuf
+  SONDE_TRACE_COUNT = 1,   ///< count hits of entry-role probes by key
+  SONDE_TRACE_LATENCY = 2, ///< pair entry and exit per thread, histogram the durations
+  SONDE_TRACE_EVENTS = 4,  ///< send each hit through the ringbuf
 };
 
 /// What a count key holds besides the probe (the `count_by` constant).
@@ -35,6 +35,7 @@ enum sonde_trace_by {
   SONDE_TRACE_BY_KSTACK = 5,
   SONDE_TRACE_BY_ARG = 6,
   SONDE_TRACE_BY_RETVAL = 7,
+  SONDE_TRACE_BY_NOTHING = 8, ///< latency: one histogram for every probe and process
 };
 
 /// A probe's role in latency mode (the `probe_role` constants).
@@ -60,10 +61,17 @@ struct sonde_trace_key {
   char comm[16]; ///< --by comm (and pid/tid, for the name), else zeros
 };
 
+/// One frame array of the `stacks` map (leaf first, zero-terminated when shorter).
+struct sonde_trace_stack {
+  __u64 ips[SONDE_TRACE_MAX_DEPTH];
+};
+
 /// One histogram bucket: latency mode counts durations by (group, slot).
 struct sonde_trace_hist_key {
+  __u32 probe;   ///< --by probe: the entry probe, else 0
   __u32 pid;     ///< --by pid, else 0
   __u32 slot;
+  __u32 pad;
   char comm[16]; ///< --by comm, else zeros
 };
 
