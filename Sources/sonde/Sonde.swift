@@ -18,6 +18,7 @@ struct Sonde: AsyncParsableCommand {
       ScriptCommand.self,
       ProfileCommand.self,
       TraceCommand.self,
+      FtraceCommand.self,
       SymbolizeCommand.self,
       FeaturesCommand.self,
     ]

@@ -181,6 +181,20 @@ struct TraceAcceptanceTests {
     #expect(try Self.tracePrograms() == 0)
   }
 
+  /// The function tracer runs and restores tracefs where the kernel allows it; here (function hooks
+  /// blocked) it fails with an error naming it, and tracefs is as it was.
+  @Test func ftraceRunsOrExplainsAndRestoresTracefs() throws {
+    let tracing = "/sys/kernel/tracing"
+    let before = try? String(contentsOfFile: tracing + "/current_tracer", encoding: .utf8)
+    let result = try Self.sonde(["ftrace", "--function", "vfs_read", "--duration", "1"])
+    if result.status == 0 {
+      #expect(result.stderr.contains("tracing vfs_read"), "\(result.stderr)")
+    } else {
+      #expect(result.stderr.contains("function tracer"), "\(result.stderr)")
+    }
+    #expect((try? String(contentsOfFile: tracing + "/current_tracer", encoding: .utf8)) == before)
+  }
+
   /// Whether `sonde features --json` says the named facility is supported.
   static func supported(_ feature: String, in json: String) -> Bool {
     guard let list = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] else { return false }
