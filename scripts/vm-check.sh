@@ -48,6 +48,15 @@ echo "VMCHECK-KERNEL $(uname -r)"
 echo VMCHECK-BEGIN
 /bin/sonde features --json
 echo "VMCHECK-END status=$?"
+# The tracer's kprobe and fentry paths, each beside the syscall tracepoint that counts the same calls: every
+# openat(2) enters do_sys_openat2 once. Then ftrace's function tracer, and the tracefs state after it.
+run() { name=$1; shift; echo "VMTRACE-BEGIN $name"; "$@"; echo "VMTRACE-END $name status=$?"; }
+run kprobe /bin/sonde trace count kprobe:do_sys_openat2 kretprobe:do_sys_openat2 tracepoint:syscalls:sys_enter_openat --json -- /bin/cat /proc/version
+run fentry /bin/sonde trace count fentry:do_sys_openat2 fexit:do_sys_openat2 tracepoint:syscalls:sys_enter_openat --json -- /bin/cat /proc/version
+run funclatency /bin/sonde trace funclatency kprobe:do_sys_openat2 --unit ns --json -- /bin/cat /proc/version
+(sleep 2; /bin/cat /proc/version > /dev/null) &
+run ftrace /bin/sonde ftrace --function do_sys_openat2 --duration 4
+echo "VMTRACE-TRACER $(cat /sys/kernel/tracing/current_tracer)"
 poweroff -f
 INIT
 chmod 755 "$root/init"

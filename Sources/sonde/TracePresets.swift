@@ -201,14 +201,10 @@ struct RunqlatCommand: ParsableCommand {
   var command: [String] = []
 
   func run() throws {
-    var options = TraceOptions()
-    let wake = try parseProbes(["tracepoint:sched:sched_wakeup", "tracepoint:sched:sched_wakeup_new"])
-    options.probes = wake.map { TraceOptions.Probe($0.spec, pairFields: ["pid"]) }
-    let switched = try parseProbes(["tracepoint:sched:sched_switch"], isExit: true)[0]
-    options.probes.append(TraceOptions.Probe(switched.spec, isExit: true, pairFields: ["next_pid"]))
-    try histogram.apply(to: &options)
-    try common.apply(to: &options, command: command)
-    try runLatency(options, verb: "runqlat", json: common.json)
+    let probes = try pairedProbes(
+      entries: ["tracepoint:sched:sched_wakeup", "tracepoint:sched:sched_wakeup_new"], by: ["pid"],
+      exit: "tracepoint:sched:sched_switch", by: ["next_pid"])
+    try runPairedLatency(probes, histogram, common, command: command, verb: "runqlat")
   }
 }
 
@@ -222,16 +218,10 @@ struct BiolatencyCommand: ParsableCommand {
   var command: [String] = []
 
   func run() throws {
-    var options = TraceOptions()
-    let issue = try parseProbes(["tracepoint:block:block_rq_issue"])[0]
-    let done = try parseProbes(["tracepoint:block:block_rq_complete"])[0]
-    options.probes = [
-      TraceOptions.Probe(issue.spec, pairFields: ["dev", "sector"]),
-      TraceOptions.Probe(done.spec, isExit: true, pairFields: ["dev", "sector"]),
-    ]
-    try histogram.apply(to: &options)
-    try common.apply(to: &options, command: command)
-    try runLatency(options, verb: "biolatency", json: common.json)
+    let probes = try pairedProbes(
+      entries: ["tracepoint:block:block_rq_issue"], by: ["dev", "sector"], exit: "tracepoint:block:block_rq_complete",
+      by: ["dev", "sector"])
+    try runPairedLatency(probes, histogram, common, command: command, verb: "biolatency")
   }
 }
 
@@ -270,4 +260,24 @@ struct OffcputimeCommand: ParsableCommand {
     for line in ProfileSummary.lines(run) { samplingStatus("sonde offcputime: " + line) }
     if let code = run.commandExitCode, code != 0 { throw ExitCode(code) }
   }
+}
+
+/// Entry and exit tracepoints whose records, not the current thread, pair them (by these fields).
+func pairedProbes(entries: [String], by entryFields: [String], exit: String, by exitFields: [String]) throws
+  -> [TraceOptions.Probe]
+{
+  try parseProbes(entries).map { TraceOptions.Probe($0.spec, pairFields: entryFields) }
+    + parseProbes([exit]).map { TraceOptions.Probe($0.spec, isExit: true, pairFields: exitFields) }
+}
+
+/// Runs a latency preset over `probes` with the verb's histogram and common flags.
+func runPairedLatency(
+  _ probes: [TraceOptions.Probe], _ histogram: HistogramOptions, _ common: TraceCommonOptions, command: [String],
+  verb: String
+) throws {
+  var options = TraceOptions()
+  options.probes = probes
+  try histogram.apply(to: &options)
+  try common.apply(to: &options, command: command)
+  try runLatency(options, verb: verb, json: common.json)
 }

@@ -56,5 +56,44 @@ import Testing
     for key in ["attach/tracepoint", "attach/raw_tp", "attach/tp_btf", "attach/uprobe", "map type/ringbuf"] {
       #expect(supported[key] == true, "\(key): \(reasons[key] ?? "")")
     }
+    try checkTracer(lines, kprobes: options.contains("CONFIG_KPROBES=y"))
+  }
+
+  /// `sonde trace` in the VM: kprobe/kretprobe and fentry/fexit counts of do_sys_openat2 equal the
+  /// sys_enter_openat count of the same run, funclatency times it, and ftrace streams it and puts
+  /// current_tracer back.
+  func checkTracer(_ lines: [Substring], kprobes: Bool) throws {
+    func section(_ name: String) -> (status: String, text: String) {
+      guard let begin = lines.firstIndex(where: { $0 == "VMTRACE-BEGIN \(name)" }),
+        let end = lines.firstIndex(where: { $0.hasPrefix("VMTRACE-END \(name) ") })
+      else { return ("missing", "") }
+      return (String(lines[end].split(separator: " ").last ?? ""), lines[(begin + 1)..<end].joined(separator: "\n"))
+    }
+    func counts(_ text: String) -> [String: Int] {
+      let json = text.split(separator: "\n").first { $0.hasPrefix("{") }.map(String.init) ?? "{}"
+      let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any]
+      var result: [String: Int] = [:]
+      for row in object?["counts"] as? [[String: Any]] ?? [] {
+        if let probe = row["probe"] as? String, let n = row["count"] as? Int { result[probe, default: 0] += n }
+      }
+      return result
+    }
+    for (name, entry, exit) in [
+      ("kprobe", "kprobe:do_sys_openat2", "kretprobe:do_sys_openat2"),
+      ("fentry", "fentry:do_sys_openat2", "fexit:do_sys_openat2"),
+    ] where name != "kprobe" || kprobes {
+      let (status, text) = section(name)
+      #expect(status == "status=0", "\(name): \(text)")
+      let c = counts(text)
+      let opens = c["syscalls:sys_enter_openat"] ?? 0
+      #expect(opens > 0 && c[entry] == opens && c[exit] == opens, "\(name): \(text)")
+    }
+    if kprobes {
+      let (status, text) = section("funclatency")
+      #expect(status == "status=0" && text.contains("\"count\":"), "funclatency: \(text)")
+    }
+    let (status, text) = section("ftrace")
+    #expect(status == "status=0" && text.contains("do_sys_openat2"), "ftrace: \(text)")
+    #expect(lines.contains("VMTRACE-TRACER nop"), "\(lines.filter { $0.hasPrefix("VMTRACE-TRACER") })")
   }
 }

@@ -87,11 +87,8 @@ public final class BPFProfiler {
     }
     try transport.attach(followForks: options.target.followsProcesses)
 
-    let waiter = try EventWaiter(stop: stop)
-    for fd in transport.waitDescriptors { try waiter.add(fd, token: 1, label: "profile source") }
-    let exitWatch = launcher.flatMap { Syscall.pidfd($0.pid) }
-    defer { exitWatch?.close() }
-    if let exitWatch { try waiter.add(exitWatch.rawValue, token: 2, label: "pidfd of the command") }
+    let end = try RunEnd(stop: stop, duration: options.duration, launcher: launcher, watched: watched)
+    for fd in transport.waitDescriptors { try end.waiter.add(fd, token: 1, label: "profile source") }
     try launcher?.release()
     onStart?()
 
@@ -99,31 +96,18 @@ public final class BPFProfiler {
     if options.mode == .cpu { builder.setRate(frequency: options.frequency, period: nil) }
     var accounting = ProfileAccounting()
     var unsymbolized: Set<Int32> = []
-    let start = monotonicSeconds()
+    let start = end.start
     let startWallClock = wallClockNanoseconds()
     var nextDrain = start + options.interval
-    var interrupted = false
-    var commandExited = false
-    while true {
+    var reason: RunEnd.Reason?
+    while reason == nil {
       let now = monotonicSeconds()
-      var deadline = nextDrain
-      if let d = options.duration { deadline = min(deadline, start + d) }
-      // Without a pidfd (kernels before 5.3) the command's exit is noticed within a second.
-      if launcher != nil && exitWatch == nil { deadline = min(deadline, now + 1) }
-      if let period = transport.servicePeriod { deadline = min(deadline, now + period) }
-      let ready = try waiter.wait(timeoutSeconds: max(0, deadline - now))
+      var proposed = nextDrain
+      if let period = transport.servicePeriod { proposed = min(proposed, now + period) }
+      let ready = try end.waiter.wait(timeoutSeconds: max(0, end.deadline(proposed) - now))
       try transport.service(mappings)
-      if waiter.isStopped {
-        interrupted = true
-        break
-      }
-      if let d = options.duration, monotonicSeconds() - start >= d { break }
-      if let launcher, exitWatch == nil || ready.contains(where: { $0.token == 2 }), try launcher.poll() != nil {
-        commandExited = true
-        break
-      }
-      if !watched.isEmpty && !watched.contains(where: { fileExists("/proc/\($0)") }) { break }
-      if monotonicSeconds() >= nextDrain {
+      reason = try end.reason(after: ready)
+      if reason == nil && monotonicSeconds() >= nextDrain {
         try drain(
           transport, into: &builder, mappings: mappings, accounting: &accounting, unsymbolized: &unsymbolized,
           final: false)
@@ -138,11 +122,7 @@ public final class BPFProfiler {
       transport, into: &builder, mappings: mappings, accounting: &accounting, unsymbolized: &unsymbolized,
       final: true)
 
-    var exitCode: Int32?
-    if let launcher {
-      if !commandExited, try launcher.poll() == nil { kill(launcher.pid, interrupted ? SIGINT : SIGTERM) }
-      exitCode = try launcher.wait().exitCode
-    }
+    let exitCode = try end.finishCommand(reason)
     try transport.account(&accounting)
     builder.addDropped(accounting.mapFullDrops.saturatingAdd(accounting.ringbufDrops))
 
@@ -154,7 +134,7 @@ public final class BPFProfiler {
     }
     return ProfileRun(
       resolved: resolved, accounting: accounting, durationSeconds: sampled, commandExitCode: exitCode,
-      interrupted: interrupted, startTimeNanoseconds: startWallClock, buildIDs: resolver.loadedBuildIDs)
+      interrupted: reason == .stopped, startTimeNanoseconds: startWallClock, buildIDs: resolver.loadedBuildIDs)
   }
 
   private func validate() throws(SondeError) {

@@ -63,37 +63,23 @@ public final class Tracer {
       break
     }
     try program.attach(pid: pid)
-    let waiter = try EventWaiter(stop: stop)
-    let exitWatch = launcher.flatMap { Syscall.pidfd($0.pid) }
-    defer { exitWatch?.close() }
-    if let exitWatch { try waiter.add(exitWatch.rawValue, token: 2, label: "pidfd of the command") }
+    let watched: [Int32] = if case .processes(let pids) = options.target { pids } else { [] }
+    let end = try RunEnd(stop: stop, duration: options.duration, launcher: launcher, watched: watched)
     try launcher?.release()
     onStart?(probes.map(\.label))
 
-    let start = monotonicSeconds()
+    let start = end.start
     var nextInterval = options.interval.map { start + $0 }
-    var interrupted = false
-    var commandExited = false
-    let watched: [Int32] = if case .processes(let pids) = options.target { pids } else { [] }
-    while true {
+    var reason: RunEnd.Reason?
+    while reason == nil {
       let now = monotonicSeconds()
-      var deadline = now + 1  // processes that exit and a command without a pidfd are noticed within a second
-      if let nextInterval { deadline = min(deadline, nextInterval) }
-      if let d = options.duration { deadline = min(deadline, start + d) }
-      if options.events { deadline = min(deadline, now + 0.1) }
-      let ready = try waiter.wait(timeoutSeconds: max(0, deadline - now))
+      var proposed = nextInterval ?? now + 1
+      if options.events { proposed = min(proposed, now + 0.1) }
+      let deadline = end.deadline(proposed)
+      let ready = try end.waiter.wait(timeoutSeconds: max(0, deadline - now))
       try emitEvents(reader)
-      if waiter.isStopped {
-        interrupted = true
-        break
-      }
-      if let d = options.duration, monotonicSeconds() - start >= d { break }
-      if let launcher, exitWatch == nil || ready.contains(where: { $0.token == 2 }), try launcher.poll() != nil {
-        commandExited = true
-        break
-      }
-      if !watched.isEmpty && !watched.contains(where: { fileExists("/proc/\($0)") }) { break }
-      if let due = nextInterval, monotonicSeconds() >= due, let interval = options.interval {
+      reason = try end.reason(after: ready)
+      if reason == nil, let due = nextInterval, monotonicSeconds() >= due, let interval = options.interval {
         var snapshot = try reader.read(sinceLast: true)
         snapshot.elapsedSeconds = monotonicSeconds() - start
         onInterval?(snapshot)
@@ -110,12 +96,9 @@ public final class Tracer {
       onInterval?(last)
     }
 
-    var exitCode: Int32?
-    if let launcher {
-      if !commandExited, try launcher.poll() == nil { kill(launcher.pid, interrupted ? SIGINT : SIGTERM) }
-      exitCode = try launcher.wait().exitCode
-    }
-    return TraceRun(total: total, probes: probes.map(\.label), commandExitCode: exitCode, interrupted: interrupted)
+    let exitCode = try end.finishCommand(reason)
+    return TraceRun(
+      total: total, probes: probes.map(\.label), commandExitCode: exitCode, interrupted: reason == .stopped)
   }
 
   private func emitEvents(_ reader: TraceReader) throws(SondeError) {
