@@ -223,4 +223,90 @@ struct TraceAcceptanceTests {
     #expect((try? String(contentsOfFile: tracing + "/current_tracer", encoding: .utf8)) == tracerBefore)
     #expect((try? String(contentsOfFile: tracing + "/set_ftrace_filter", encoding: .utf8)) == filterBefore)
   }
+
+  @Test func stacksAreSymbolized() throws {
+    let user = try Self.sonde([
+      "trace", "count", "uprobe:\(ToolRunner.demo):demo_nap", "--by", "stack", "--", ToolRunner.demo, "sleeps", "5",
+    ])
+    #expect(user.status == 0, "\(user.stderr)")
+    let frames = user.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+    #expect(frames.contains("demo_nap") && frames.contains("sleeps") && frames.contains("main"), "\(user.stdout)")
+    let kernel = try Self.sonde([
+      "trace", "count", "tracepoint:syscalls:sys_enter_getpid", "--by", "kstack", "--", ToolRunner.demo, "getpid", "9",
+    ])
+    #expect(kernel.status == 0, "\(kernel.stderr)")
+    #expect(kernel.stdout.contains("do_syscall_64") && Self.count(in: kernel.stdout, row: ["sonde-demo"]) == 9)
+  }
+
+  @Test func libraryUprobesAndRawTracepointsAttach() throws {
+    // The demo's getpid loop calls libc's syscall() N times (the loader and libc may call it too).
+    let library = try Self.sonde(["trace", "count", "uprobe:libc:syscall", "--", ToolRunner.demo, "getpid", "40"])
+    #expect(library.status == 0, "\(library.stderr)")
+    let calls = library.stdout.split(separator: "\n").first { $0.contains("libc") && $0.contains(":syscall") }
+    #expect((calls?.split(separator: " ").last.flatMap { Int($0) } ?? 0) >= 40, "\(library.stdout)")
+    let raw = try Self.sonde(["trace", "count", "rawtp:sys_enter", "--", ToolRunner.demo, "getpid", "40"])
+    #expect(raw.status == 0, "\(raw.stderr)")
+    #expect((Self.count(in: raw.stdout, row: ["rawtp:sys_enter"]) ?? 0) >= 40, "\(raw.stdout)")
+  }
+
+  @Test func opensnoopShowsThePathAndItsDescriptor() throws {
+    let result = try Self.sonde(["trace", "opensnoop", "--", "/bin/cat", "/etc/hostname"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let line = result.stdout.split(separator: "\n").first { $0.hasSuffix(" /etc/hostname") }
+    let cells = line?.split(separator: " ") ?? []
+    #expect(cells.count >= 5 && cells[1] == "cat" && Int(cells[2]) ?? -1 >= 0, "\(result.stdout)")
+  }
+
+  @Test func commFilterKeepsOnlyThatCommand() throws {
+    let dir = try ToolRunner.tempDirectory("trace-comm-filter")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let copy = dir + "/cf-\(getpid() % 10000)"
+    try FileManager.default.copyItem(atPath: ToolRunner.demo, toPath: copy)
+    let name = URL(fileURLWithPath: copy).lastPathComponent
+    let tracer = try ProfileAcceptanceTests.Background([
+      ToolRunner.sonde, "trace", "count", "tracepoint:raw_syscalls:sys_enter", "--by", "comm", "--comm", name,
+    ])
+    try tracer.waitForStart()
+    _ = try ToolRunner.run([copy, "getpid", "100"])
+    _ = try ToolRunner.run([ToolRunner.demo, "getpid", "100"])
+    kill(tracer.pid, SIGINT)
+    let (status, stdout, stderr) = try tracer.finish()
+    #expect(status == 0, "\(stderr)")
+    let rows = stdout.split(separator: "\n").dropFirst().filter { !$0.isEmpty }
+    #expect(rows.count == 1 && rows[0].contains(name), "\(stdout)")
+    #expect((Self.count(in: stdout, row: [name]) ?? 0) >= 100)
+  }
+
+  @Test func aTracedProcessThatExitsEndsTheRunAndIntervalsPrint() throws {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: ToolRunner.demo)
+    child.arguments = ["naps", "8"]  // 1.6 s of 200 ms sleeps
+    try child.run()
+    let start = Date()
+    let result = try Self.sonde([
+      "trace", "count", "tracepoint:syscalls:sys_enter_nanosleep", "-p", "\(child.processIdentifier)", "--interval",
+      "0.2", "--json", "--duration", "60",
+    ])
+    child.waitUntilExit()
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(Date().timeIntervalSince(start) < 20)
+    let lines = result.stdout.split(separator: "\n").compactMap {
+      try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+    #expect(lines.count >= 3, "\(result.stdout)")
+    let total = lines.flatMap { $0["counts"] as? [[String: Any]] ?? [] }.compactMap { $0["count"] as? Int }.reduce(0, +)
+    #expect((1...8).contains(total), "\(result.stdout)")
+  }
+
+  @Test func runqlatMeasuresWakeUps() throws {
+    let tracer = try ProfileAcceptanceTests.Background([ToolRunner.sonde, "trace", "runqlat", "--json"])
+    try tracer.waitForStart()
+    _ = try ToolRunner.run([ToolRunner.demo, "sleeps", "20"])
+    kill(tracer.pid, SIGINT)
+    let (status, stdout, stderr) = try tracer.finish()
+    #expect(status == 0, "\(stderr)")
+    let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]
+    let histograms = object?["histograms"] as? [[String: Any]] ?? []
+    #expect((histograms.first?["count"] as? Int ?? 0) >= 20, "\(stdout)")
+  }
 }

@@ -18,6 +18,8 @@ final class TraceProgram {
   let stats: BPFMap<UInt32, UInt64>
   let targets: BPFMap<UInt32, UInt8>
   let events: RingBufferReader<sonde_trace_event>?
+  /// Processes seen for the first time (--by stack), for their mappings to be read while they live.
+  let newProcesses: RingBufferReader<UInt32>
   private let followsTargets: Bool
 
   static let maxProbes = Int(SONDE_TRACE_MAX_PROBES)
@@ -51,6 +53,8 @@ final class TraceProgram {
     let byStack = options.count == .userStack || options.count == .kernelStack
     try open.setMaxEntries(counting ? options.mapEntries : 1, forMap: "counts")
     try open.setMaxEntries(byStack ? options.stackEntries : 1, forMap: "stacks")
+    try open.setMaxEntries(options.count == .userStack ? 32768 : 1, forMap: "seen")
+    if options.count == .userStack { try open.setMaxEntries(256 << 10, forMap: "new_pids") }
     try open.setMaxEntries(options.latency != nil ? options.mapEntries : 1, forMap: "starts")
     try open.setMaxEntries(options.latency != nil ? options.mapEntries : 1, forMap: "histogram")
     try open.setMaxEntries(options.latency != nil ? options.mapEntries : 1, forMap: "sums")
@@ -71,6 +75,7 @@ final class TraceProgram {
     stats = try object.map("trace_stats")
     targets = try object.map("targets")
     events = options.events ? try RingBufferReader(object: object, map: "events") : nil
+    newProcesses = try RingBufferReader(object: object, map: "new_pids")
   }
 
   deinit { close() }
@@ -237,6 +242,7 @@ final class TraceProgram {
   func close() {
     detach()
     events?.close()
+    newProcesses.close()
     object.close()
   }
 

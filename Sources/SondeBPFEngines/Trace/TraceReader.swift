@@ -180,6 +180,11 @@ final class TraceReader {
     return a
   }
 
+  /// Reads the mappings of processes the program saw for the first time (--by stack).
+  func captureNewProcesses() throws(SondeError) {
+    for pid in try program.newProcesses.drain() { _ = mappings.capture(pid: Int32(bitPattern: pid)) }
+  }
+
   /// The events the ringbuf holds now, decoded.
   func events() throws(SondeError) -> [TraceEvent] {
     guard let ring = program.events else { return [] }

@@ -65,6 +65,7 @@ public final class Tracer {
     try program.attach(pid: pid)
     let watched: [Int32] = if case .processes(let pids) = options.target { pids } else { [] }
     let end = try RunEnd(stop: stop, duration: options.duration, launcher: launcher, watched: watched)
+    try end.waiter.add(program.newProcesses.waitDescriptor, token: 1, label: "new processes of the tracer")
     try launcher?.release()
     onStart?(probes.map(\.label))
 
@@ -77,6 +78,7 @@ public final class Tracer {
       if options.events { proposed = min(proposed, now + 0.1) }
       let deadline = end.deadline(proposed)
       let ready = try end.waiter.wait(timeoutSeconds: max(0, deadline - now))
+      try reader.captureNewProcesses()
       try emitEvents(reader)
       reason = try end.reason(after: ready)
       if reason == nil, let due = nextInterval, monotonicSeconds() >= due, let interval = options.interval {

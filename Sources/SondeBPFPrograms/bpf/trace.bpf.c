@@ -94,6 +94,20 @@ struct {
   __uint(max_entries, 4096);
 } events SEC(".maps");
 
+/// --by stack: processes already announced through new_pids, so user space reads their mappings while they
+/// live (a process that exits before the end of the run would otherwise show unknown frames).
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u8);
+} seen SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 4096);
+} new_pids SEC(".maps");
+
 static __always_inline void count_stat(__u32 slot) {
   __u64 *value = bpf_map_lookup_elem(&trace_stats, &slot);
   if (value) *value += 1;
@@ -110,6 +124,19 @@ static __always_inline void add(void *map, void *key, __u64 by) {
   value = bpf_map_lookup_elem(map, key);  // another CPU created it meanwhile
   if (value) __sync_fetch_and_add(value, by);
   else count_stat(SONDE_TRACE_STAT_MAP_FULL);
+}
+
+/// Sends `pid` through new_pids the first time it is seen (a full ringbuf: it is tried again next hit).
+static __always_inline void announce(__u32 pid) {
+  __u8 one = 1;
+  if (bpf_map_update_elem(&seen, &pid, &one, BPF_NOEXIST) != 0) return;
+  __u32 *event = bpf_ringbuf_reserve(&new_pids, sizeof(*event), 0);
+  if (!event) {
+    bpf_map_delete_elem(&seen, &pid);
+    return;
+  }
+  *event = pid;
+  bpf_ringbuf_submit(event, 0);
 }
 
 static __always_inline bool passes_filters(__u32 tgid) {
@@ -195,6 +222,7 @@ static __always_inline void count_hit(void *ctx, __u32 probe, __u64 pid_tgid, __
     key.stack = bpf_get_stackid(ctx, &stacks, flags);
     if (key.stack < 0) count_stat(SONDE_TRACE_STAT_STACK_LOST);
     key.pid = pid_tgid >> 32;
+    if (count_by == SONDE_TRACE_BY_USTACK) announce(key.pid);
     bpf_get_current_comm(key.comm, sizeof(key.comm));
     break;
   }
