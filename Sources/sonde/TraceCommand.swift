@@ -8,7 +8,7 @@ struct TraceCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "trace",
     abstract: "Count, time or stream probe hits with BPF programs that aggregate in the kernel.",
-    discussion: "Probes: " + ProbeSpec.grammar,
+    discussion: ProbeSpec.grammar,
     subcommands: [
       TraceCountCommand.self,
       TraceLatencyCommand.self,

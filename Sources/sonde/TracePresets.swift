@@ -97,7 +97,7 @@ struct SyscountCommand: ParsableCommand {
 /// `sonde trace execsnoop`: every exec, with its pid, comm before it and the file executed.
 struct ExecsnoopCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "execsnoop", abstract: "Print each exec: pid, parent's comm, the file executed.")
+    commandName: "execsnoop", abstract: "Print each exec: time, pid, comm, the file executed.")
   @OptionGroup var common: TraceCommonOptions
   @Argument(parsing: .postTerminator, help: "A command to run and trace (after --).")
   var command: [String] = []
