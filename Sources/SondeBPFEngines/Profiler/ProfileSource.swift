@@ -178,7 +178,10 @@ enum ProcessTracking {
   }
 
   /// The frames of a stack-map value (zero-terminated), leaf first.
-  static func frames(of stack: sonde_profile_stack) -> [UInt64] {
-    withUnsafeBytes(of: stack.ips) { raw in Array(raw.bindMemory(to: UInt64.self).prefix { $0 != 0 }) }
+  static func frames(of stack: sonde_profile_stack) -> [UInt64] { frames(ips: stack.ips) }
+
+  /// The frames of a stack-map frame array (a C array of u64, zero-terminated when shorter), leaf first.
+  static func frames<Frames>(ips: Frames) -> [UInt64] {
+    withUnsafeBytes(of: ips) { raw in Array(raw.bindMemory(to: UInt64.self).prefix { $0 != 0 }) }
   }
 }

@@ -198,7 +198,8 @@ final class TraceProgram {
 
   /// Makes `pid` a target (with `atExec`, once it execs).
   func addTarget(_ pid: Int32, atExec: Bool) throws(SondeError) {
-    try targets.update(UInt32(bitPattern: pid), atExec ? 2 : 1)
+    try targets.update(
+      UInt32(bitPattern: pid), atExec ? ProcessTracking.targetAtExec : ProcessTracking.targetActive)
   }
 
   /// Attaches the fork and exec hooks of targets, then every probe (the index is its cookie). The hooks

@@ -122,8 +122,7 @@ final class TraceReader {
     if !isKernel && !mappings.captured.contains(pid) { _ = mappings.capture(pid: pid) }
     var names: [String] = []
     if let raw = try program.stacks.lookup(UInt32(bitPattern: id)) {
-      let ips = withUnsafeBytes(of: raw.ips) { Array($0.bindMemory(to: UInt64.self).prefix { $0 != 0 }) }
-      for (depth, ip) in ips.enumerated() {
+      for (depth, ip) in ProcessTracking.frames(ips: raw.ips).enumerated() {
         let frame = resolver.resolve(pid: pid, address: ip, isKernel: isKernel, isReturnAddress: depth > 0)
         names.append(frame.name == "[unknown]" ? "[unknown] 0x\(String(ip, radix: 16))" : frame.name)
       }
