@@ -26,6 +26,8 @@ public final class RingBufferReader<Event: BitwiseCopyable & Sendable>: @uncheck
   private let sink = RecordSink()
   private let access = Mutex(UnsafeHandle())
   private var pending: [Event] = []
+  /// Set while `drain(each:)` runs: records are handed over in place instead of collected.
+  private var visitor: ((UnsafePointer<Event>) -> Void)?
   /// Records shorter than `Event` (never produced by Sonde's programs; counted rather than trusted).
   public private(set) var malformedRecords = 0
   private var poller: BlockingThread?
@@ -43,7 +45,13 @@ public final class RingBufferReader<Event: BitwiseCopyable & Sendable>: @uncheck
     guard object.isLoaded, fd >= 0 else { throw SondeError.invalid(operation, "the object is not loaded") }
     sink.handle = { [unowned self] bytes, _ in
       if bytes.count >= MemoryLayout<Event>.size {
-        pending.append(bytes.loadUnaligned(as: Event.self))
+        if let visitor, let base = bytes.baseAddress,
+          Int(bitPattern: base) % MemoryLayout<Event>.alignment == 0
+        {
+          visitor(base.assumingMemoryBound(to: Event.self))
+        } else {
+          pending.append(bytes.loadUnaligned(as: Event.self))
+        }
       } else {
         malformedRecords += 1
       }
@@ -82,6 +90,28 @@ public final class RingBufferReader<Event: BitwiseCopyable & Sendable>: @uncheck
   /// Consumes every record available now, without waiting.
   public func drain() throws(SondeError) -> [Event] {
     try consume { ring_buffer__consume($0) }
+  }
+
+  /// Consumes every record available now, handing each to `body` where it lies in the ring (no copy; the
+  /// pointer is valid only during the call). For large records read at high rates, such as stacks.
+  /// Returns how many records there were.
+  @discardableResult
+  public func drain(each body: (UnsafePointer<Event>) -> Void) throws(SondeError) -> Int {
+    var count = 0
+    let records = try withoutActuallyEscaping(body) { (body) throws(SondeError) -> [Event] in
+      visitor = { pointer in
+        count += 1
+        body(pointer)
+      }
+      defer { visitor = nil }
+      return try drain()
+    }
+    // A record the ring did not align (never, for 8-aligned types) was copied instead.
+    for var record in records {
+      count += 1
+      withUnsafePointer(to: &record) { body($0) }
+    }
+    return count
   }
 
   /// Waits up to `timeoutMilliseconds` (epoll) for records, then consumes what is available.

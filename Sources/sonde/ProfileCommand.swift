@@ -66,6 +66,8 @@ struct ProfileCommand: ParsableCommand {
   var speedscope: String?
   @Option(help: "Write a gzipped pprof profile (FILE.pb.gz) for pprof, Parca, Pyroscope or Grafana.")
   var pprof: String?
+  @Option(help: "Write what the run counted about itself (samples, losses, bytes read, drains) as JSON to this file.")
+  var accounting: String?
   @Option(parsing: .unconditional, help: "Rows of the top-N table.")
   var top: Int = 25
   @Argument(parsing: .captureForPassthrough, help: "The command to profile (after --).")
@@ -90,6 +92,7 @@ struct ProfileCommand: ParsableCommand {
     if let flamegraph, flamegraph.isEmpty { throw ValidationError("--flamegraph needs a file name") }
     if let speedscope, speedscope.isEmpty { throw ValidationError("--speedscope needs a file name") }
     if let pprof, pprof.isEmpty { throw ValidationError("--pprof needs a file name") }
+    if let accounting, accounting.isEmpty { throw ValidationError("--accounting needs a file name") }
     if top < 0 { throw ValidationError("--top must be 0 or more") }
     let targets = [pid != nil, cgroup != nil, !argv.isEmpty].filter { $0 }.count
     if targets > 1 { throw ValidationError("give one target: -p, --cgroup or a command") }
@@ -190,6 +193,9 @@ struct ProfileCommand: ParsableCommand {
         pprof, run.resolved, weightIsCount: !offCPU, startTime: run.startTimeNanoseconds,
         comments: ProfileSummary.lines(run), buildIDs: run.buildIDs, verb: "profile")
       samplingStatus("sonde profile: wrote \(pprof)")
+    }
+    if let accounting {
+      try writeWholeFile(accounting, ProfileSummary.accountingJSON(run) + "\n", verb: "profile")
     }
     if !folded && flamegraph == nil && speedscope == nil && pprof == nil {
       writeStdout(ProfileSummary.topTable(run, rows: top))

@@ -30,12 +30,39 @@ enum ProfileSummary {
     return out
   }
 
+  /// The run's accounting as one flat JSON object (`--accounting`): totals first (lost = samples dropped
+  /// plus samples without their stack), then each count as the summary lines name it.
+  static func accountingJSON(_ run: ProfileRun) -> String {
+    let a = run.accounting
+    var o = JSONObject()
+    o.add("samples", a.samples)
+    o.add("drained_samples", a.drainedSamples)
+    o.add("lost", a.droppedSamples.saturatingAdd(a.lostStacks))
+    o.add("dropped_samples", a.droppedSamples)
+    o.add("lost_stacks", a.lostStacks)
+    o.add("bytes_from_kernel", a.bytesFromKernel)
+    o.add("drains", a.drains.count)
+    o.add("aggregation_ratio", json: fixed(a.aggregationRatio, 3))
+    o.add("duration_seconds", json: fixed(run.durationSeconds, 3))
+    o.add("stack_collisions", a.stackCollisions)
+    o.add("stack_errors", a.stackErrors)
+    o.add("map_full_drops", a.mapFullDrops)
+    o.add("ringbuf_drops", a.ringbufDrops)
+    o.add("lost_records", a.lostRecords)
+    o.add("undecodable_records", a.undecodableRecords)
+    o.add("missing_stacks", a.missingStacks)
+    o.add("pid_event_drops", a.pidEventDrops)
+    o.add("unsymbolized_processes", a.unsymbolizedProcesses)
+    o.add("unsymbolized_samples", a.unsymbolizedSamples)
+    return o.text()
+  }
+
   /// What was sampled and everything lost, one line each (always printed, so a gap is never silent).
   static func lines(_ run: ProfileRun) -> [String] {
     let a = run.accounting
     var lines = [
       "\(a.samples) samples taken, \(a.drainedSamples) drained in \(a.drains.count) drains "
-        + "(aggregation \(fixed(a.aggregationRatio, 1)) samples per key)"
+        + "(aggregation \(fixed(a.aggregationRatio, 1)) samples per key), \(a.bytesFromKernel) bytes read from the kernel"
     ]
     var lost: [String] = []
     if a.stackCollisions > 0 { lost.append("\(a.stackCollisions) stacks lost to stack-map collisions (-EEXIST)") }

@@ -1,5 +1,6 @@
 import BPF
 import PerfEvents
+import Profiles
 import SondeBPFPrograms
 import SondeBPFTypes
 import SondeSystem
@@ -17,6 +18,7 @@ final class OffCPUProgram: BPFProfileSource {
   let newProcesses: RingBufferReader<sonde_profile_pid_event>
   /// Which sched_switch hook is loaded: "tp_btf" or "tracepoint".
   let hook: String
+  private(set) var bytesRead: UInt64 = 0
 
   init(options: ProfilerOptions, minimumBlockNanoseconds: UInt64) throws(SondeError) {
     func load(_ program: String) throws(SondeError) -> BPFObject {
@@ -69,8 +71,9 @@ final class OffCPUProgram: BPFProfileSource {
   /// thread's stack id is used when it wakes, which may be after this drain.
   func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
     let entries = try counts.drainEntries()
-    return try ProcessTracking.stacks(
-      of: entries.map { ($0.key, $0.value.count, $0.value.nanoseconds) }, in: stacks, missingStacks: &missingStacks
-    ).0
+    let (drained, read) = try ProcessTracking.stacks(
+      of: entries.map { ($0.key, $0.value.count, $0.value.nanoseconds) }, in: stacks, missingStacks: &missingStacks)
+    bytesRead +|= ProcessTracking.bytesDrained(keys: entries.count, of: sonde_offcpu_value.self, stacks: read.count)
+    return drained
   }
 }

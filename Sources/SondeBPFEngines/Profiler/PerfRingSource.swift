@@ -25,6 +25,7 @@ final class PerfRingSource: ProfileSource {
   private var samples: UInt64 = 0
   private var lost: UInt64 = 0
   private var undecodable: UInt64 = 0
+  private var bytesRead: UInt64 = 0
   private let attributes: perf_event_attr
 
   init(options: ProfilerOptions) {
@@ -72,7 +73,10 @@ final class PerfRingSource: ProfileSource {
 
   func service(_ mappings: ProcessMappings) throws(SondeError) {
     for ring in rings {
-      ring.drain { bytes in read(bytes, mappings) }
+      ring.drain { bytes in
+        bytesRead +|= UInt64(bytes.count)
+        read(bytes, mappings)
+      }
     }
   }
 
@@ -143,5 +147,6 @@ final class PerfRingSource: ProfileSource {
     accounting.samples = samples
     accounting.lostRecords = lost
     accounting.undecodableRecords = undecodable
+    accounting.bytesFromKernel = bytesRead
   }
 }

@@ -1,3 +1,5 @@
+import Profiles
+
 /// What a profile run counted about itself: what was sampled, and everything that was lost on the way, each
 /// counted where it happened (the BPF program, or the reader). Printed at the end and stored in every output
 /// format's metadata, so a profile never looks more complete than it is.
@@ -28,6 +30,9 @@ public struct ProfileAccounting: Sendable, Hashable {
   public var unsymbolizedProcesses: Int = 0
   /// Samples of those processes.
   public var unsymbolizedSamples: UInt64 = 0
+  /// Bytes user space copied out of the kernel: map entries and stacks drained (maps), records consumed
+  /// (ringbuf, perf ring). What in-kernel aggregation saves shows here.
+  public var bytesFromKernel: UInt64 = 0
   /// One entry per drain: samples drained and distinct keys they came in.
   public var drains: [Drain] = []
 
@@ -42,6 +47,14 @@ public struct ProfileAccounting: Sendable, Hashable {
 
   /// Samples drained over the whole run.
   public var drainedSamples: UInt64 { drains.reduce(0) { $0 &+ $1.samples } }
+
+  /// Samples that did not reach the profile (map or ring full, undecodable records).
+  public var droppedSamples: UInt64 {
+    mapFullDrops.saturatingAdd(ringbufDrops).saturatingAdd(lostRecords).saturatingAdd(undecodableRecords)
+  }
+
+  /// Samples in the profile without their stack: bucket collisions, unreadable or vanished stacks.
+  public var lostStacks: UInt64 { stackCollisions.saturatingAdd(stackErrors).saturatingAdd(missingStacks) }
 
   /// Samples over distinct keys across all drains.
   public var aggregationRatio: Double {

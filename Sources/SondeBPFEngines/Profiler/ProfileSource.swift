@@ -35,6 +35,8 @@ protocol BPFProfileSource: ProfileSource {
   var newProcesses: RingBufferReader<sonde_profile_pid_event> { get }
   /// The per-CPU `profile_stats` array (SONDE_PROFILE_STAT_* slots).
   var stats: BPFMap<UInt32, UInt64> { get }
+  /// Bytes user space has read from the object's maps and ringbufs so far.
+  var bytesRead: UInt64 { get }
 }
 
 extension BPFProfileSource {
@@ -47,7 +49,10 @@ extension BPFProfileSource {
   /// The BPF programs announce new processes through a ringbuf that wakes the loop at once.
   var servicePeriod: Double? { nil }
 
-  func service(_ mappings: ProcessMappings) throws(SondeError) {
+  func service(_ mappings: ProcessMappings) throws(SondeError) { try captureNewProcesses(mappings) }
+
+  /// Reads the mappings of every process the program announced.
+  func captureNewProcesses(_ mappings: ProcessMappings) throws(SondeError) {
     for event in try newProcesses.drain() { mappings.capture(pid: Int32(bitPattern: event.pid)) }
   }
 
@@ -62,6 +67,7 @@ extension BPFProfileSource {
     accounting.ringbufDrops = slot(SONDE_PROFILE_STAT_RINGBUF_DROPS)
     accounting.shortBlocks = slot(SONDE_PROFILE_STAT_SHORT_BLOCKS)
     accounting.blockedThreadDrops = slot(SONDE_PROFILE_STAT_START_FULL)
+    accounting.bytesFromKernel = bytesRead
   }
 }
 
@@ -78,25 +84,58 @@ struct DrainedStack {
 
 /// Samples aggregated in user space by (pid, comm, stacks): the ringbuf and perf transports, which get one
 /// record per sample, hand the engine the same aggregates the maps transport gets from the kernel.
+///
+/// A sample is looked up by a hash of its frames where they lie (the ring, a reused buffer) and compared
+/// frame by frame, so a stack seen before costs no allocation; only a new one is copied into arrays.
 struct StackAggregator {
-  private struct Key: Hashable {
+  private struct Entry {
     var pid: Int32
     var comm: String
     var kernel: [UInt64]
     var user: [UInt64]
+    var count: UInt64
   }
-  private var counts: [Key: UInt64] = [:]
+  private var entries: [Entry] = []
+  /// Entry indices by the hash of (pid, comm, frames); a bucket holds more than one only on a collision.
+  private var buckets: [Int: [Int]] = [:]
 
   /// Counts one sample.
   mutating func add(pid: Int32, comm: String, kernel: [UInt64], user: [UInt64]) {
-    counts[Key(pid: pid, comm: comm, kernel: kernel, user: user), default: 0] +|= 1
+    kernel.withUnsafeBufferPointer { k in
+      user.withUnsafeBufferPointer { u in add(pid: pid, comm: comm, kernel: k, user: u) }
+    }
+  }
+
+  /// Counts one sample whose frames are read in place.
+  mutating func add(pid: Int32, comm: String, kernel: UnsafeBufferPointer<UInt64>, user: UnsafeBufferPointer<UInt64>) {
+    var hasher = Hasher()
+    hasher.combine(pid)
+    hasher.combine(comm)
+    hasher.combine(kernel.count)
+    hasher.combine(bytes: UnsafeRawBufferPointer(kernel))
+    hasher.combine(bytes: UnsafeRawBufferPointer(user))
+    let hash = hasher.finalize()
+    if let candidates = buckets[hash] {
+      for i in candidates
+      where entries[i].pid == pid && entries[i].comm == comm && entries[i].kernel.elementsEqual(kernel)
+        && entries[i].user.elementsEqual(user)
+      {
+        entries[i].count +|= 1
+        return
+      }
+    }
+    buckets[hash, default: []].append(entries.count)
+    entries.append(Entry(pid: pid, comm: comm, kernel: Array(kernel), user: Array(user), count: 1))
   }
 
   /// The aggregates so far (weight = count), leaving it empty.
   mutating func take() -> [DrainedStack] {
-    defer { counts.removeAll(keepingCapacity: true) }
-    return counts.map { key, count in
-      DrainedStack(pid: key.pid, comm: key.comm, count: count, weight: count, kernel: key.kernel, user: key.user)
+    defer {
+      entries.removeAll(keepingCapacity: true)
+      buckets.removeAll(keepingCapacity: true)
+    }
+    return entries.map { e in
+      DrainedStack(pid: e.pid, comm: e.comm, count: e.count, weight: e.count, kernel: e.kernel, user: e.user)
     }
   }
 }
@@ -175,6 +214,12 @@ enum ProcessTracking {
           user: user))
     }
     return (out, frames.compactMap { $0.value == nil ? nil : UInt32(bitPattern: $0.key) })
+  }
+
+  /// What a drain of `keys` entries of `Value` and `stacks` stack-map values copied out of the kernel.
+  static func bytesDrained<Value>(keys: Int, of _: Value.Type, stacks: Int) -> UInt64 {
+    let entry = MemoryLayout<sonde_profile_key>.size + MemoryLayout<Value>.size
+    return UInt64(keys * entry + stacks * MemoryLayout<sonde_profile_stack>.size)
   }
 
   /// The frames of a stack-map value (zero-terminated), leaf first.

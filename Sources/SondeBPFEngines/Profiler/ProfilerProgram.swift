@@ -32,6 +32,9 @@ final class ProfilerProgram: BPFProfileSource {
   let samples: RingBufferReader<sonde_profile_sample>?
   /// The half the program writes into.
   private var active: UInt32 = 0
+  /// The ringbuf transport's samples read since the last drain, aggregated.
+  private var aggregate = StackAggregator()
+  private(set) var bytesRead: UInt64 = 0
 
   /// Loads the program configured for `options`; nothing is attached until `attach`.
   init(options: ProfilerOptions) throws(SondeError) {
@@ -45,7 +48,10 @@ final class ProfilerProgram: BPFProfileSource {
       try open.setMaxEntries(usesMaps ? options.stackMapEntries : 1, forMap: "stacks\(half)")
       try open.setMaxEntries(usesMaps ? options.countsMapEntries : 1, forMap: "counts\(half)")
     }
-    if !usesMaps { try open.setMaxEntries(options.ringbufBytes, forMap: "samples") }
+    if !usesMaps {
+      try open.setMaxEntries(options.ringbufBytes, forMap: "samples")
+      try open.setConstant("samples_wakeup_bytes", to: UInt64(options.ringbufBytes / 4))
+    }
     try open.setAutoload(usesMaps, program: "sonde_profile_cpu")
     try open.setAutoload(!usesMaps, program: "sonde_profile_ringbuf")
     object = try open.load()
@@ -59,6 +65,37 @@ final class ProfilerProgram: BPFProfileSource {
   }
 
   deinit { close() }
+
+  /// The ringbuf transport also wakes the loop when a quarter of its buffer waits.
+  var waitDescriptors: [Int32] { [newProcesses.waitDescriptor] + (samples.map { [$0.waitDescriptor] } ?? []) }
+
+  func service(_ mappings: ProcessMappings) throws(SondeError) {
+    try captureNewProcesses(mappings)
+    try readSamples()
+  }
+
+  /// Moves the ringbuf transport's waiting records into the aggregate.
+  private func readSamples() throws(SondeError) {
+    guard let samples else { return }
+    // Records are read where they lie in the ring: a 2 KB copy per sample was most of this loop's time.
+    let kernelOffset = MemoryLayout<sonde_profile_sample>.offset(of: \.kernel)!
+    let userOffset = MemoryLayout<sonde_profile_sample>.offset(of: \.user)!
+    let capacity = MemoryLayout.size(ofValue: sonde_profile_sample().kernel) / 8
+    let count = try samples.drain { r in
+      let raw = UnsafeRawPointer(r)
+      let kernel = UnsafeBufferPointer(
+        start: (raw + kernelOffset).assumingMemoryBound(to: UInt64.self),
+        count: min(Int(r.pointee.kernel_bytes) / 8, capacity))
+      let user = UnsafeBufferPointer(
+        start: (raw + userOffset).assumingMemoryBound(to: UInt64.self),
+        count: min(Int(r.pointee.user_bytes) / 8, capacity))
+      aggregate.add(
+        pid: Int32(bitPattern: r.pointee.pid), comm: ProcessTracking.commString(r.pointee.comm), kernel: kernel,
+        user: user)
+    }
+    // Each record is its fixed size plus the ringbuf's 8-byte header.
+    bytesRead +|= UInt64(count) &* UInt64(MemoryLayout<sonde_profile_sample>.size + 8)
+  }
 
   /// Attaches the sampling program to per-CPU cpu-clock events (the links own them) and the
   /// process-tracking programs (forks of targets, execs and executable mmaps re-announce a process).
@@ -85,24 +122,11 @@ final class ProfilerProgram: BPFProfileSource {
   /// Everything that reached user space since the last drain, aggregated by (pid, comm, stacks). With
   /// `final`, also what is left in the maps' other half (call it after `detach`).
   func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
-    if let samples {
-      var aggregate = StackAggregator()
-      for r in try samples.drain() {
-        aggregate.add(
-          pid: Int32(bitPattern: r.pid), comm: ProcessTracking.commString(r.comm),
-          kernel: Self.frames(r.kernel, bytes: r.kernel_bytes), user: Self.frames(r.user, bytes: r.user_bytes))
-      }
+    if samples != nil {
+      try readSamples()
       return aggregate.take()
     }
     return try drainMaps(both: final, missingStacks: &missingStacks)
-  }
-
-  /// The first `bytes` of a frame array (as bpf_get_stack filled it), as addresses.
-  static func frames<T>(_ tuple: T, bytes: UInt32) -> [UInt64] {
-    withUnsafeBytes(of: tuple) { raw in
-      let n = min(Int(bytes), raw.count) / 8
-      return Array(raw.bindMemory(to: UInt64.self).prefix(n))
-    }
   }
 
   /// Flips the halves and drains the one the program no longer writes: every count (batch
@@ -124,6 +148,7 @@ final class ProfilerProgram: BPFProfileSource {
     let entries = try counts[half].drainEntries()
     let (out, read) = try ProcessTracking.stacks(
       of: entries.map { ($0.key, $0.value, $0.value) }, in: stacks[half], missingStacks: &missingStacks)
+    bytesRead +|= ProcessTracking.bytesDrained(keys: entries.count, of: UInt64.self, stacks: read.count)
     // Every stack this half's counts named is read: delete them so the half starts empty next time.
     for id in read { _ = try? stacks[half].delete(id) }
     return out

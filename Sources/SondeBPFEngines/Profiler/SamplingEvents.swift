@@ -7,10 +7,11 @@ import SondeSystem
 #endif
 
 /// The per-CPU sampling events of a profile: cpu-clock at the options' frequency on every online CPU,
-/// counting every task, or only a cgroup's (the kernel filters with --cgroup).
-enum SamplingEvents {
+/// counting every task, or only a cgroup's (the kernel filters with --cgroup). Public so the overhead
+/// benchmark's floor samples with exactly the profiler's events.
+public enum SamplingEvents {
   /// The cpu-clock attributes at `options.frequency` (user space only with --user-only).
-  static func cpuClock(_ options: ProfilerOptions) -> perf_event_attr {
+  public static func cpuClock(_ options: ProfilerOptions) -> perf_event_attr {
     var attr = perf_event_attr()
     attr.type = PERF_TYPE_SOFTWARE.rawValue
     attr.config = UInt64(PERF_COUNT_SW_CPU_CLOCK.rawValue)
@@ -21,7 +22,7 @@ enum SamplingEvents {
   }
 
   /// Opens `attr` once per online CPU, on the options' cgroup when there is one.
-  static func open(_ attr: perf_event_attr, _ options: ProfilerOptions) throws(SondeError) -> [PerfEventFD] {
+  public static func open(_ attr: perf_event_attr, _ options: ProfilerOptions) throws(SondeError) -> [PerfEventFD] {
     var cgroup: FileDescriptor?
     if case .cgroup(let path) = options.target { cgroup = try openCgroup(path) }
     defer { cgroup?.close() }

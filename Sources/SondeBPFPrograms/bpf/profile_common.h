@@ -63,9 +63,12 @@ static __always_inline void count_stat(__u32 slot) {
   if (value) *value += 1;
 }
 
+/// Announces `pid` unless it was already. Every sample calls this, so the common case is a lock-free
+/// lookup; only a process not seen yet pays for an LRU insertion (which takes locks even when it fails).
 static __always_inline void announce(__u32 pid) {
+  if (pid == 0 || bpf_map_lookup_elem(&seen, &pid)) return;
   __u8 one = 1;
-  if (pid == 0 || bpf_map_update_elem(&seen, &pid, &one, BPF_NOEXIST) != 0) return;
+  if (bpf_map_update_elem(&seen, &pid, &one, BPF_NOEXIST) != 0) return;
   struct sonde_profile_pid_event *event = bpf_ringbuf_reserve(&new_pids, sizeof(*event), 0);
   if (!event) {
     bpf_map_delete_elem(&seen, &pid);  // announce it at a later sample instead
