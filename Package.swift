@@ -49,7 +49,7 @@ let package = Package(
       name: "sonde",
       dependencies: [
         "CSonde", "SondeSystem", "SondeText", "SondeCore", "PerfEvents", "Symbols", "BPF", "SondeBPFPrograms",
-        "SondeBPFEngines", "Profiles", "Pprof",
+        "SondeBPFEngines", "SondeBench", "Profiles", "Pprof",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The bundled demo workload: deterministic syscalls, page touching and functions of known CPU share.
@@ -97,6 +97,14 @@ let package = Package(
         "BPF", "CSonde", "SondeBPFPrograms", "SondeBPFTypes", "SondeSystem", "PerfEvents", "Symbols", "Profiles",
         "SondeCore",
       ]),
+    // `sonde bench overhead`: runs the demo's bench workloads under the sampling floor and each profiler
+    // (Sonde's and its peers', as processes) and measures throughput lost, profiler CPU and BPF run time.
+    .target(
+      name: "SondeBench",
+      dependencies: [
+        "BPF", "SondeBPFEngines", "SondeBPFPrograms", "SondeSystem", "SondeText", "PerfEvents", "Profiles",
+      ]),
+    .testTarget(name: "SondeBenchTests", dependencies: ["SondeBench"]),
     // Test helper (not shipped): hosts a counting engine, a recorder and a BPF ring-buffer reader in one
     // process and stops one of them (HostedEnginesTests runs it).
     .executableTarget(

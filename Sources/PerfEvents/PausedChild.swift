@@ -136,7 +136,8 @@ public final class PausedChild: @unchecked Sendable {
     throw SondeError(.invalidInput, operation: "start '\(command)'", reason: "command not found in PATH")
   }
 
-  static func currentEnvironment() -> [String] {
+  /// This process's environment, NAME=value each.
+  public static func currentEnvironment() -> [String] {
     var result: [String] = []
     var pointer = environ
     while let entry = pointer.pointee {
@@ -145,11 +146,4 @@ public final class PausedChild: @unchecked Sendable {
     }
     return result
   }
-}
-
-/// Calls `body` with a NULL-terminated C array of the strings.
-func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-  let pointers = strings.map { strdup($0) } + [nil]
-  defer { for p in pointers { free(p) } }
-  return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -61,7 +61,7 @@ public struct FlameGraphSVG: Sendable {
 
     var out = """
       <?xml version="1.0" standalone="no"?>
-      <svg version="1.1" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)" xmlns="http://www.w3.org/2000/svg" onload="init(evt)" data-total="\(total)" data-unit="\(Self.escape(unit))">
+      <svg version="1.1" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)" xmlns="http://www.w3.org/2000/svg" onload="init(evt)" data-total="\(total)" data-unit="\(xmlEscape(unit))">
       <style type="text/css">
       text { font-family: Verdana, sans-serif; font-size: 12px; fill: rgb(0,0,0); }
       #title { text-anchor: middle; font-size: 17px; }
@@ -77,8 +77,8 @@ public struct FlameGraphSVG: Sendable {
       \(Self.script)
       ]]></script>
       <rect x="0" y="0" width="\(width)" height="\(height)" fill="rgb(248,248,248)"/>
-      <text id="title" x="\(width / 2)" y="24">\(Self.escape(title))</text>
-      <text id="subtitle" x="\(width / 2)" y="42">\(Self.escape(subtitle))</text>
+      <text id="title" x="\(width / 2)" y="24">\(xmlEscape(title))</text>
+      <text id="subtitle" x="\(width / 2)" y="42">\(xmlEscape(subtitle))</text>
       <text id="unzoom" class="button" x="\(Self.margin)" y="24" style="display:none">Reset Zoom</text>
       <text id="search" class="button" x="\(width - Self.margin - 110)" y="24">Search</text>
       <text id="resetsearch" class="button" x="\(width - Self.margin - 60)" y="24" style="display:none">Reset</text>
@@ -96,12 +96,12 @@ public struct FlameGraphSVG: Sendable {
       let tip = "\(n.name) (\(n.value) \(unit), \(fixed(percent, 2))%)"
       let fill = depth == 0 ? "rgb(200,200,200)" : Self.color(n.name)
       out +=
-        "<g class=\"f\" data-n=\"\(Self.escape(n.name))\" data-x=\"\(x)\" data-v=\"\(n.value)\" data-d=\"\(depth)\">"
-      out += "<title>\(Self.escape(tip))</title>"
+        "<g class=\"f\" data-n=\"\(xmlEscape(n.name))\" data-x=\"\(x)\" data-v=\"\(n.value)\" data-d=\"\(depth)\">"
+      out += "<title>\(xmlEscape(tip))</title>"
       out += "<rect x=\"\(fixed(px, 2))\" y=\"\(y)\" width=\"\(fixed(pw, 2))\" height=\"\(frameHeight - 1)\" "
       out += "fill=\"\(fill)\" data-fill=\"\(fill)\" rx=\"2\" ry=\"2\"/>"
       out +=
-        "<text x=\"\(fixed(px + 3, 2))\" y=\"\(y + frameHeight - 4)\">\(Self.escape(Self.label(n.name, width: pw)))</text>"
+        "<text x=\"\(fixed(px + 3, 2))\" y=\"\(y + frameHeight - 4)\">\(xmlEscape(Self.label(n.name, width: pw)))</text>"
       out += "</g>\n"
       var cx = x
       for child in n.children.values.sorted(by: { $0.name < $1.name }) {
@@ -130,22 +130,6 @@ public struct FlameGraphSVG: Sendable {
     let b = Double((h >> 8) & 0xff) / 255
     let c = Double((h >> 16) & 0xff) / 255
     return "rgb(\(205 + Int(50 * a)),\(Int(230 * b)),\(Int(55 * c)))"
-  }
-
-  static func escape(_ s: String) -> String {
-    var out = ""
-    out.reserveCapacity(s.count)
-    for ch in s {
-      switch ch {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&apos;"
-      default: out.append(ch)
-      }
-    }
-    return out
   }
 
   /// The interactive behaviour: zoom, reset, hover details, regex search with matched percentage.

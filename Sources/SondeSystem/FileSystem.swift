@@ -106,3 +106,18 @@ public func readFilePrefix(_ path: String, count: Int) -> [UInt8]? {
   guard n >= 0 else { return nil }
   return Array(bytes.prefix(n))
 }
+
+/// Calls `body` with a NULL-terminated C array of the strings (an argv or envp for exec and spawn).
+public func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+  let pointers = strings.map { strdup($0) } + [nil]
+  defer { for p in pointers { free(p) } }
+  return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// The target of the symbolic link at `path` (a /proc fd or exe link), or nil when it is not one.
+public func readLink(_ path: String) -> String? {
+  var buffer = [CChar](repeating: 0, count: 4096)
+  let n = readlink(path, &buffer, buffer.count - 1)
+  guard n > 0 else { return nil }
+  return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

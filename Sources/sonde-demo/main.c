@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 // USDT probes (systemtap-sdt-dev's <sys/sdt.h>): a nop plus an ELF note, free when nobody attaches.
 #if __has_include(<sys/sdt.h>)
 #include <sys/sdt.h>
@@ -175,6 +177,8 @@ static void usage(void) {
           "  calls N    call demo_value(i) for i = 0 … N-1 (returns 2i+1); USDT sonde_demo:value(i) before each\n"
           "  naps N     sleep 200 ms N times in demo_nap (off-CPU time of a known stack)\n"
           "  sleeps N   sleep 10 ms N times in demo_nap (a known latency)\n"
+          "  bench-flat MS  one busy thread per CPU for MS ms in one stack; prints the work units done\n"
+          "  bench-tree MS  the same work down random paths of a call tree (262144 distinct stacks)\n"
           "  exit CODE  exit with CODE\n");
   exit(2);
 }
@@ -190,6 +194,8 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "calls") == 0) calls(n);
   else if (strcmp(argv[1], "naps") == 0) naps(n);
   else if (strcmp(argv[1], "sleeps") == 0) sleeps(n);
+  else if (strcmp(argv[1], "bench-flat") == 0) return bench_workload("flat", n) == 0 ? 0 : 1;
+  else if (strcmp(argv[1], "bench-tree") == 0) return bench_workload("tree", n) == 0 ? 0 : 1;
   else if (strcmp(argv[1], "exit") == 0) return (int)n;
   else usage();
   return 0;

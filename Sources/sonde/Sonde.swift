@@ -21,6 +21,7 @@ struct Sonde: AsyncParsableCommand {
       FtraceCommand.self,
       SymbolizeCommand.self,
       FeaturesCommand.self,
+      BenchCommand.self,
     ]
   )
 

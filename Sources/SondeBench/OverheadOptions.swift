@@ -1,0 +1,82 @@
+/// The reference workloads of the overhead benchmark (sonde-demo's bench modes): the same busy work per CPU,
+/// in one stack or spread over 262144 distinct stacks.
+public enum BenchWorkload: String, CaseIterable, Sendable {
+  /// One stack per thread: in-kernel aggregation's best case.
+  case flat
+  /// Random paths down a call tree: nearly every sample is a new stack, aggregation's worst case.
+  case tree
+}
+
+/// One way of running the workload: alone, under the sampling floor, or under a profiler.
+public enum OverheadConfiguration: String, CaseIterable, Sendable {
+  /// The workload alone.
+  case baseline
+  /// The same per-CPU cpu-clock events with a BPF program that only counts (bench.bpf.c).
+  case floor
+  case sondeMaps = "sonde-profile-maps"
+  case sondeRingbuf = "sonde-profile-ringbuf"
+  case sondePerf = "sonde-profile-perf"
+  case sondeRecord = "sonde-record-g"
+  case perfRecord = "perf-record-g"
+  case perfRecordDwarf = "perf-record-dwarf"
+  case bpftrace
+
+  /// The command it stands for, as a user would type it (F is the frequency).
+  public var title: String {
+    switch self {
+    case .baseline: "no profiler"
+    case .floor: "floor: per-CPU cpu-clock + counting BPF program"
+    case .sondeMaps: "sonde profile -a --transport maps"
+    case .sondeRingbuf: "sonde profile -a --transport ringbuf"
+    case .sondePerf: "sonde profile -a --transport perf"
+    case .sondeRecord: "sonde record -a -g"
+    case .perfRecord: "perf record -a -g"
+    case .perfRecordDwarf: "perf record -a --call-graph dwarf"
+    case .bpftrace: "bpftrace profile:hz:F { @[ustack, kstack] = count(); }"
+    }
+  }
+
+  /// The peer tool it needs installed (nil: Sonde's own).
+  public var peerTool: String? {
+    switch self {
+    case .perfRecord, .perfRecordDwarf: "perf"
+    case .bpftrace: "bpftrace"
+    default: nil
+    }
+  }
+
+  /// Whether a profiler process runs beside the workload (baseline and floor have none).
+  public var hasProfilerProcess: Bool { self != .baseline && self != .floor }
+}
+
+/// What `sonde bench overhead` runs: every configuration on every workload at every frequency, `rounds`
+/// times, interleaved so slow drifts of the machine (thermal, other tenants) spread over all of them.
+public struct OverheadOptions: Sendable {
+  public var frequencies: [UInt64] = [99, 999, 4999]
+  public var rounds = 5
+  /// Seconds the workload runs in each measurement (the window the figures cover).
+  public var duration = 5.0
+  /// Seconds between a profiler being attached and the window opening (its start-up is not steady state).
+  public var settle = 1.0
+  public var workloads: [BenchWorkload] = BenchWorkload.allCases
+  public var configurations: [OverheadConfiguration] = OverheadConfiguration.allCases
+  /// The sonde executable the profiler configurations run.
+  public var sondeExecutable: String
+  /// The executable with the bench-flat/bench-tree modes (sonde-demo).
+  public var workloadExecutable: String
+  /// Where profilers write their files (removed afterwards).
+  public var scratchDirectory = "/tmp"
+
+  public init(sondeExecutable: String, workloadExecutable: String) {
+    self.sondeExecutable = sondeExecutable
+    self.workloadExecutable = workloadExecutable
+  }
+
+  /// The CI-sized run: one round of every configuration on both workloads at 999 Hz, 2 s windows.
+  public mutating func makeQuick() {
+    frequencies = [999]
+    rounds = 1
+    duration = 2
+    settle = 0.5
+  }
+}

@@ -1,0 +1,121 @@
+import PerfEvents
+import Profiles
+import SondeSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// How each profiler configuration is started as a user would start it, and how what it sampled and lost
+/// is read back from what it wrote: Sonde's profiler from its `--accounting` file, the recorders from their
+/// perf.data (SAMPLE and LOST records, counted by Sonde's reader), bpftrace from the counts it prints.
+enum ProfilerCommand {
+  /// bpftrace's map key limit, set to the size of Sonde's counts map so both keep as many stacks.
+  static let bpftraceMapKeys = 16384
+
+  static func launch(
+    _ configuration: OverheadConfiguration, frequency: UInt64, sonde: String, files: String
+  ) throws(SondeError) -> Subprocess {
+    let f = String(frequency)
+    let arguments: [String]
+    var environment: [String] = []
+    switch configuration {
+    case .sondeMaps, .sondeRingbuf, .sondePerf:
+      let transport = configuration == .sondeMaps ? "maps" : configuration == .sondeRingbuf ? "ringbuf" : "perf"
+      arguments = [sonde, "profile", "-a", "-F", f, "--transport", transport, "--accounting", files + ".accounting"]
+    case .sondeRecord:
+      arguments = [sonde, "record", "-a", "-g", "-F", f, "-o", files + ".data"]
+    case .perfRecord:
+      arguments = ["perf", "record", "-a", "-g", "-F", f, "-o", files + ".data"]
+    case .perfRecordDwarf:
+      arguments = ["perf", "record", "-a", "--call-graph", "dwarf", "-F", f, "-o", files + ".data"]
+    case .bpftrace:
+      arguments = ["bpftrace", "-e", "profile:hz:\(f) { @[ustack, kstack] = count(); }"]
+      environment = ["BPFTRACE_MAP_KEYS_MAX=\(bpftraceMapKeys)"]
+    case .baseline, .floor:
+      throw .invalid("bench", "\(configuration.rawValue) runs no profiler")
+    }
+    return try Subprocess(arguments, stdout: files + ".out", stderr: files + ".err", environment: environment)
+  }
+
+  /// Fills in samples, lost, bytes and aggregation from what the ended profiler left.
+  static func collect(
+    _ configuration: OverheadConfiguration, _ profiler: Subprocess, files: String, into run: inout OverheadRun
+  ) throws(SondeError) {
+    switch configuration {
+    case .sondeMaps, .sondeRingbuf, .sondePerf:
+      guard let text = readSmallFile(files + ".accounting") else {
+        throw SondeError(.system, operation: "bench: \(configuration.rawValue)", reason: "it wrote no accounting")
+      }
+      let fields = flatJSONNumbers(text)
+      run.samples = fields["samples"].flatMap { UInt64($0) }
+      run.lost = fields["lost"].flatMap { UInt64($0) }
+      run.bytesFromKernel = fields["bytes_from_kernel"].flatMap { UInt64($0) }
+      if configuration == .sondeMaps { run.aggregationRatio = fields["aggregation_ratio"].flatMap { Double($0) } }
+    case .sondeRecord, .perfRecord, .perfRecordDwarf:
+      let counts = try recordCounts(files + ".data")
+      run.samples = counts.samples
+      run.lost = counts.lost
+      run.bytesFromKernel = counts.bytes
+    case .bpftrace:
+      run.samples = bpftraceSampleCount(profiler.output)
+    case .baseline, .floor:
+      break
+    }
+  }
+
+  /// SAMPLE records, samples lost (LOST and LOST_SAMPLES records) and the size of a perf.data file.
+  static func recordCounts(_ path: String) throws(SondeError) -> (samples: UInt64, lost: UInt64, bytes: UInt64) {
+    let file = try PerfDataFile(path: path)
+    var samples: UInt64 = 0
+    var lost: UInt64 = 0
+    do {
+      try file.forEachRecord { _, record in
+        let type = record.loadUnaligned(as: UInt32.self)
+        if type == RecordType.sample { samples +|= 1 }
+        if type == RecordType.lost && record.count >= 24 {
+          lost +|= record.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
+        }
+        if type == RecordType.lostSamples && record.count >= 16 {
+          lost +|= record.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        }
+      }
+    } catch {
+      throw SondeError(.corruptData, operation: "bench: read \(path)", reason: "\(error)")
+    }
+    return (samples, lost, UInt64(file.storage.bytes.count))
+  }
+
+  /// The sum of the counts bpftrace prints for its map: each stack key's entry ends in `]: N` (`, ]: N`
+  /// when its kernel stack is empty).
+  static func bpftraceSampleCount(_ output: String) -> UInt64? {
+    var total: UInt64 = 0
+    var entries = 0
+    for line in output.split(separator: "\n") {
+      let parts = line.split(separator: "]: ", omittingEmptySubsequences: false)
+      if parts.count >= 2, let n = UInt64(parts[parts.count - 1].trimmingWhitespace()) {
+        total +|= n
+        entries += 1
+      }
+    }
+    return entries > 0 ? total : nil
+  }
+
+  /// The numeric members of a flat JSON object (`"key": number`), as text; nested values are skipped.
+  static func flatJSONNumbers(_ text: String) -> [String: String] {
+    var result: [String: String] = [:]
+    var rest = Substring(text)
+    while let open = rest.firstIndex(of: "\"") {
+      let afterOpen = rest.index(after: open)
+      guard let close = rest[afterOpen...].firstIndex(of: "\"") else { break }
+      let key = String(rest[afterOpen..<close])
+      rest = rest[rest.index(after: close)...].drop { $0 == " " }
+      guard rest.first == ":" else { continue }
+      rest = rest.dropFirst().drop { $0 == " " }
+      let value = rest.prefix { "0123456789.-+eE".contains($0) }
+      if !value.isEmpty { result[key] = String(value) }
+      rest = rest[value.endIndex...]
+    }
+    return result
+  }
+}
