@@ -63,6 +63,9 @@ public final class OverheadBench {
             runs.append(run)
             onRun?(run, index, total)
             scratch.removeContents()
+            // Nothing of this measurement (dirty pages, an exiting profiler's teardown) may run in the next.
+            sync()
+            usleep(300_000)
           }
         }
       }
@@ -124,9 +127,12 @@ public final class OverheadBench {
 
       let cpuBefore = profiler.map { ProcessProbe.cpuNanoseconds($0.pid) }
       let bpfBefore = profiler.map { ProcessProbe.bpfProgramStats($0.pid) } ?? floor?.runStats()
+      let stealBefore = ProcessProbe.stealSeconds()
       let start = monotonicSeconds()
       let (units, seconds) = try runWorkload(workload, files: files)
       run.windowSeconds = monotonicSeconds() - start
+      run.stealSeconds = max(0, ProcessProbe.stealSeconds() - stealBefore)
+      run.cpus = CPUList.online().count
       run.units = units
       run.workloadSeconds = seconds
       if let profiler {

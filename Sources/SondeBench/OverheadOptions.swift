@@ -1,3 +1,5 @@
+import SondeSystem
+
 /// The reference workloads of the overhead benchmark (sonde-demo's bench modes): the same busy work per CPU,
 /// in one stack or spread over 262144 distinct stacks.
 public enum BenchWorkload: String, CaseIterable, Sendable {
@@ -64,8 +66,9 @@ public struct OverheadOptions: Sendable {
   public var sondeExecutable: String
   /// The executable with the bench-flat/bench-tree modes (sonde-demo).
   public var workloadExecutable: String
-  /// Where profilers write their files (removed afterwards).
-  public var scratchDirectory = "/tmp"
+  /// Where profilers write their files (removed after each measurement). tmpfs by default: a recorder's
+  /// file written back to disk later would load whichever measurement runs then, not its own.
+  public var scratchDirectory = fileExists("/dev/shm") ? "/dev/shm" : "/tmp"
 
   public init(sondeExecutable: String, workloadExecutable: String) {
     self.sondeExecutable = sondeExecutable

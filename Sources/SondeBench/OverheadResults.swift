@@ -9,6 +9,9 @@ public struct OverheadRun: Sendable, Hashable {
   public var workloadSeconds: Double
   /// Seconds of the window the profiler figures cover (the workload's run, seen from outside).
   public var windowSeconds: Double
+  /// Online CPUs, and CPU-seconds the hypervisor took from them in the window (/proc/stat steal).
+  public var cpus = 1
+  public var stealSeconds = 0.0
   /// Nanoseconds the profiler process spent on CPU in the window (nil without a profiler process).
   public var profilerCPUNanoseconds: UInt64?
   /// What the kernel ran of the configuration's BPF programs in the window (nil: none, or no bpf_stats).
@@ -39,8 +42,24 @@ public struct OverheadRun: Sendable, Hashable {
     self.windowSeconds = windowSeconds
   }
 
-  /// Work units per second.
-  public var throughput: Double { workloadSeconds > 0 ? Double(units) / workloadSeconds : 0 }
+  /// Work units per second had the hypervisor stolen nothing: units over the CPU-seconds the machine
+  /// really had (its CPUs × the run's seconds − steal), times its CPUs. On a shared VM steal moves raw
+  /// throughput by tens of percent from one run to the next; per available CPU-second it moves by about
+  /// one. Everything inside the machine (interrupts, BPF programs, the profiler's own threads) still
+  /// takes its share of that time.
+  public var throughput: Double {
+    let total = workloadSeconds * Double(cpus)
+    let available = max(total - stealSeconds, total * 0.1)
+    return available > 0 ? Double(units) / available * Double(cpus) : 0
+  }
+
+  /// Work units per wall-clock second, steal included.
+  public var rawThroughput: Double { workloadSeconds > 0 ? Double(units) / workloadSeconds : 0 }
+
+  /// Percent of the machine's CPU time the hypervisor stole in the window.
+  public var stealPercent: Double {
+    windowSeconds > 0 ? stealSeconds / (windowSeconds * Double(cpus)) * 100 : 0
+  }
 }
 
 /// The smallest, median and largest of a figure over the rounds.
@@ -76,8 +95,10 @@ public struct OverheadRow: Sendable, Hashable {
   public var configuration: OverheadConfiguration
   public var rounds: Int
   public var failedRounds: Int
-  /// Work units per second.
+  /// Work units per second, corrected for steal (`OverheadRun.throughput`).
   public var throughput: Spread?
+  /// Percent of the machine's CPU time the hypervisor stole during the windows.
+  public var stealPercent: Spread?
   /// Percent of the baseline's throughput lost, paired with the baseline of the same round.
   public var lossPercent: Spread?
   /// Loss minus the floor's loss of the same round, in percentage points: what the design adds.

@@ -54,7 +54,7 @@ public enum OverheadStatistics {
       return OverheadRow(
         workload: group.workload, frequency: group.frequency, configuration: group.configuration,
         rounds: all.count, failedRounds: all.count - good.count,
-        throughput: Spread(good.map(\.throughput)),
+        throughput: Spread(good.map(\.throughput)), stealPercent: Spread(good.map(\.stealPercent)),
         lossPercent: group.configuration == .baseline ? Spread(median: 0, min: 0, max: 0) : Spread(losses),
         aboveFloorPoints: group.configuration == .baseline ? nil : Spread(above),
         profilerCPUPercent: Spread(cpu), bpfCPUPercent: Spread(bpf),

@@ -23,6 +23,17 @@ enum ProcessProbe {
     return total
   }
 
+  /// CPU-seconds the hypervisor has taken from this machine since boot, over all CPUs: the steal field of
+  /// /proc/stat's cpu line, in USER_HZ ticks.
+  static func stealSeconds() -> Double {
+    guard let stat = readSmallFile("/proc/stat"), let line = stat.split(separator: "\n").first,
+      line.hasPrefix("cpu ")
+    else { return 0 }
+    let fields = line.split(separator: " ")
+    guard fields.count > 8, let ticks = Double(fields[8]) else { return 0 }
+    return ticks / Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
+  }
+
   /// How many perf events `pid` holds open (each shows as a link to anon_inode:[perf_event]).
   static func perfEventCount(_ pid: Int32) -> Int {
     descriptors(pid).filter { $0.target == "anon_inode:[perf_event]" }.count

@@ -53,9 +53,10 @@ static uint64_t next_random(uint64_t *state) {
 typedef uint64_t (*tree_node)(int depth, uint64_t *state);
 static const tree_node tree_nodes[BENCH_TREE_FANOUT];
 
-/// Descends one level: picks the next node at random, or works at the leaf. The result is combined after
-/// the call so the compiler cannot turn it into a tail call (which would drop the frame).
-static inline uint64_t descend(int depth, uint64_t *state, uint64_t salt) {
+/// Descends one level: picks the next node at random, or works at the leaf. Inlined into every node (the
+/// demo builds with -fno-inline, which always_inline overrides), so each node is its own frame; the result
+/// is combined after the call so the compiler cannot turn it into a tail call (which would drop the frame).
+__attribute__((always_inline)) static inline uint64_t descend(int depth, uint64_t *state, uint64_t salt) {
   if (depth == 0) return bench_work(*state) + salt;
   uint64_t r = next_random(state);
   return tree_nodes[r % BENCH_TREE_FANOUT](depth - 1, state) ^ salt;

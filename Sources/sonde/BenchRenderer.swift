@@ -7,7 +7,7 @@ enum BenchRenderer {
   static func progress(_ run: OverheadRun) -> String {
     var line = "\(run.workload.rawValue) \(run.frequency) Hz round \(run.round) \(run.configuration.rawValue): "
     if let failure = run.failure { return line + "failed: " + failure }
-    line += "\(fixed(run.throughput, 0)) units/s"
+    line += "\(fixed(run.throughput, 0)) units/s (steal \(fixed(run.stealPercent, 1))%)"
     if let cpu = run.profilerCPUNanoseconds {
       line +=
         ", profiler CPU \(fixed(OverheadStatistics.percentOfCore(nanoseconds: cpu, seconds: run.windowSeconds), 3))%"
@@ -18,22 +18,24 @@ enum BenchRenderer {
   }
 
   /// A table per workload and frequency: medians, with the spread (min to max over rounds) of the figures
-  /// that decide between designs.
+  /// that decide between designs. Markdown tables, padded so they read as well in a terminal as in
+  /// BENCHMARKS.md.
   static func tables(_ report: OverheadReport) -> String {
-    var out = "# sonde bench overhead: \(report.machine)\n"
-    out += "# \(report.options.rounds) interleaved rounds of \(fixed(report.options.duration, 1)) s per configuration; "
-    out += "medians, [min, max] over rounds\n"
-    for (name, reason) in report.skipped.sorted(by: { $0.key < $1.key }) { out += "# skipped \(name): \(reason)\n" }
+    var out = "sonde bench overhead: \(report.machine).\n"
+    out += "\(report.options.rounds) interleaved rounds of \(fixed(report.options.duration, 1)) s per configuration; "
+    out += "medians, [min, max] over rounds; units/s per CPU-second left after steal\n"
+    for (name, reason) in report.skipped.sorted(by: { $0.key < $1.key }) { out += "Skipped \(name): \(reason).\n" }
     var seen: [(BenchWorkload, UInt64)] = []
     for row in report.rows where !seen.contains(where: { $0 == (row.workload, row.frequency) }) {
       seen.append((row.workload, row.frequency))
     }
     let header = [
-      "configuration", "units/s", "loss %", "above floor", "profiler CPU %", "BPF CPU %", "ns/run", "samples",
+      "configuration", "units/s", "steal %", "loss %", "above floor", "profiler CPU %", "BPF CPU %", "ns/run",
+      "samples",
       "lost", "MB to user", "samples/key", "RSS MB",
     ]
     for (workload, frequency) in seen {
-      out += "\n## \(workload.rawValue) workload, \(frequency) Hz\n\n"
+      out += "\n**\(workload.rawValue) workload, \(frequency) Hz**\n\n"
       var table = [header]
       for row in report.rows where row.workload == workload && row.frequency == frequency {
         table.append(cells(row))
@@ -52,19 +54,29 @@ enum BenchRenderer {
     var name = row.configuration.rawValue
     if row.failedRounds > 0 { name += " (\(row.failedRounds) failed)" }
     return [
-      name, number(row.throughput?.median, 0), spread(row.lossPercent, 2), spread(row.aboveFloorPoints, 2),
+      name, number(row.throughput?.median, 0), number(row.stealPercent?.median, 1), spread(row.lossPercent, 2),
+      spread(row.aboveFloorPoints, 2),
       spread(row.profilerCPUPercent, 3), spread(row.bpfCPUPercent, 3), number(row.bpfNanosecondsPerRun, 0),
       number(row.samples, 0), number(row.lost, 0), number(row.bytesFromKernel.map { $0 / 1e6 }, 2),
       number(row.aggregationRatio, 1), number(row.peakResidentBytes.map { Double($0) / 1e6 }, 1),
     ]
   }
 
-  /// Left-aligned first column, right-aligned numbers, two spaces between.
+  /// A Markdown table: the first row is the header; left-aligned first column, right-aligned numbers.
   private static func columns(_ rows: [[String]]) -> String {
     let widths = (0..<(rows.first?.count ?? 0)).map { c in rows.map { $0[c].count }.max() ?? 0 }
-    return rows.map { row in
-      row.enumerated().map { c, cell in cell.padded(to: widths[c], alignRight: c > 0) }.joined(separator: "  ")
-    }.joined(separator: "\n") + "\n"
+    func line(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |\n" }
+    var out = ""
+    for (i, row) in rows.enumerated() {
+      out += line(row.enumerated().map { c, cell in cell.padded(to: widths[c], alignRight: c > 0) })
+      if i == 0 {
+        out += line(
+          widths.enumerated().map { c, w in
+            c == 0 ? String(repeating: "-", count: w) : String(repeating: "-", count: max(1, w - 1)) + ":"
+          })
+      }
+    }
+    return out
   }
 
   static func json(_ report: OverheadReport) -> String {
@@ -95,6 +107,7 @@ enum BenchRenderer {
     o.add("rounds", row.rounds)
     o.add("failed_rounds", row.failedRounds)
     o.add("throughput", json: spreadJSON(row.throughput))
+    o.add("steal_percent", json: spreadJSON(row.stealPercent))
     o.add("loss_percent", json: spreadJSON(row.lossPercent))
     o.add("above_floor_points", json: spreadJSON(row.aboveFloorPoints))
     o.add("profiler_cpu_percent", json: spreadJSON(row.profilerCPUPercent))
@@ -118,6 +131,9 @@ enum BenchRenderer {
     o.add("workload_seconds", json: fixed(run.workloadSeconds, 6))
     o.add("window_seconds", json: fixed(run.windowSeconds, 6))
     o.add("throughput", json: fixed(run.throughput, 3))
+    o.add("raw_throughput", json: fixed(run.rawThroughput, 3))
+    o.add("cpus", run.cpus)
+    o.add("steal_seconds", json: fixed(run.stealSeconds, 3))
     o.add("profiler_cpu_ns", json: run.profilerCPUNanoseconds.map { "\($0)" } ?? "null")
     o.add("bpf_run_ns", json: run.bpf.map { "\($0.runNanoseconds)" } ?? "null")
     o.add("bpf_run_count", json: run.bpf.map { "\($0.runCount)" } ?? "null")

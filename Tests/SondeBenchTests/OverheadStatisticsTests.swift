@@ -57,6 +57,19 @@ import Testing
     #expect(abs(floorAbove.median) < 1e-9)
   }
 
+  @Test func throughputIsPerCPUSecondLeftAfterSteal() {
+    // 2 CPUs for 2 s is 4 CPU-seconds; with 1 stolen, 3000 units were done in 3: 1000 per CPU-second, so
+    // 2000 units/s for the machine had nothing been stolen (raw: 1500 units/s).
+    var r = run(.baseline, round: 1, units: 3000)
+    r.cpus = 2
+    r.stealSeconds = 1
+    #expect(abs(r.throughput - 2000) < 1e-9 && abs(r.rawThroughput - 1500) < 1e-9)
+    #expect(abs(r.stealPercent - 25) < 1e-9)
+    // A steal reading beyond the window (a clock step) leaves at least a tenth of the time.
+    r.stealSeconds = 100
+    #expect(r.throughput.isFinite && r.throughput > 0)
+  }
+
   @Test func failedRoundsAreCountedAndLeftOut() throws {
     let runs = [
       run(.baseline, round: 1, units: 1000), run(.floor, round: 1, units: 1000),

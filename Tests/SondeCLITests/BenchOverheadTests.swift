@@ -67,8 +67,8 @@ struct BenchOverheadTests {
 
     let statsAfter = try String(contentsOfFile: "/proc/sys/kernel/bpf_stats_enabled", encoding: .utf8)
     #expect(statsAfter == statsBefore)
-    let programs = try ToolRunner.run(["bpftool", "prog", "list"]).stdout
-    #expect(!programs.contains("sonde_bench") && !programs.contains("sonde_profile"))
+    #expect(try ProfileAcceptanceTests.profilePrograms(named: "sonde_bench") == 0)
+    #expect(try ProfileAcceptanceTests.profilePrograms() == 0)
   }
 
   @Test func badOptionsAndAMissingWorkloadAreClearErrors() throws {

@@ -390,10 +390,27 @@ struct ProfileAcceptanceTests {
     return line.split(separator: " ").compactMap { Int($0) }.first ?? -1
   }
 
-  /// Sonde profiler programs loaded in the kernel now (bpftool names them by their first 15 characters).
-  static func profilePrograms() throws -> Int {
+  /// Sonde profiler programs (or others named `prefix`) left in the kernel with no live process holding them (bpftool names them by
+  /// their first 15 characters). Programs other tests' profilers hold while they run (the overhead bench,
+  /// the off-CPU preset) are not left behind: a program, or a link to it, held by a live process's
+  /// descriptor shows in that process's fdinfo as prog_id.
+  static func profilePrograms(named prefix: String = "sonde_profile") throws -> Int {
     let list = try ToolRunner.run(["bpftool", "prog", "list"])
-    return list.stdout.split(separator: "\n").filter { $0.contains("sonde_profile") }.count
+    let ids = list.stdout.split(separator: "\n").filter { $0.contains(prefix) }.compactMap {
+      Int($0.split(separator: ":").first ?? "")
+    }
+    guard !ids.isEmpty else { return 0 }
+    var held: Set<Int> = []
+    let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for pid in processes where Int(pid) != nil {
+      for fd in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fdinfo")) ?? [] {
+        guard let info = try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8) else { continue }
+        for line in info.split(separator: "\n") where line.hasPrefix("prog_id:") {
+          if let id = Int(line.dropFirst(8).trimmingCharacters(in: .whitespaces)) { held.insert(id) }
+        }
+      }
+    }
+    return ids.filter { !held.contains($0) }.count
   }
 
   /// `sonde profile` running in the background, its stderr in a file so the test can wait for its start line.
