@@ -1,3 +1,4 @@
+import CSonde
 import SondeSystem
 
 #if canImport(Glibc)
@@ -40,7 +41,14 @@ public struct FunctionTracer {
     var saved = SavedState()
     defer { restore(saved) }
     try write(root + "/set_ftrace_filter", functionGlob, saving: &saved, operation: operation)
-    if let pid { try write(root + "/set_ftrace_pid", String(pid), saving: &saved, operation: operation) }
+    if let pid {
+      try write(root + "/set_ftrace_pid", String(pid), saving: &saved, operation: operation)
+    } else if access(root + "/set_ftrace_notrace_pid", F_OK) == 0 {
+      // Tracing every task includes the thread that reads trace_pipe: with a filter such as vfs_read each
+      // read would trace itself. Leave it out, as perf ftrace does (the file exists since Linux 5.9).
+      let reader = String(sonde_gettid())
+      try write(root + "/set_ftrace_notrace_pid", reader, saving: &saved, operation: operation)
+    }
     try write(root + "/current_tracer", "function", saving: &saved, operation: operation)
     onStart()
     try stream(root + "/trace_pipe", stop: stop, output: output, operation: operation)
@@ -126,7 +134,8 @@ public struct FunctionTracer {
         timeout = min(timeout, left)
       }
       _ = try waiter.wait(timeoutSeconds: timeout)
-      while true {
+      // At most 4 MiB per wake-up, so a busy trace cannot keep the loop from seeing the duration or the stop.
+      for _ in 0..<64 {
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n <= 0 { break }
         output(String(decoding: buffer[0..<n], as: UTF8.self))
