@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -132,6 +133,16 @@ __attribute__((noinline)) static void touch_pages(long k) {
   munmap(p, (size_t)(k * page));
 }
 
+/// Makes exactly n read(2) calls of one byte from /dev/zero (each is one vfs_read in the kernel).
+__attribute__((noinline)) static void reads(long n) {
+  int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) exit(1);
+  char byte;
+  for (long i = 0; i < n; i++)
+    if (read(fd, &byte, 1) != 1) exit(1);
+  close(fd);
+}
+
 /// Returns 2*i+1: a known value per call, for uretprobe tests (one call per i in calls mode).
 __attribute__((noinline)) long demo_value(long i) {
   sink += (uint64_t)i;
@@ -168,12 +179,13 @@ __attribute__((noinline)) static void calls(long n) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: sonde-demo getpid N | pages K | spin MS | shares MS | selfshares MS | calls N | naps N | sleeps N | exit CODE\n"
+          "usage: sonde-demo getpid N | pages K | spin MS | shares MS | selfshares MS | calls N | reads N | naps N | sleeps N | bench-flat MS | bench-tree MS | exit CODE\n"
           "  getpid N   make exactly N getpid syscalls\n"
           "  pages K    touch K fresh pages\n"
           "  spin MS    burn MS milliseconds of CPU\n"
           "  shares MS  burn MS ms of CPU split 50/30/20 over demo_hot/demo_warm/demo_cool\n"
           "  selfshares MS  like shares, but the CPU is spent in self_hot/self_warm/self_cool's own bodies\n"
+          "  reads N    make exactly N one-byte read calls on /dev/zero\n"
           "  calls N    call demo_value(i) for i = 0 … N-1 (returns 2i+1); USDT sonde_demo:value(i) before each\n"
           "  naps N     sleep 200 ms N times in demo_nap (off-CPU time of a known stack)\n"
           "  sleeps N   sleep 10 ms N times in demo_nap (a known latency)\n"
@@ -192,6 +204,7 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "shares") == 0) shares((uint64_t)n);
   else if (strcmp(argv[1], "selfshares") == 0) self_shares((uint64_t)n);
   else if (strcmp(argv[1], "calls") == 0) calls(n);
+  else if (strcmp(argv[1], "reads") == 0) reads(n);
   else if (strcmp(argv[1], "naps") == 0) naps(n);
   else if (strcmp(argv[1], "sleeps") == 0) sleeps(n);
   else if (strcmp(argv[1], "bench-flat") == 0) return bench_workload("flat", n) == 0 ? 0 : 1;
