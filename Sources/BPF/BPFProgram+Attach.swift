@@ -189,7 +189,9 @@ extension BPFProgram {
         operation, facility: .fentry, cause: .deniedByPolicy, errno: code,
         reason:
           "the kernel refuses BPF trampolines: fentry/fexit attach failed with \(errnoName(code)) although this process has CAP_BPF and CAP_PERFMON (function hooks are blocked, e.g. ftrace disabled or a lockdown/VM policy)",
-        remedy: "use a tracepoint, raw_tp or tp_btf program, or a kernel that allows fentry (scripts/test-kernels runs it on one in QEMU)")
+        remedy:
+          "use a tracepoint, raw_tp or tp_btf program, or a kernel that allows fentry (scripts/test-kernels runs one in QEMU)"
+      )
     } else if code == EEXIST {
       error = SondeError(
         .invalidInput, operation: operation, errno: code,
