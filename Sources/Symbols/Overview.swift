@@ -12,9 +12,13 @@
 //   (`__cxa_demangle`), Rust legacy and v0 (Sonde's own).
 // - `Symbolizer` is the cached, thread-safe service the engines use: batches of (pid, address), recorded
 //   mappings (perf.data), files (`sonde symbolize -e`) and kernel addresses, answering `SymbolizedFrame`s.
+// - `Unwind/` compiles x86-64 call-frame information (`.eh_frame`, `.debug_frame`) into an `UnwindTable`:
+//   sorted rows of compact, hashable rules (CFA = rsp/rbp + offset or the PLT expression, where rbp and the
+//   return address are saved, end of stack), checked against readelf. `StackUnwinder` walks a copied user
+//   stack with those tables, falling back to frame pointers, for perf `--call-graph dwarf` samples.
 //
-// Limits: no DWARF (function names come from symbol tables, so no file:line and no inlined frames), no
-// MiniDebugInfo (`.gnu_debugdata`, xz), and a mapped file truncated in place while being read would fault
-// (binaries are normally replaced by rename, which keeps the mapped inode intact).
+// Limits: no DWARF debug information (function names come from symbol tables, so no file:line and no
+// inlined frames), no MiniDebugInfo (`.gnu_debugdata`, xz), and a mapped file truncated in place while being
+// read would fault (binaries are normally replaced by rename, which keeps the mapped inode intact).
 //
 // Depends on SondeSystem only (errors, file and /proc helpers, the lock): not on PerfEvents.
