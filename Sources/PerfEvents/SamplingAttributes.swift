@@ -70,6 +70,7 @@ public enum CallGraphMode: Sendable, Hashable {
 /// Register numbers of `PERF_SAMPLE_REGS_USER` (uapi asm/perf_regs.h, `enum perf_event_x86_regs`): bit N of
 /// `sample_regs_user` samples register N, and the values come in bit order.
 public enum UserRegisters {
+  public static let x86FramePointer = 6  // PERF_REG_X86_BP
   public static let x86StackPointer = 7  // PERF_REG_X86_SP
   public static let x86InstructionPointer = 8  // PERF_REG_X86_IP
 }

@@ -3,6 +3,7 @@ import PerfEvents
 import Profiles
 import SondeCore
 import SondeSystem
+import SondeText
 
 #if canImport(Glibc)
   import Glibc
@@ -116,6 +117,7 @@ struct ReportCommand: ParsableCommand {
       throw ExitCode.failure
     }
     let session = sessions[0]
+    if let unwinding = session.summary.unwinding { samplingStatus("sonde report: " + describeUnwinding(unwinding)) }
     if folded || flamegraph != nil || speedscope != nil || pprof != nil {
       if folded {
         let text = FoldedExporter.render(session.resolved)
@@ -178,3 +180,19 @@ struct ReportCommand: ParsableCommand {
 
 /// Writes text to standard output without Foundation.
 func writeStdout(_ text: String) { writeText(text, to: standardOutput) }
+
+/// One line on what DWARF unwinding did: samples with callers, frames, why unwinds stopped, tables built.
+func describeUnwinding(_ u: DwarfStackUnwinding.Stats) -> String {
+  let stops = u.stops.sorted { $0.value > $1.value }.map { "\($0.key.rawValue) \($0.value)" }
+  var line =
+    "dwarf unwinding: \(u.withCallers) of \(u.samples) stacks have callers (\(u.callerFrames) caller frames; stops: "
+    + "\(stops.joined(separator: ", "))); unwind tables for \(u.tables) binaries, \(u.tableRows) rows in "
+    + fixed(u.tableSeconds * 1000, 0) + " ms"
+  if !u.failedTables.isEmpty {
+    line +=
+      "; no table for "
+      + u.failedTables.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }
+      .joined(separator: ", ")
+  }
+  return line
+}

@@ -92,11 +92,23 @@ public struct SampleView {
   public var callchainBytes: UnsafeRawBufferPointer
   /// The user-space IP from REGS_USER, when sampled with an ABI (DWARF mode).
   public var userIP: UInt64?
+  /// The user-space stack and frame pointers from REGS_USER (DWARF mode), where sampled.
+  public var userSP: UInt64?
+  public var userBP: UInt64?
+  /// The bytes of user stack the kernel copied from `userSP` up (STACK_USER, its dyn_size prefix; empty
+  /// when not sampled).
+  public var userStack: UnsafeRawBufferPointer
 
-  public init(head: SampleHead, callchainBytes: UnsafeRawBufferPointer, userIP: UInt64?) {
+  public init(
+    head: SampleHead, callchainBytes: UnsafeRawBufferPointer, userIP: UInt64?, userSP: UInt64? = nil,
+    userBP: UInt64? = nil, userStack: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+  ) {
     self.head = head
     self.callchainBytes = callchainBytes
     self.userIP = userIP
+    self.userSP = userSP
+    self.userBP = userBP
+    self.userStack = userStack
   }
 
   /// Entries in the callchain.
@@ -137,20 +149,33 @@ extension RecordDecoder {
     guard case .sample(let s) = try PerfRecord.decode(bytes, layout: layout, base: base).body else {
       throw RecordDecodeError(offset: base, reason: "not a sample record")
     }
-    let userIP = s.regsUser.instructionPointer(mask: layout.regsUserMask)
+    let mask = layout.regsUserMask
+    let registers = s.regsUser
+    let copied = min(Int(clamping: s.stackUser.dynamicSize), s.stackUser.data.count)
     return try s.callchain.withUnsafeBytes { chain in
-      try body(SampleView(head: s.head, callchainBytes: chain, userIP: userIP))
+      try s.stackUser.data.withUnsafeBytes { stack in
+        try body(
+          SampleView(
+            head: s.head, callchainBytes: chain, userIP: registers.instructionPointer(mask: mask),
+            userSP: registers.value(UserRegisters.x86StackPointer, mask: mask),
+            userBP: registers.value(UserRegisters.x86FramePointer, mask: mask),
+            userStack: UnsafeRawBufferPointer(rebasing: stack[0..<copied])))
+      }
     }
   }
 }
 
 extension SampledRegisters {
-  /// The x86-64 instruction pointer among these registers, sampled with `mask` (nil without an ABI or the
-  /// IP bit): each set bit of the mask below IP's is one value before it.
-  public func instructionPointer(mask: UInt64) -> UInt64? {
-    let ipBit: UInt64 = 1 << UInt64(UserRegisters.x86InstructionPointer)
-    guard abi != 0, mask & ipBit != 0 else { return nil }
-    let index = (mask & (ipBit - 1)).nonzeroBitCount
+  /// The x86-64 instruction pointer among these registers, sampled with `mask`.
+  public func instructionPointer(mask: UInt64) -> UInt64? { value(UserRegisters.x86InstructionPointer, mask: mask) }
+
+  /// Register number `register` (`UserRegisters`) among these registers, sampled with `mask` (nil without
+  /// an ABI or that register's bit): each set bit of the mask below the register's is one value before it.
+  public func value(_ register: Int, mask: UInt64) -> UInt64? {
+    guard (0..<64).contains(register) else { return nil }
+    let bit: UInt64 = 1 << UInt64(register)
+    guard abi != 0, mask & bit != 0 else { return nil }
+    let index = (mask & (bit - 1)).nonzeroBitCount
     return index < values.count ? values[index] : nil
   }
 }

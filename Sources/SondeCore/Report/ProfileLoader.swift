@@ -23,6 +23,8 @@ public struct ProfileLoader {
     public var unknownRecords = 0
     public var bytes = 0
     public var eventNames: [String] = []
+    /// What DWARF unwinding did, for files recorded with `--call-graph dwarf` (nil for others).
+    public var unwinding: DwarfStackUnwinding.Stats?
   }
 
   public func load(_ file: PerfDataFile) throws(SondeError) -> (Profile, Summary) {
@@ -48,6 +50,7 @@ public struct ProfileLoader {
     let defaultPeriod = file.events.first.map { $0.attributes.freq == 0 ? $0.attributes.sample_period : 1 } ?? 1
     var stacks = CallchainStacks(maxFrames: Self.maxStackFrames)
     var threads = ThreadIDs()
+    let unwinding = DwarfStackUnwinding.needed(by: file) ? DwarfStackUnwinding() : nil
     var walker = RecordWalker(file: file)
     let scan = try walker.walk { item in
       switch item {
@@ -58,10 +61,13 @@ public struct ProfileLoader {
         if !comms.isEmpty && !comms.contains(thread.comm) { return }
         let period = s.head.period
         let weight = period != 0 ? period : (fixedPeriod[s.head.eventID] ?? defaultPeriod)
-        let stack = stacks.stack(s, misc: misc, pid: thread.pid, into: &builder)
+        let userFrames = unwinding?.userFrames(s, pid: thread.pid)
+        let stack = stacks.stack(s, misc: misc, pid: thread.pid, userFrames: userFrames, into: &builder)
         builder.add(stack: stack, thread: threads.id(thread, in: &builder), weight: max(weight, 1), time: s.head.time)
       case .mapping(let m):
-        builder.addMapping(Profile.Mapping(m))
+        let mapping = Profile.Mapping(m)
+        builder.addMapping(mapping)
+        unwinding?.add(mapping)
       case .lost(let n): builder.addLost(n)
       case .lostSamples(let n): builder.addDropped(n)
       }
@@ -75,6 +81,7 @@ public struct ProfileLoader {
       builder.setEventName(event.flatMap { finalNames.indices.contains($0) ? finalNames[$0] : nil } ?? first)
     }
     summary.eventNames = finalNames
+    summary.unwinding = unwinding?.stats
     return (builder.build(), summary)
   }
 

@@ -38,6 +38,7 @@ public enum ScriptEngine {
       eventWidth: names.count > 1 ? names.map(\.utf8.count).max() ?? 0 : 0)
     var builder = ProfileBuilder()
     var stacks = CallchainStacks(maxFrames: ProfileLoader.maxStackFrames)
+    let unwinding = DwarfStackUnwinding.needed(by: file) ? DwarfStackUnwinding() : nil
     var frameLines: [[UInt8]?] = []
     var out = ByteText(capacity: 1 << 17)
     var count = 0
@@ -45,9 +46,11 @@ public enum ScriptEngine {
     // A corrupt record ends the walk: what was read before it is still printed.
     defer { if out.count > 0 { emit(out.bytes) } }
     _ = try walker.walk { item in
+      if case .mapping(let m) = item { unwinding?.add(Profile.Mapping(m)) }
       guard case .sample(let s, let misc, let thread) = item else { return }
       count += 1
-      let stack = stacks.stack(s, misc: misc, pid: thread.pid, into: &builder)
+      let userFrames = unwinding?.userFrames(s, pid: thread.pid)
+      let stack = stacks.stack(s, misc: misc, pid: thread.pid, userFrames: userFrames, into: &builder)
       let locations = builder.profile.stack(stack)
       let event = nameByID[s.head.eventID] ?? names.first ?? "event"
       eventLine(&out, s.head, thread: thread, event: event, layout)
