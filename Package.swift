@@ -28,8 +28,12 @@ let package = Package(
     .target(name: "SondeSystem", dependencies: ["CSonde"]),
     // Pure-Swift perf_event_open: event specs, PMU discovery, counters, rings, perf.data.
     .target(name: "PerfEvents", dependencies: ["CSonde", "SondeSystem"]),
-    // Symbolization: ELF, process maps, kallsyms, Swift/C++/Rust demangling, cached Symbolizer.
-    .target(name: "Symbols", dependencies: ["SondeSystem"]),
+    // Symbolization: ELF, process maps, kallsyms, Swift/C++/Rust demangling, cached Symbolizer; call-frame
+    // unwind tables. Optimized in debug builds too: the profiler builds unwind tables while the processes it
+    // profiles start, and at -Onone that took 10 times longer (the tests run debug builds).
+    .target(
+      name: "Symbols", dependencies: ["SondeSystem"],
+      swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
     // Text helpers for renderers: number formatting, column padding, JSON writing. No dependencies.
     .target(name: "SondeText"),
     // The transport-neutral Profile model and its exporters (folded stacks, flame graph SVG).

@@ -177,3 +177,36 @@ extension BPFMap where Key == UInt32, Value == UInt64 {
     return totals
   }
 }
+
+extension BPFMap {
+  /// Writes `values[i]` at `keys[i]` for every i (BPF_MAP_UPDATE_BATCH: one syscall per `batchSize` elements;
+  /// element by element on kernels without batch operations). Shared (not per-CPU) maps only.
+  public func updateBatch(keys: [Key], values: [Value], batchSize: Int = 4096) throws(SondeError) {
+    try requireShared("batch update")
+    let operation = "update batch of map \(name)"
+    guard keys.count == values.count else {
+      throw SondeError.invalid(operation, "\(keys.count) keys for \(values.count) values")
+    }
+    let fd = try fd(operation)
+    var start = 0
+    while start < keys.count {
+      let end = min(start + max(batchSize, 1), keys.count)
+      var count = UInt32(end - start)
+      var opts = bpf_map_batch_opts()
+      opts.sz = MemoryLayout<bpf_map_batch_opts>.size
+      opts.elem_flags = UInt64(BPF_ANY)
+      let rc = keys[start..<end].withUnsafeBytes { keyBuffer in
+        values[start..<end].withUnsafeBytes { valueBuffer in
+          bpf_map_update_batch(fd, keyBuffer.baseAddress, valueBuffer.baseAddress, &count, &opts)
+        }
+      }
+      let code: Int32 = rc < 0 ? errno : 0
+      if code == EINVAL || code == BPFErrors.ENOTSUPP || code == EOPNOTSUPP {
+        for i in start..<end { try update(keys[i], values[i]) }
+      } else if code != 0 {
+        throw BPFErrors.explain(operation, errno: code)
+      }
+      start = end
+    }
+  }
+}

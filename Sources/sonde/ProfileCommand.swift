@@ -50,6 +50,11 @@ struct ProfileCommand: ParsableCommand {
       "How samples reach Sonde: maps (aggregated in the kernel), ringbuf (one BPF record per sample), perf (the perf ring)."
   )
   var transport: String = "maps"
+  @Option(
+    help:
+      "How user stacks are walked: fp (frame pointers) or dwarf (each binary's .eh_frame, walked in the kernel; with --transport ringbuf)."
+  )
+  var unwind: String = "fp"
   @Option(parsing: .unconditional, help: "Distinct stacks each of the two stack maps holds.")
   var stackMapSize: UInt32 = 8192
   @Option(parsing: .unconditional, help: "Distinct (process, stacks, comm) keys each of the two counts maps holds.")
@@ -83,6 +88,9 @@ struct ProfileCommand: ParsableCommand {
     if ProfilerOptions.Transport(rawValue: transport) == nil {
       let known = ProfilerOptions.Transport.allCases.map(\.rawValue).joined(separator: ", ")
       throw ValidationError("--transport must be one of: \(known)")
+    }
+    if ProfilerOptions.Unwind(rawValue: unwind) == nil {
+      throw ValidationError("--unwind must be fp or dwarf")
     }
     if stackMapSize == 0 || mapSize == 0 { throw ValidationError("map sizes must be at least 1") }
     if ringbufSize < 4096 || ringbufSize.nonzeroBitCount != 1 {
@@ -122,6 +130,7 @@ struct ProfileCommand: ParsableCommand {
     options.stackMapEntries = stackMapSize
     options.countsMapEntries = mapSize
     options.ringbufBytes = ringbufSize
+    options.unwind = ProfilerOptions.Unwind(rawValue: unwind) ?? .fp
     if let pid {
       options.target = .processes(try parseIDs(pid, what: "pid"))
     } else if let cgroup {

@@ -54,6 +54,9 @@ enum ProfileSummary {
     o.add("pid_event_drops", a.pidEventDrops)
     o.add("unsymbolized_processes", a.unsymbolizedProcesses)
     o.add("unsymbolized_samples", a.unsymbolizedSamples)
+    for (reason, n) in a.unwindStops.sorted(by: { $0.key < $1.key }) {
+      o.add("unwind_" + reason.split(separator: " ").joined(separator: "_"), n)
+    }
     return o.text()
   }
 
@@ -81,6 +84,10 @@ enum ProfileSummary {
       )
     }
     lines.append(lost.isEmpty ? "nothing lost" : "lost: " + lost.joined(separator: "; "))
+    if !a.unwindStops.isEmpty {
+      let stops = a.unwindStops.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }
+      lines.append("dwarf unwinds ended: " + stops.joined(separator: ", "))
+    }
     return lines
   }
 }

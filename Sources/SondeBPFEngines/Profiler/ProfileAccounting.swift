@@ -33,6 +33,8 @@ public struct ProfileAccounting: Sendable, Hashable {
   /// Bytes user space copied out of the kernel: map entries and stacks drained (maps), records consumed
   /// (ringbuf, perf ring). What in-kernel aggregation saves shows here.
   public var bytesFromKernel: UInt64 = 0
+  /// --unwind dwarf: how the in-kernel CFI walks ended, by reason ("reached the end", "no table", …).
+  public var unwindStops: [String: UInt64] = [:]
   /// One entry per drain: samples drained and distinct keys they came in.
   public var drains: [Drain] = []
 

@@ -51,9 +51,15 @@ extension BPFProfileSource {
 
   func service(_ mappings: ProcessMappings) throws(SondeError) { try captureNewProcesses(mappings) }
 
-  /// Reads the mappings of every process the program announced.
-  func captureNewProcesses(_ mappings: ProcessMappings) throws(SondeError) {
-    for event in try newProcesses.drain() { mappings.capture(pid: Int32(bitPattern: event.pid)) }
+  /// Reads the mappings of every process the program announced; returns those processes.
+  @discardableResult
+  func captureNewProcesses(_ mappings: ProcessMappings) throws(SondeError) -> [Int32] {
+    var pids: [Int32] = []
+    for event in try newProcesses.drain() {
+      let pid = Int32(bitPattern: event.pid)
+      if mappings.capture(pid: pid) { pids.append(pid) }
+    }
+    return pids
   }
 
   func account(_ accounting: inout ProfileAccounting) throws(SondeError) {
@@ -67,6 +73,12 @@ extension BPFProfileSource {
     accounting.ringbufDrops = slot(SONDE_PROFILE_STAT_RINGBUF_DROPS)
     accounting.shortBlocks = slot(SONDE_PROFILE_STAT_SHORT_BLOCKS)
     accounting.blockedThreadDrops = slot(SONDE_PROFILE_STAT_START_FULL)
+    let stops: [(String, sonde_profile_stat_slot)] = [
+      ("reached the end", SONDE_PROFILE_STAT_UNWIND_END), ("no table", SONDE_PROFILE_STAT_UNWIND_NO_TABLE),
+      ("unreadable stack", SONDE_PROFILE_STAT_UNWIND_BAD_READ), ("depth limit", SONDE_PROFILE_STAT_UNWIND_DEPTH),
+      ("unsupported rule", SONDE_PROFILE_STAT_UNWIND_BAD_RULE),
+    ]
+    for (name, s) in stops where slot(s) > 0 { accounting.unwindStops[name] = slot(s) }
     accounting.bytesFromKernel = bytesRead
   }
 }

@@ -38,6 +38,15 @@ public struct ProfilerOptions: Sendable {
     case perf
   }
 
+  /// How user stacks are walked.
+  public enum Unwind: String, Sendable, Hashable, CaseIterable {
+    /// Frame pointers (bpf_get_stack): what the kernel offers; code built without them shows its leaf only.
+    case fp
+    /// Call-frame information: each binary's .eh_frame compiled into unwind rows in BPF maps and walked by
+    /// the sampling program (ringbuf transport; needs bpf_loop, Linux 5.17).
+    case dwarf
+  }
+
   /// What is measured.
   public enum Mode: Sendable, Hashable {
     /// CPU time, sampled at `frequency` per CPU.
@@ -66,6 +75,9 @@ public struct ProfilerOptions: Sendable {
   /// Bytes of the ringbuf transport's buffer (a power of two): it must hold one interval of samples
   /// (2 KiB each); 16 MiB holds 5 s of 99 Hz samples on 16 CPUs.
   public var ringbufBytes: UInt32 = 16 << 20
+  public var unwind: Unwind = .fp
+  /// Unwind rows the BPF tables hold for all binaries together (16 bytes each; libc has about 28000).
+  public var unwindRows: UInt32 = 1 << 20
 
   public init() {}
 }

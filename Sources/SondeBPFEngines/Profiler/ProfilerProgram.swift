@@ -35,6 +35,12 @@ final class ProfilerProgram: BPFProfileSource {
   /// The ringbuf transport's samples read since the last drain, aggregated.
   private var aggregate = StackAggregator()
   private(set) var bytesRead: UInt64 = 0
+  /// The CFI tables' loader (--unwind dwarf), nil with frame pointers.
+  let unwindTables: UnwindTableLoader?
+  private var samplerName: String {
+    transport == .maps
+      ? "sonde_profile_cpu" : options.unwind == .dwarf ? "sonde_profile_ringbuf_dwarf" : "sonde_profile_ringbuf"
+  }
 
   /// Loads the program configured for `options`; nothing is attached until `attach`.
   init(options: ProfilerOptions) throws(SondeError) {
@@ -52,8 +58,19 @@ final class ProfilerProgram: BPFProfileSource {
       try open.setMaxEntries(options.ringbufBytes, forMap: "samples")
       try open.setConstant("samples_wakeup_bytes", to: UInt64(options.ringbufBytes / 4))
     }
+    let dwarf = options.unwind == .dwarf
+    if dwarf && options.transport != .ringbuf {
+      throw SondeError.invalid(
+        "profile with --unwind dwarf", "the CFI unwinder ships its stacks through the ringbuf transport",
+        remedy: "add --transport ringbuf")
+    }
+    if dwarf {
+      try open.setMaxEntries(options.unwindRows, forMap: "unwind_rows")
+      try open.setMaxEntries(4096, forMap: "unwind_processes")
+    }
     try open.setAutoload(usesMaps, program: "sonde_profile_cpu")
-    try open.setAutoload(!usesMaps, program: "sonde_profile_ringbuf")
+    try open.setAutoload(!usesMaps && !dwarf, program: "sonde_profile_ringbuf")
+    try open.setAutoload(dwarf, program: "sonde_profile_ringbuf_dwarf")
     object = try open.load()
     control = try object.map("control")
     counts = [try object.map("counts0"), try object.map("counts1")]
@@ -62,6 +79,7 @@ final class ProfilerProgram: BPFProfileSource {
     targets = try object.map("targets")
     newProcesses = try RingBufferReader(object: object, map: "new_pids")
     samples = usesMaps ? nil : try RingBufferReader(object: object, map: "samples")
+    unwindTables = dwarf ? try UnwindTableLoader(object: object, capacity: options.unwindRows) : nil
   }
 
   deinit { close() }
@@ -70,7 +88,10 @@ final class ProfilerProgram: BPFProfileSource {
   var waitDescriptors: [Int32] { [newProcesses.waitDescriptor] + (samples.map { [$0.waitDescriptor] } ?? []) }
 
   func service(_ mappings: ProcessMappings) throws(SondeError) {
-    try captureNewProcesses(mappings)
+    let captured = try captureNewProcesses(mappings)
+    if let unwindTables {
+      for pid in captured { try unwindTables.load(pid: pid, mappings: mappings.mappings) }
+    }
     try readSamples()
   }
 
@@ -100,7 +121,7 @@ final class ProfilerProgram: BPFProfileSource {
   /// Attaches the sampling program to per-CPU cpu-clock events (the links own them) and the
   /// process-tracking programs (forks of targets, execs and executable mmaps re-announce a process).
   func attach(followForks: Bool) throws(SondeError) {
-    let sampler = try object.program(transport == .maps ? "sonde_profile_cpu" : "sonde_profile_ringbuf")
+    let sampler = try object.program(samplerName)
     for event in try SamplingEvents.open(SamplingEvents.cpuClock(options), options) {
       links.add(try sampler.attachPerfEvent(event))
     }

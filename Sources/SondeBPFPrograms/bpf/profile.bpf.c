@@ -11,6 +11,7 @@
 // wake-up), so user space reads its mappings while it still exists; an exec or an executable mmap forgets
 // that it was seen, so the next sample announces it again.
 #include "profile_common.h"
+#include "unwind.h"
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -100,9 +101,9 @@ int sonde_profile_cpu(void *ctx) {
 }
 
 /// The ringbuf transport: one record per sample, whole stacks, submitted without a wake-up until a quarter
-/// of the buffer waits (user space otherwise reads at each drain).
-SEC("perf_event")
-int sonde_profile_ringbuf(void *ctx) {
+/// of the buffer waits (user space otherwise reads at each drain). With `dwarf`, the user stack comes from
+/// the CFI unwinder (unwind.h) rather than frame pointers.
+static __always_inline int ringbuf_sample(void *ctx, bool dwarf) {
   __u32 pid;
   if (!sampled_process(&pid)) return 0;
   struct sonde_profile_sample *s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
@@ -121,7 +122,7 @@ int sonde_profile_ringbuf(void *ctx) {
     else { s->flags |= SONDE_PROFILE_SAMPLE_STACK_LOST; count_stat(SONDE_PROFILE_STAT_STACK_ERRORS); }
   }
   if (user_stacks && has_user_stack(pid)) {
-    long n = bpf_get_stack(ctx, s->user, sizeof(s->user), BPF_F_USER_STACK);
+    long n = dwarf ? unwind_user_stack(ctx, pid, s->user) : bpf_get_stack(ctx, s->user, sizeof(s->user), BPF_F_USER_STACK);
     if (n > 0) s->user_bytes = n;
     else { s->flags |= SONDE_PROFILE_SAMPLE_STACK_LOST; count_stat(SONDE_PROFILE_STAT_STACK_ERRORS); }
   }
@@ -130,3 +131,9 @@ int sonde_profile_ringbuf(void *ctx) {
   return 0;
 }
 
+SEC("perf_event")
+int sonde_profile_ringbuf(void *ctx) { return ringbuf_sample(ctx, false); }
+
+/// The ringbuf transport with user stacks unwound from call-frame information (--unwind dwarf).
+SEC("perf_event")
+int sonde_profile_ringbuf_dwarf(void *ctx) { return ringbuf_sample(ctx, true); }

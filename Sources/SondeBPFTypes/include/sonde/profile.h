@@ -67,7 +67,61 @@ enum sonde_profile_stat_slot {
   SONDE_PROFILE_STAT_RINGBUF_DROPS = 5,    ///< no room in the samples ringbuf: the sample was dropped
   SONDE_PROFILE_STAT_SHORT_BLOCKS = 6,     ///< off-CPU: intervals shorter than --min-block, not kept
   SONDE_PROFILE_STAT_START_FULL = 7,       ///< off-CPU: no room to remember a switched-out thread
-  SONDE_PROFILE_STAT_SLOTS = 8,
+  // How the CFI unwinder's walks ended (--unwind dwarf), one per sample with a user stack:
+  SONDE_PROFILE_STAT_UNWIND_END = 8,       ///< reached the outermost frame (_start, a thread's entry)
+  SONDE_PROFILE_STAT_UNWIND_NO_TABLE = 9,  ///< no table covered a frame and frame pointers did not go on
+  SONDE_PROFILE_STAT_UNWIND_BAD_READ = 10, ///< a rule pointed at user memory that could not be read
+  SONDE_PROFILE_STAT_UNWIND_DEPTH = 11,    ///< SONDE_PROFILE_MAX_DEPTH frames: the stack goes deeper
+  SONDE_PROFILE_STAT_UNWIND_BAD_RULE = 12, ///< an unsupported rule, or a CFA that did not move up the stack
+  SONDE_PROFILE_STAT_SLOTS = 13,
+};
+
+/// How a CFI unwind row computes the canonical frame address (the caller's stack pointer).
+enum sonde_unwind_cfa_kind {
+  SONDE_UNWIND_CFA_RSP = 0,         ///< rsp + cfa_offset
+  SONDE_UNWIND_CFA_RBP = 1,         ///< rbp + cfa_offset
+  SONDE_UNWIND_CFA_PLT = 2,         ///< PLT entries: rsp + 8, + 8 more when (rip & 15) >= cfa_offset
+  SONDE_UNWIND_CFA_END = 3,         ///< the outermost frame: the stack ends here
+  SONDE_UNWIND_CFA_UNSUPPORTED = 4, ///< a rule the unwinder does not model: the walk stops
+  SONDE_UNWIND_CFA_GAP = 5,         ///< no FDE covers these addresses: follow frame pointers
+};
+
+/// Where the caller's rbp is.
+enum sonde_unwind_rbp_kind {
+  SONDE_UNWIND_RBP_SAME = 0,      ///< unchanged
+  SONDE_UNWIND_RBP_OFFSET = 1,    ///< saved at CFA + rbp_offset
+  SONDE_UNWIND_RBP_UNDEFINED = 2, ///< not recoverable (an rbp-based CFA above it stops the walk)
+};
+
+/// One row of a binary's unwind table: from `address` (an ELF virtual address) to the next row's, the
+/// rule that finds the caller. The return address is always at CFA - 8 (rows whose rule says otherwise
+/// are SONDE_UNWIND_CFA_UNSUPPORTED). Rows of one binary are consecutive in `unwind_rows`, sorted.
+struct sonde_unwind_row {
+  __u64 address;
+  __s32 cfa_offset;
+  __s16 rbp_offset;
+  __u8 cfa_kind;
+  __u8 rbp_kind;
+};
+
+/// Executable mappings with unwind tables kept per process.
+#define SONDE_UNWIND_MAPPINGS 32
+
+/// One executable mapping of a process: [start, end) maps ELF virtual addresses + bias, and its binary's
+/// rows are unwind_rows[row_start, row_start + row_count).
+struct sonde_unwind_mapping {
+  __u64 start;
+  __u64 end;
+  __u64 bias;
+  __u32 row_start;
+  __u32 row_count;
+};
+
+/// A process's mappings that have unwind tables (value of `unwind_processes`, keyed by pid).
+struct sonde_unwind_process {
+  __u32 count;
+  __u32 reserved;
+  struct sonde_unwind_mapping mappings[SONDE_UNWIND_MAPPINGS];
 };
 
 #endif

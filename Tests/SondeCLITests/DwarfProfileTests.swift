@@ -1,0 +1,90 @@
+import Foundation
+import SondeTestSupport
+import Testing
+
+/// `sonde profile --unwind dwarf` (issue 15): the BPF program walks user stacks with the unwind rows Sonde
+/// compiled from each binary's .eh_frame, so code without frame pointers shows its callers, in the kernel,
+/// with no stack copied to user space.
+@Suite(.serialized)
+struct DwarfProfileTests {
+  static func profile(_ argv: [String]) throws -> TestSupport.Output {
+    try ToolRunner.run(
+      [ToolRunner.sonde, "profile", "-F", "999", "--transport", "ringbuf", "--unwind", "dwarf", "--folded", "--"]
+        + argv)
+  }
+
+  /// A Swift -O workload: ≥ 95% of its three leaves' samples read main → … → leaf, and the leaves' shares
+  /// agree with `perf record --call-graph dwarf` of the same program within 3 points.
+  @Test func swiftOptimizedStacksReachMainWithPerfsShares() throws {
+    let dir = try ToolRunner.tempDirectory("dwarf-profile-swift")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let binary = dir + "/SwiftShares"
+    let source = DwarfReportTests.workloads.appendingPathComponent("SwiftShares.swift").path
+    let swiftc = try #require(TestSupport.tool("swiftc"), "swiftc is not on PATH")
+    let build = try ToolRunner.run([swiftc, "-O", "-module-name", "SwiftShares", "-o", binary, source])
+    #expect(build.status == 0, "\(build.stderr)")
+    let ours = try Self.profile([binary, "1500"])
+    #expect(ours.status == 0, "\(ours.stderr)")
+    #expect(ours.stderr.contains("dwarf unwinds ended:"), "\(ours.stderr)")
+    let perfFile = dir + "/perf.data"
+    try DwarfReportTests.record("perf", perfFile, [binary, "1500"])
+    let theirs = try ToolRunner.run([ToolRunner.sonde, "report", "-i", perfFile, "--folded"])
+    #expect(theirs.status == 0, "\(theirs.stderr)")
+
+    let leaves = ["Matrix.reduce(rounds:)", "Matrix.transpose(rounds:)", "Checksum.fold(_:seed:)"]
+    func leafIndex(_ frames: [Substring]) -> Int? {
+      guard let last = frames.last else { return nil }
+      return leaves.firstIndex { last == $0 || last.hasSuffix(" " + $0) }
+    }
+    var counts = [0, 0, 0]
+    var whole = 0
+    for (frames, n) in DwarfReportTests.folded(ours.stdout) {
+      guard let i = leafIndex(frames) else { continue }
+      counts[i] += n
+      if let main = frames.firstIndex(of: "main"), main > 0 { whole += n }
+    }
+    let total = counts.reduce(0, +)
+    #expect(total > 500, "\(ours.stdout.prefix(3000))")
+    #expect(Double(whole) >= 0.95 * Double(total), "\(whole) of \(total):\n\(ours.stdout.prefix(3000))\n\(ours.stderr)")
+    var perfCounts = [0, 0, 0]
+    for (frames, n) in DwarfReportTests.folded(theirs.stdout) {
+      if let i = leafIndex(frames) { perfCounts[i] += n }
+    }
+    let perfTotal = max(perfCounts.reduce(0, +), 1)
+    for i in leaves.indices {
+      let mine = 100 * Double(counts[i]) / Double(max(total, 1))
+      let perf = 100 * Double(perfCounts[i]) / Double(perfTotal)
+      #expect(abs(mine - perf) <= 3, "\(leaves[i]): sonde profile \(mine)%, perf --call-graph dwarf \(perf)%")
+    }
+    #expect(try ProfileAcceptanceTests.profilePrograms() == 0)
+  }
+
+  /// A C program built -O2 -fomit-frame-pointer spending its time in a comparator called by libc's qsort:
+  /// the comparator's stacks read main → sort_rounds → qsort → msort_with_tmp… → compare.
+  @Test func qsortComparatorReachesMainThroughLibc() throws {
+    let dir = try ToolRunner.tempDirectory("dwarf-profile-qsort")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let binary = try DwarfReportTests.buildQsort(dir)
+    let out = try Self.profile([binary, "60"])
+    #expect(out.status == 0, "\(out.stderr)")
+    var leaf = 0
+    var whole = 0
+    for (frames, n) in DwarfReportTests.folded(out.stdout) where frames.last == "compare" {
+      leaf += n
+      guard let main = frames.firstIndex(of: "main"), frames.indices.contains(main + 2),
+        frames[main + 1] == "sort_rounds", frames[main + 2].contains("qsort"),
+        frames[(main + 3)...].dropLast().allSatisfy({ $0.hasPrefix("msort_with_tmp") })
+      else { continue }
+      whole += n
+    }
+    #expect(leaf > 100, "\(out.stdout.prefix(3000))")
+    #expect(Double(whole) >= 0.95 * Double(leaf), "\(whole) of \(leaf):\n\(out.stdout.prefix(3000))\n\(out.stderr)")
+  }
+
+  @Test func dwarfNeedsTheRingbufTransport() throws {
+    let out = try ToolRunner.run([ToolRunner.sonde, "profile", "--unwind", "dwarf", "--duration", "1"])
+    #expect(out.status != 0 && out.stderr.contains("--transport ringbuf"), "\(out.stderr)")
+    let bad = try ToolRunner.run([ToolRunner.sonde, "profile", "--unwind", "lbr", "--duration", "1"])
+    #expect(bad.status != 0 && bad.stderr.contains("--unwind"), "\(bad.stderr)")
+  }
+}
