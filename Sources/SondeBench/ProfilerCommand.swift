@@ -20,9 +20,16 @@ enum ProfilerCommand {
     let arguments: [String]
     var environment: [String] = []
     switch configuration {
-    case .sondeMaps, .sondeRingbuf, .sondePerf:
-      let transport = configuration == .sondeMaps ? "maps" : configuration == .sondeRingbuf ? "ringbuf" : "perf"
-      arguments = [sonde, "profile", "-a", "-F", f, "--transport", transport, "--accounting", files + ".accounting"]
+    case .sondeMaps, .sondeRingbuf, .sondePerf, .sondeDwarf:
+      let transport =
+        switch configuration {
+        case .sondeMaps: "maps"
+        case .sondePerf: "perf"
+        default: "ringbuf"
+        }
+      arguments =
+        [sonde, "profile", "-a", "-F", f, "--transport", transport, "--accounting", files + ".accounting"]
+        + (configuration == .sondeDwarf ? ["--unwind", "dwarf"] : [])
     case .sondeRecord:
       arguments = [sonde, "record", "-a", "-g", "-F", f, "-o", files + ".data"]
     case .perfRecord:
@@ -43,7 +50,7 @@ enum ProfilerCommand {
     _ configuration: OverheadConfiguration, _ profiler: Subprocess, files: String, into run: inout OverheadRun
   ) throws(SondeError) {
     switch configuration {
-    case .sondeMaps, .sondeRingbuf, .sondePerf:
+    case .sondeMaps, .sondeRingbuf, .sondePerf, .sondeDwarf:
       guard let text = readSmallFile(files + ".accounting") else {
         throw SondeError(.system, operation: "bench: \(configuration.rawValue)", reason: "it wrote no accounting")
       }

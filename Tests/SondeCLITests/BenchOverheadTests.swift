@@ -11,7 +11,8 @@ import SondeTestSupport
 @Suite(.serialized)
 struct BenchOverheadTests {
   static let configurations = [
-    "baseline", "floor", "sonde-profile-maps", "sonde-profile-ringbuf", "sonde-profile-perf", "sonde-record-g",
+    "baseline", "floor", "sonde-profile-maps", "sonde-profile-ringbuf", "sonde-profile-perf", "sonde-profile-dwarf",
+    "sonde-record-g",
     "perf-record-g", "perf-record-dwarf", "bpftrace",
   ]
 
@@ -55,7 +56,7 @@ struct BenchOverheadTests {
     #expect((maps["aggregation_ratio"] as? Double ?? 0) > 1)
     #expect((maps["bytes_from_kernel"] as? Double ?? 0) > 0)
     // Every BPF configuration has its in-kernel run time (the bench turned bpf_stats on for the run).
-    for name in ["floor", "sonde-profile-maps", "sonde-profile-ringbuf", "bpftrace"] {
+    for name in ["floor", "sonde-profile-maps", "sonde-profile-ringbuf", "sonde-profile-dwarf", "bpftrace"] {
       let row = try #require(rows.first { $0["configuration"] as? String == name })
       #expect((row["bpf_ns_per_run"] as? Double ?? 0) > 0, "\(name) has no BPF run time")
     }
