@@ -50,7 +50,7 @@ struct BenchOverheadCommand: ParsableCommand {
   var workloadBinary: String?
   @Flag(
     help:
-      "One round at 999 Hz of 2 s windows (about a minute and a half): a check, not figures. Options given with it still apply."
+      "One round at 999 Hz of 1.5 s windows (about a minute): a check, not figures. Options given with it still apply."
   )
   var quick = false
   @Flag(help: "Print the runs and the table as JSON.")
