@@ -52,7 +52,7 @@ struct ProfileCommand: ParsableCommand {
   var transport: String = "maps"
   @Option(
     help:
-      "How user stacks are walked: fp (frame pointers) or dwarf (each binary's .eh_frame, walked in the kernel; with --transport ringbuf)."
+      "How user stacks are walked: fp (frame pointers) or dwarf (each binary's .eh_frame; walked in the kernel, or in user space with --transport perf)."
   )
   var unwind: String = "fp"
   @Option(parsing: .unconditional, help: "Distinct stacks each of the two stack maps holds.")

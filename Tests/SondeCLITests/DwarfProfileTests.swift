@@ -4,18 +4,20 @@ import Testing
 
 /// `sonde profile --unwind dwarf` (issue 15): the BPF program walks user stacks with the unwind rows Sonde
 /// compiled from each binary's .eh_frame, so code without frame pointers shows its callers, in the kernel,
-/// with no stack copied to user space.
+/// with no stack copied to user space (maps, ringbuf); the perf transport copies stacks and unwinds them in
+/// user space with the same tables.
 @Suite(.serialized)
 struct DwarfProfileTests {
-  static func profile(_ argv: [String]) throws -> TestSupport.Output {
+  static func profile(_ argv: [String], transport: String = "ringbuf") throws -> TestSupport.Output {
     try ToolRunner.run(
-      [ToolRunner.sonde, "profile", "-F", "999", "--transport", "ringbuf", "--unwind", "dwarf", "--folded", "--"]
+      [ToolRunner.sonde, "profile", "-F", "999", "--transport", transport, "--unwind", "dwarf", "--folded", "--"]
         + argv)
   }
 
   /// A Swift -O workload: ≥ 95% of its three leaves' samples read main → … → leaf, and the leaves' shares
   /// agree with `perf record --call-graph dwarf` of the same program within 3 points.
-  @Test func swiftOptimizedStacksReachMainWithPerfsShares() throws {
+  @Test(arguments: ["maps", "ringbuf", "perf"])
+  func swiftOptimizedStacksReachMainWithPerfsShares(transport: String) throws {
     let dir = try ToolRunner.tempDirectory("dwarf-profile-swift")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let binary = dir + "/SwiftShares"
@@ -23,7 +25,7 @@ struct DwarfProfileTests {
     let swiftc = try #require(TestSupport.tool("swiftc"), "swiftc is not on PATH")
     let build = try ToolRunner.run([swiftc, "-O", "-module-name", "SwiftShares", "-o", binary, source])
     #expect(build.status == 0, "\(build.stderr)")
-    let ours = try Self.profile([binary, "1500"])
+    let ours = try Self.profile([binary, "1500"], transport: transport)
     #expect(ours.status == 0, "\(ours.stderr)")
     #expect(ours.stderr.contains("dwarf unwinds ended:"), "\(ours.stderr)")
     let perfFile = dir + "/perf.data"
@@ -60,12 +62,15 @@ struct DwarfProfileTests {
   }
 
   /// A C program built -O2 -fomit-frame-pointer spending its time in a comparator called by libc's qsort:
-  /// the comparator's stacks read main → sort_rounds → qsort → msort_with_tmp… → compare.
-  @Test func qsortComparatorReachesMainThroughLibc() throws {
+  /// the comparator's stacks read main → sort_rounds → qsort → msort_with_tmp… → compare, through every
+  /// transport: unwound in the kernel and aggregated there (maps) or streamed (ringbuf), or stack copies
+  /// unwound in user space (perf).
+  @Test(arguments: ["maps", "ringbuf", "perf"])
+  func qsortComparatorReachesMainThroughLibc(transport: String) throws {
     let dir = try ToolRunner.tempDirectory("dwarf-profile-qsort")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let binary = try DwarfReportTests.buildQsort(dir)
-    let out = try Self.profile([binary, "60"])
+    let out = try Self.profile([binary, "60"], transport: transport)
     #expect(out.status == 0, "\(out.stderr)")
     var leaf = 0
     var whole = 0
@@ -81,9 +86,7 @@ struct DwarfProfileTests {
     #expect(Double(whole) >= 0.95 * Double(leaf), "\(whole) of \(leaf):\n\(out.stdout.prefix(3000))\n\(out.stderr)")
   }
 
-  @Test func dwarfNeedsTheRingbufTransport() throws {
-    let out = try ToolRunner.run([ToolRunner.sonde, "profile", "--unwind", "dwarf", "--duration", "1"])
-    #expect(out.status != 0 && out.stderr.contains("--transport ringbuf"), "\(out.stderr)")
+  @Test func anUnknownUnwinderIsAClearError() throws {
     let bad = try ToolRunner.run([ToolRunner.sonde, "profile", "--unwind", "lbr", "--duration", "1"])
     #expect(bad.status != 0 && bad.stderr.contains("--unwind"), "\(bad.stderr)")
   }

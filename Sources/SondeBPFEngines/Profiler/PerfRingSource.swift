@@ -8,7 +8,9 @@ import SondeSystem
 /// frame-pointer callchains and side-band (MMAP2, COMM, FORK) write every sample into a perf mmap ring, as
 /// `sonde record` does; the profiler reads the rings when they pass their watermark and at each drain,
 /// aggregates samples by (pid, comm, stacks) in user space, takes mappings from MMAP2 records (so processes
-/// that exit symbolize) and follows forks and the command's exec from FORK and COMM records.
+/// that exit symbolize) and follows forks and the command's exec from FORK and COMM records. With
+/// `--unwind dwarf` each sample carries its registers and 8 KiB of user stack, unwound here with the
+/// binaries' call-frame tables (as `sonde report` unwinds a `--call-graph dwarf` recording).
 final class PerfRingSource: ProfileSource {
   private let options: ProfilerOptions
   private var events: [PerfEventFD] = []
@@ -27,18 +29,22 @@ final class PerfRingSource: ProfileSource {
   private var undecodable: UInt64 = 0
   private var bytesRead: UInt64 = 0
   private let attributes: perf_event_attr
+  /// User-space CFI unwinding of the samples' stack copies (--unwind dwarf), nil with frame pointers.
+  private let unwinding: DwarfStackUnwinding?
 
   init(options: ProfilerOptions) {
     self.options = options
     var attr = SamplingEvents.cpuClock(options)
     SamplingAttributes.configureSampling(
-      &attr, frequency: options.frequency, period: nil, callGraph: .framePointer, trackSideBand: true,
-      systemWide: true)
+      &attr, frequency: options.frequency, period: nil,
+      callGraph: options.unwind == .dwarf && options.stacks != .kernelOnly ? .dwarf(stackSize: 8192) : .framePointer,
+      trackSideBand: true, systemWide: true)
     if options.stacks == .kernelOnly { attr.exclude_callchain_user = 1 }
     if options.stacks == .userOnly { attr.exclude_callchain_kernel = 1 }
     attributes = attr
     decoder = RecordDecoder(defaultLayout: SampleLayout(attr))
     filters = options.target.followsProcesses
+    unwinding = attr.sample_type & SampleType.stackUser.rawValue != 0 ? DwarfStackUnwinding() : nil
   }
 
   deinit { close() }
@@ -100,7 +106,8 @@ final class PerfRingSource: ProfileSource {
     case .mmap(let m), .mmap2(let m):
       let pid = Int32(bitPattern: m.pid)
       if record.misc & RecordMisc.mmapData == 0, !filters || active.contains(pid) || waitingForExec.contains(pid) {
-        mappings.add(recorded: Profile.Mapping(m))
+        let stored = mappings.add(recorded: Profile.Mapping(m))
+        unwinding?.add(stored)
       }
     case .comm(let c):
       let pid = Int32(bitPattern: c.pid)
@@ -123,8 +130,10 @@ final class PerfRingSource: ProfileSource {
     kernel.removeAll(keepingCapacity: true)
     user.removeAll(keepingCapacity: true)
     let kernelMode = misc & RecordMisc.cpumodeMask == RecordMisc.kernel
-    CallchainStacks.forEachFrame(s, kernelMode: kernelMode, maxFrames: ProfileLoader.maxStackFrames) {
-      address, isKernel in
+    let userFrames = unwinding?.userFrames(s, pid: pid)
+    CallchainStacks.forEachFrame(
+      s, kernelMode: kernelMode, maxFrames: ProfileLoader.maxStackFrames, userFrames: userFrames
+    ) { address, isKernel in
       if isKernel { kernel.append(address) } else { user.append(address) }
     }
     aggregate.add(pid: pid, comm: comm(of: Int32(bitPattern: s.head.tid), pid: pid), kernel: kernel, user: user)
@@ -148,5 +157,8 @@ final class PerfRingSource: ProfileSource {
     accounting.lostRecords = lost
     accounting.undecodableRecords = undecodable
     accounting.bytesFromKernel = bytesRead
+    for (reason, n) in unwinding?.stats.stops ?? [:] {
+      accounting.unwindStops[reason.accountingName, default: 0] += UInt64(n)
+    }
   }
 }

@@ -30,7 +30,9 @@ final class ProcessMappings {
 
   /// Adds a mapping learned otherwise (an MMAP2 record of the perf ring). Its path is the process's own
   /// view: one of another mount namespace is read through /proc/PID/root, loaded now while that exists.
-  func add(recorded mapping: Profile.Mapping) {
+  /// Returns the mapping as stored (with that prefix).
+  @discardableResult
+  func add(recorded mapping: Profile.Mapping) -> Profile.Mapping {
     var m = mapping
     if m.path.hasPrefix("/") {
       let prefix = viewPrefix(pid: m.pid)
@@ -40,6 +42,7 @@ final class ProcessMappings {
       }
     }
     add(m)
+    return m
   }
 
   private func add(_ mapping: Profile.Mapping) {

@@ -43,7 +43,8 @@ public struct ProfilerOptions: Sendable {
     /// Frame pointers (bpf_get_stack): what the kernel offers; code built without them shows its leaf only.
     case fp
     /// Call-frame information: each binary's .eh_frame compiled into unwind rows in BPF maps and walked by
-    /// the sampling program (ringbuf transport; needs bpf_loop, Linux 5.17).
+    /// the sampling program (maps and ringbuf transports; needs bpf_loop, Linux 5.17), or, with the perf
+    /// transport, 8 KiB stack copies unwound in user space with the same tables.
     case dwarf
   }
 

@@ -38,6 +38,22 @@ struct {
 
 STACK_MAP(stacks0);
 STACK_MAP(stacks1);
+
+/// --unwind dwarf with the maps transport: user stacks the CFI unwinder found, keyed by their hash (the
+/// key's user_stack holds its low 31 bits, flags its high 32). One entry each when not used.
+#define UNWOUND_STACK_MAP(name)                            \
+  struct {                                                 \
+    __uint(type, BPF_MAP_TYPE_HASH);                       \
+    __uint(max_entries, 1);                                \
+    __type(key, __u64);                                    \
+    __type(value, struct sonde_profile_stack);             \
+  } name SEC(".maps")
+
+UNWOUND_STACK_MAP(unwound0);
+UNWOUND_STACK_MAP(unwound1);
+
+/// 1: user stacks come from the CFI unwinder (set before load).
+const volatile __u32 dwarf_unwind = 0;
 COUNTS_MAP(counts0);
 COUNTS_MAP(counts1);
 
@@ -64,7 +80,9 @@ static __always_inline __s32 take_stack(void *ctx, void *stacks, __u64 flags) {
 /// whole-word reads of it.
 static __always_inline bool in_user_mode(void *ctx) { return (((__u64 *)ctx)[17] & 3) == 3; }
 
-static __always_inline int sample(void *ctx, void *stacks, void *counts, __u32 pid) {
+/// Counts one sample under its key. With --unwind dwarf the user stack was walked already (`frames` of them
+/// in unwind_frames, -1 when none was taken), once for both halves: the walk is the verifier's largest part.
+static __always_inline int sample(void *ctx, void *stacks, void *unwound, void *counts, __u32 pid, int frames) {
   struct sonde_profile_key key = {};
   key.pid = pid;
   key.user_stack = SONDE_PROFILE_NO_STACK;
@@ -72,7 +90,10 @@ static __always_inline int sample(void *ctx, void *stacks, void *counts, __u32 p
   bpf_get_current_comm(key.comm, sizeof(key.comm));
   // A sample taken in user mode has no kernel stack (bpf_get_stackid would say -EFAULT): not an error.
   if (kernel_stacks && !in_user_mode(ctx)) key.kernel_stack = take_stack(ctx, stacks, 0);
-  if (user_stacks && has_user_stack(pid)) key.user_stack = take_stack(ctx, stacks, BPF_F_USER_STACK);
+  if (user_stacks && has_user_stack(pid)) {
+    if (dwarf_unwind) key.user_stack = store_unwound_stack(frames < 0 ? 0 : frames, unwound, &key.flags);
+    else key.user_stack = take_stack(ctx, stacks, BPF_F_USER_STACK);
+  }
   __u64 *count = bpf_map_lookup_elem(counts, &key);
   if (count) {
     __sync_fetch_and_add(count, 1);
@@ -94,10 +115,12 @@ SEC("perf_event")
 int sonde_profile_cpu(void *ctx) {
   __u32 pid;
   if (!sampled_process(&pid)) return 0;
+  int frames = -1;
+  if (dwarf_unwind && user_stacks && has_user_stack(pid)) frames = unwind_into_frames(ctx, pid);
   __u32 zero = 0;
   __u32 *half = bpf_map_lookup_elem(&control, &zero);
-  if (half && (*half & 1)) return sample(ctx, &stacks1, &counts1, pid);
-  return sample(ctx, &stacks0, &counts0, pid);
+  if (half && (*half & 1)) return sample(ctx, &stacks1, &unwound1, &counts1, pid, frames);
+  return sample(ctx, &stacks0, &unwound0, &counts0, pid, frames);
 }
 
 /// The ringbuf transport: one record per sample, whole stacks, submitted without a wake-up until a quarter

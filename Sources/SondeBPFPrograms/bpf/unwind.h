@@ -153,10 +153,31 @@ static long unwind_step(__u64 index, void *context) {
   return 0;
 }
 
-/// Walks the current task's user stack into `out` (leaf first, as bpf_get_stack fills it) and returns the
-/// bytes written. The registers are the sample's when it interrupted user mode, else the task's saved user
-/// registers.
-static __always_inline __u32 unwind_user_stack(void *ctx, __u32 pid, __u64 *out) {
+/// Zeroes frame `first + index` of this CPU's `unwind_frames` (a bpf_loop callback; `context` is `first`).
+static long zero_frame(__u64 index, void *context) {
+  __u32 zero = 0;
+  struct sonde_profile_stack *frames = bpf_map_lookup_elem(&unwind_frames, &zero);
+  __u64 i = index + *(__u32 *)context;
+  if (!frames || i >= SONDE_PROFILE_MAX_DEPTH) return 1;
+  frames->ips[i] = 0;
+  return 0;
+}
+
+/// Mixes frame `index` of this CPU's `unwind_frames` into the hash at `context` (a bpf_loop callback).
+static long hash_frame(__u64 index, void *context) {
+  __u32 zero = 0;
+  struct sonde_profile_stack *frames = bpf_map_lookup_elem(&unwind_frames, &zero);
+  __u64 *hash = context;
+  if (!frames || index >= SONDE_PROFILE_MAX_DEPTH) return 1;
+  __u64 h = (*hash ^ frames->ips[index]) * 0xff51afd7ed558ccdULL;
+  *hash = h ^ (h >> 29);
+  return 0;
+}
+
+/// Walks the current task's user stack into this CPU's `unwind_frames` (leaf first, zeros after the last
+/// frame, as a stack map's value) and returns the frames found. The registers are the sample's when it
+/// interrupted user mode, else the task's saved user registers.
+static __always_inline __u32 unwind_into_frames(void *ctx, __u32 pid) {
   struct unwind_state state = {};
   if ((((__u64 *)ctx)[17] & 3) == 3) {
     // bpf_user_pt_regs_t: bp, ip and sp are its 5th, 17th and 20th words.
@@ -176,10 +197,46 @@ static __always_inline __u32 unwind_user_stack(void *ctx, __u32 pid, __u64 *out)
   __u32 zero = 0;
   struct sonde_profile_stack *frames = bpf_map_lookup_elem(&unwind_frames, &zero);
   __u32 n = state.frames;
-  if (!frames || n == 0) return 0;
+  if (!frames) return 0;
   if (n > SONDE_PROFILE_MAX_DEPTH) n = SONDE_PROFILE_MAX_DEPTH;
+  // Loops go through bpf_loop: a plain loop bounded by a run-time count is explored by the verifier once
+  // per iteration and per path, past its instruction limit.
+  bpf_loop(SONDE_PROFILE_MAX_DEPTH - n, zero_frame, &n, 0);
+  return n;
+}
+
+/// Walks the current task's user stack into `out` (leaf first, as bpf_get_stack fills it) and returns the
+/// bytes written.
+static __always_inline __u32 unwind_user_stack(void *ctx, __u32 pid, __u64 *out) {
+  __u32 n = unwind_into_frames(ctx, pid);
+  __u32 zero = 0;
+  struct sonde_profile_stack *frames = bpf_map_lookup_elem(&unwind_frames, &zero);
+  if (!frames || n == 0 || n > SONDE_PROFILE_MAX_DEPTH) return 0;
   bpf_probe_read_kernel(out, n * sizeof(__u64), frames->ips);
   return n * sizeof(__u64);
+}
+
+/// Stores the `n` frames `unwind_into_frames` left in `unwind_frames` in `stacks` (a hash map keyed by a
+/// 63-bit hash of the frames: what bpf_get_stackid does for frame-pointer stacks) and returns the hash's low
+/// 31 bits as the key's stack id, its high 32 bits in `*high`; or a negative errno (-EFAULT: no frame,
+/// -ENOSPC: the map is full), counted as a stack error.
+static __always_inline __s32 store_unwound_stack(__u32 n, void *stacks, __u32 *high) {
+  __u32 zero = 0;
+  struct sonde_profile_stack *frames = bpf_map_lookup_elem(&unwind_frames, &zero);
+  if (!frames || n == 0) {
+    count_stat(SONDE_PROFILE_STAT_STACK_ERRORS);
+    return -14;
+  }
+  __u64 hash = 0x9e3779b97f4a7c15ULL;
+  bpf_loop(n, hash_frame, &hash, 0);
+  hash &= 0x7fffffffffffffffULL;
+  long err = bpf_map_update_elem(stacks, &hash, frames, BPF_NOEXIST);
+  if (err && err != -EEXIST) {
+    count_stat(SONDE_PROFILE_STAT_STACK_ERRORS);
+    return -28;
+  }
+  *high = (__u32)(hash >> 31);
+  return (__s32)(hash & 0x7fffffff);
 }
 
 #endif

@@ -17,7 +17,7 @@ struct sonde_profile_key {
   __u32 pid;          ///< thread group id (0: the idle task)
   __s32 user_stack;   ///< stack id in the half's stack map, or < 0
   __s32 kernel_stack; ///< stack id in the half's stack map, or < 0
-  __u32 flags;        ///< reserved, 0
+  __u32 flags;        ///< --unwind dwarf: the high 32 bits of the user stack's hash (its low 31 are user_stack)
   char comm[16];      ///< the thread's name when sampled
 };
 
