@@ -79,6 +79,10 @@ public enum BPFFeatures {
     case helperPerfOutput = "perf_event_output"
     case helperTaskBTF = "get_current_task_btf"
     case helperStackID = "get_stackid"
+    /// bpf_loop (Linux 5.17): the CFI unwinder's bounded walk.
+    case helperLoop = "loop"
+    /// bpf_task_pt_regs (Linux 5.15): a task's user registers, for samples taken in the kernel.
+    case helperTaskPtRegs = "task_pt_regs"
 
     public var category: Category {
       switch self {
@@ -168,6 +172,8 @@ public enum BPFFeatures {
     case .helperPerfOutput: return helper(BPF_FUNC_perf_event_output)
     case .helperTaskBTF: return helper(BPF_FUNC_get_current_task_btf)
     case .helperStackID: return helper(BPF_FUNC_get_stackid, type: BPF_PROG_TYPE_PERF_EVENT)
+    case .helperLoop: return helper(BPF_FUNC_loop, type: BPF_PROG_TYPE_PERF_EVENT)
+    case .helperTaskPtRegs: return helper(BPF_FUNC_task_pt_regs, type: BPF_PROG_TYPE_PERF_EVENT)
     }
   }
 

@@ -128,6 +128,8 @@ public struct Unsupported: Sendable, Equatable {
     public static let hardwarePMU = Facility(rawValue: "hardware PMU")
     public static let perfEvent = Facility(rawValue: "perf event")
     public static let tracefs = Facility(rawValue: "tracefs")
+    /// What the in-kernel CFI unwinder needs: bpf_loop and bpf_task_pt_regs.
+    public static let bpfUnwinder = Facility(rawValue: "in-kernel CFI unwinding (bpf_loop, bpf_task_pt_regs)")
   }
 
   /// Why the facility is missing.

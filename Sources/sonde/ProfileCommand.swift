@@ -52,7 +52,7 @@ struct ProfileCommand: ParsableCommand {
   var transport: String = "maps"
   @Option(
     help:
-      "How user stacks are walked: fp (frame pointers) or dwarf (each binary's .eh_frame; walked in the kernel, or in user space with --transport perf)."
+      "How user stacks are walked: fp (frame pointers), dwarf (each binary's .eh_frame; walked in the kernel, or in user space with --transport perf), auto (dwarf where the kernel can)."
   )
   var unwind: String = "fp"
   @Option(parsing: .unconditional, help: "Distinct stacks each of the two stack maps holds.")
@@ -90,8 +90,9 @@ struct ProfileCommand: ParsableCommand {
       throw ValidationError("--transport must be one of: \(known)")
     }
     if ProfilerOptions.Unwind(rawValue: unwind) == nil {
-      throw ValidationError("--unwind must be fp or dwarf")
+      throw ValidationError("--unwind must be fp, dwarf or auto")
     }
+    if offCPU && unwind != "fp" { throw ValidationError("--unwind applies to CPU profiles, not --off-cpu") }
     if stackMapSize == 0 || mapSize == 0 { throw ValidationError("map sizes must be at least 1") }
     if ringbufSize < 4096 || ringbufSize.nonzeroBitCount != 1 {
       throw ValidationError("--ringbuf-size must be a power of two of at least 4096 bytes")

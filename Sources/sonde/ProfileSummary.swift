@@ -88,6 +88,15 @@ enum ProfileSummary {
       let stops = a.unwindStops.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }
       lines.append("dwarf unwinds ended: " + stops.joined(separator: ", "))
     }
+    if let t = a.unwindTables {
+      var line =
+        "unwind tables: \(t.binaries) binaries, \(t.rows) rows (\(fixed(Double(t.bytes) / 1_048_576, 1)) MB of BPF map), "
+        + "built in \(fixed(t.milliseconds, 0)) ms"
+      if t.failed > 0 { line += "; \(t.failed) binaries without a table (frame pointers there)" }
+      if t.mappingsDropped > 0 { line += "; \(t.mappingsDropped) mappings past the per-process limit" }
+      if t.processFailures > 0 { line += "; \(t.processFailures) processes' mappings not written (frame pointers)" }
+      lines.append(line)
+    }
     return lines
   }
 }

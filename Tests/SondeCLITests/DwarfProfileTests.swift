@@ -65,29 +65,55 @@ struct DwarfProfileTests {
   /// the comparator's stacks read main → sort_rounds → qsort → msort_with_tmp… → compare, through every
   /// transport: unwound in the kernel and aggregated there (maps) or streamed (ringbuf), or stack copies
   /// unwound in user space (perf).
+  /// Where `sonde features` says the kernel lacks bpf_loop or bpf_task_pt_regs, the in-kernel transports must
+  /// instead refuse with an error naming the facility (the perf transport unwinds in user space anywhere).
   @Test(arguments: ["maps", "ringbuf", "perf"])
   func qsortComparatorReachesMainThroughLibc(transport: String) throws {
     let dir = try ToolRunner.tempDirectory("dwarf-profile-qsort")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let binary = try DwarfReportTests.buildQsort(dir)
     let out = try Self.profile([binary, "60"], transport: transport)
-    #expect(out.status == 0, "\(out.stderr)")
-    var leaf = 0
-    var whole = 0
-    for (frames, n) in DwarfReportTests.folded(out.stdout) where frames.last == "compare" {
-      leaf += n
-      guard let main = frames.firstIndex(of: "main"), frames.indices.contains(main + 2),
-        frames[main + 1] == "sort_rounds", frames[main + 2].contains("qsort"),
-        frames[(main + 3)...].dropLast().allSatisfy({ $0.hasPrefix("msort_with_tmp") })
-      else { continue }
-      whole += n
+    if transport != "perf", !Self.kernelUnwinds {
+      #expect(out.status != 0 && out.stderr.contains("in-kernel CFI unwinding"), "\(out.stderr)")
+      return
     }
+    #expect(out.status == 0, "\(out.stderr)")
+    if transport != "perf" { #expect(out.stderr.contains("unwind tables: "), "\(out.stderr)") }
+    let (leaf, whole) = DwarfReportTests.qsortChains(out.stdout)
     #expect(leaf > 100, "\(out.stdout.prefix(3000))")
     #expect(Double(whole) >= 0.95 * Double(leaf), "\(whole) of \(leaf):\n\(out.stdout.prefix(3000))\n\(out.stderr)")
+  }
+
+  /// Whether `sonde features` says this kernel has what the in-kernel unwinder needs.
+  static let kernelUnwinds: Bool = {
+    guard let out = try? ToolRunner.run([ToolRunner.sonde, "features", "--json"]),
+      let list = try? JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]]
+    else { return false }
+    return ["loop", "task_pt_regs"].allSatisfy { name in
+      list.contains { $0["feature"] as? String == name && $0["supported"] as? Bool == true }
+    }
+  }()
+
+  /// `--unwind auto` walks stacks with call-frame information where the kernel can (here, or with the perf
+  /// transport anywhere): the comparator reaches main.
+  @Test func autoUsesCallFrameInformationWhereTheKernelCan() throws {
+    let dir = try ToolRunner.tempDirectory("dwarf-profile-auto")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let binary = try DwarfReportTests.buildQsort(dir)
+    let transport = Self.kernelUnwinds ? "maps" : "perf"
+    let out = try ToolRunner.run([
+      ToolRunner.sonde, "profile", "-F", "999", "--transport", transport, "--unwind", "auto", "--folded", "--", binary,
+      "60",
+    ])
+    #expect(out.status == 0, "\(out.stderr)")
+    let (leaf, whole) = DwarfReportTests.qsortChains(out.stdout)
+    #expect(leaf > 100 && Double(whole) >= 0.95 * Double(leaf), "\(whole) of \(leaf)\n\(out.stderr)")
   }
 
   @Test func anUnknownUnwinderIsAClearError() throws {
     let bad = try ToolRunner.run([ToolRunner.sonde, "profile", "--unwind", "lbr", "--duration", "1"])
     #expect(bad.status != 0 && bad.stderr.contains("--unwind"), "\(bad.stderr)")
+    let offCPU = try ToolRunner.run([ToolRunner.sonde, "profile", "--off-cpu", "--unwind", "dwarf", "--duration", "1"])
+    #expect(offCPU.status != 0 && offCPU.stderr.contains("--off-cpu"), "\(offCPU.stderr)")
   }
 }

@@ -38,6 +38,22 @@ struct DwarfReportTests {
     }
   }
 
+  /// Samples whose leaf is the qsort workload's comparator, and those of them whose stack reads, root first,
+  /// … main;sort_rounds;<libc's qsort>;msort_with_tmp…;compare.
+  static func qsortChains(_ foldedText: String) -> (leaf: Int, whole: Int) {
+    var leaf = 0
+    var whole = 0
+    for (frames, count) in folded(foldedText) where frames.last == "compare" {
+      leaf += count
+      guard let main = frames.firstIndex(of: "main"), frames.indices.contains(main + 2),
+        frames[main + 1] == "sort_rounds", frames[main + 2].contains("qsort"),
+        frames[(main + 3)...].dropLast().allSatisfy({ $0.hasPrefix("msort_with_tmp") })
+      else { continue }
+      whole += count
+    }
+    return (leaf, whole)
+  }
+
   @Test(arguments: ["perf", "sonde"])
   func qsortComparatorSamplesReachMainThroughLibc(recorder: String) throws {
     let dir = try ToolRunner.tempDirectory("dwarf-qsort")
@@ -48,17 +64,7 @@ struct DwarfReportTests {
     let report = try ToolRunner.run([ToolRunner.sonde, "report", "-i", file, "--folded"])
     #expect(report.status == 0, "\(report.stderr)")
     #expect(report.stderr.contains("dwarf unwinding:"), "\(report.stderr)")
-    var leaf = 0
-    var whole = 0
-    for (frames, count) in Self.folded(report.stdout) where frames.last == "compare" {
-      leaf += count
-      // Root first: … main;sort_rounds;<libc's qsort>;msort_with_tmp…;compare.
-      guard let main = frames.firstIndex(of: "main"), frames.indices.contains(main + 2),
-        frames[main + 1] == "sort_rounds", frames[main + 2].contains("qsort"),
-        frames[(main + 3)...].dropLast().allSatisfy({ $0.hasPrefix("msort_with_tmp") })
-      else { continue }
-      whole += count
-    }
+    let (leaf, whole) = Self.qsortChains(report.stdout)
     #expect(leaf > 100, "compare has \(leaf) samples:\n\(report.stdout.prefix(3000))")
     #expect(
       Double(whole) >= 0.95 * Double(leaf), "\(whole) of \(leaf):\n\(report.stdout.prefix(3000))\n\(report.stderr)")

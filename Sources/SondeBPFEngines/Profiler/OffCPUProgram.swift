@@ -19,6 +19,8 @@ final class OffCPUProgram: BPFProfileSource {
   /// Which sched_switch hook is loaded: "tp_btf" or "tracepoint".
   let hook: String
   private(set) var bytesRead: UInt64 = 0
+  /// Off-CPU stacks are frame-pointer stacks: no unwind tables.
+  var unwindTableStats: UnwindTableLoader.Stats? { nil }
 
   init(options: ProfilerOptions, minimumBlockNanoseconds: UInt64) throws(SondeError) {
     func load(_ program: String) throws(SondeError) -> BPFObject {

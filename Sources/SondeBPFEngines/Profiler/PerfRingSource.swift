@@ -37,7 +37,8 @@ final class PerfRingSource: ProfileSource {
     var attr = SamplingEvents.cpuClock(options)
     SamplingAttributes.configureSampling(
       &attr, frequency: options.frequency, period: nil,
-      callGraph: options.unwind == .dwarf && options.stacks != .kernelOnly ? .dwarf(stackSize: 8192) : .framePointer,
+      callGraph: options.unwind.resolved(for: .perf) == .dwarf && options.stacks != .kernelOnly
+        ? .dwarf(stackSize: 8192) : .framePointer,
       trackSideBand: true, systemWide: true)
     if options.stacks == .kernelOnly { attr.exclude_callchain_user = 1 }
     if options.stacks == .userOnly { attr.exclude_callchain_kernel = 1 }

@@ -34,8 +34,25 @@ public struct ProfileAccounting: Sendable, Hashable {
   /// Bytes user space copied out of the kernel: map entries and stacks drained (maps), records consumed
   /// (ringbuf, perf ring). What in-kernel aggregation saves shows here.
   public var bytesFromKernel: UInt64 = 0
-  /// --unwind dwarf: how the in-kernel CFI walks ended, by reason ("reached the end", "no table", …).
+  /// --unwind dwarf: how the CFI walks ended, by reason ("reached the end", "no table", …).
   public var unwindStops: [String: UInt64] = [:]
+  /// --unwind dwarf in the kernel: the unwind tables loaded into BPF maps.
+  public var unwindTables: UnwindTables?
+
+  public struct UnwindTables: Sendable, Hashable {
+    /// Binaries whose rows were loaded, their rows, the BPF map bytes they take and the time to build them.
+    public var binaries: Int
+    public var rows: Int
+    public var bytes: Int
+    public var milliseconds: Double
+    /// Binaries without a table (no call-frame information, unreadable, or the rows array was full): their
+    /// frames fall back to frame pointers.
+    public var failed: Int
+    /// Executable mappings past the per-process limit (SONDE_UNWIND_MAPPINGS), left to frame pointers.
+    public var mappingsDropped: Int
+    /// Processes whose mapping list could not be written to the kernel, left to frame pointers.
+    public var processFailures: Int
+  }
   /// One entry per drain: samples drained and distinct keys they came in.
   public var drains: [Drain] = []
 

@@ -37,6 +37,8 @@ protocol BPFProfileSource: ProfileSource {
   var stats: BPFMap<UInt32, UInt64> { get }
   /// Bytes user space has read from the object's maps and ringbufs so far.
   var bytesRead: UInt64 { get }
+  /// What loading CFI unwind tables did (--unwind dwarf), nil when none are used.
+  var unwindTableStats: UnwindTableLoader.Stats? { get }
 }
 
 extension BPFProfileSource {
@@ -79,6 +81,12 @@ extension BPFProfileSource {
       ("unsupported rule", SONDE_PROFILE_STAT_UNWIND_BAD_RULE),
     ]
     for (name, s) in stops where slot(s) > 0 { accounting.unwindStops[name] = slot(s) }
+    if let t = unwindTableStats {
+      accounting.unwindTables = ProfileAccounting.UnwindTables(
+        binaries: t.binaries, rows: t.rows, bytes: t.rows * MemoryLayout<sonde_unwind_row>.stride,
+        milliseconds: t.seconds * 1000, failed: t.failed.count + t.rowsFull, mappingsDropped: t.mappingsDropped,
+        processFailures: t.processFailures)
+    }
     accounting.bytesFromKernel = bytesRead
   }
 }

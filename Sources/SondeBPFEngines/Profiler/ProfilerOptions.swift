@@ -1,3 +1,5 @@
+import BPF
+
 /// What `sonde profile` (and the library's `BPFProfiler`) samples, how often, and how samples reach user
 /// space.
 public struct ProfilerOptions: Sendable {
@@ -46,6 +48,14 @@ public struct ProfilerOptions: Sendable {
     /// the sampling program (maps and ringbuf transports; needs bpf_loop, Linux 5.17), or, with the perf
     /// transport, 8 KiB stack copies unwound in user space with the same tables.
     case dwarf
+    /// dwarf where this kernel can walk stacks in BPF (or with the perf transport), else fp.
+    case auto
+
+    /// What `auto` resolves to for `transport` on this kernel.
+    public func resolved(for transport: Transport) -> Unwind {
+      guard self == .auto else { return self }
+      return transport == .perf || ProfilerOptions.inKernelUnwindingMissing == nil ? .dwarf : .fp
+    }
   }
 
   /// What is measured.
@@ -81,4 +91,13 @@ public struct ProfilerOptions: Sendable {
   public var unwindRows: UInt32 = 1 << 20
 
   public init() {}
+
+  /// Why this kernel cannot run the in-kernel CFI unwinder (bpf_loop and bpf_task_pt_regs missing), or nil.
+  public static var inKernelUnwindingMissing: String? {
+    for feature in [BPFFeatures.Feature.helperLoop, .helperTaskPtRegs] {
+      let result = BPFFeatures.probe(feature)
+      if !result.supported { return "bpf_\(result.feature): \(result.reason ?? "not supported")" }
+    }
+    return nil
+  }
 }

@@ -39,9 +39,10 @@ final class ProfilerProgram: BPFProfileSource {
   private(set) var bytesRead: UInt64 = 0
   /// The CFI tables' loader (--unwind dwarf), nil with frame pointers.
   let unwindTables: UnwindTableLoader?
+  var unwindTableStats: UnwindTableLoader.Stats? { unwindTables?.stats }
   private var samplerName: String {
     transport == .maps
-      ? "sonde_profile_cpu" : options.unwind == .dwarf ? "sonde_profile_ringbuf_dwarf" : "sonde_profile_ringbuf"
+      ? "sonde_profile_cpu" : unwindTables != nil ? "sonde_profile_ringbuf_dwarf" : "sonde_profile_ringbuf"
   }
 
   /// Loads the program configured for `options`; nothing is attached until `attach`.
@@ -60,7 +61,13 @@ final class ProfilerProgram: BPFProfileSource {
       try open.setMaxEntries(options.ringbufBytes, forMap: "samples")
       try open.setConstant("samples_wakeup_bytes", to: UInt64(options.ringbufBytes / 4))
     }
-    let dwarf = options.unwind == .dwarf
+    let dwarf = options.unwind.resolved(for: options.transport) == .dwarf
+    if dwarf, let missing = ProfilerOptions.inKernelUnwindingMissing {
+      throw SondeError.unsupported(
+        "profile with --unwind dwarf", facility: .bpfUnwinder, cause: .minimumKernel("5.17"),
+        reason: "this kernel cannot walk stacks in BPF (\(missing))",
+        remedy: "use --transport perf (stack copies unwound in user space), or --unwind fp")
+    }
     if dwarf {
       try open.setMaxEntries(options.unwindRows, forMap: "unwind_rows")
       try open.setMaxEntries(4096, forMap: "unwind_processes")
@@ -92,7 +99,7 @@ final class ProfilerProgram: BPFProfileSource {
   func service(_ mappings: ProcessMappings) throws(SondeError) {
     let captured = try captureNewProcesses(mappings)
     if let unwindTables {
-      for pid in captured { try unwindTables.load(pid: pid, mappings: mappings.mappings) }
+      for pid in captured { unwindTables.load(pid: pid, mappings: mappings.mappings) }
     }
     try readSamples()
   }
@@ -172,7 +179,7 @@ final class ProfilerProgram: BPFProfileSource {
     // --unwind dwarf: user stacks are in the half's `unwound` map, by the hash the key carries in two parts.
     var unwoundStacks: [UInt64: [UInt64]] = [:]
     var userHashes: [UInt64?] = []
-    if options.unwind == .dwarf {
+    if unwindTables != nil {
       for (hash, stack) in try unwound[half].drainEntries() {
         unwoundStacks[hash] = ProcessTracking.frames(of: stack)
       }

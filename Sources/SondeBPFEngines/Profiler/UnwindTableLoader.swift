@@ -26,6 +26,9 @@ final class UnwindTableLoader {
     var failed: [String: String] = [:]
     /// Mappings past SONDE_UNWIND_MAPPINGS per process.
     var mappingsDropped = 0
+    /// Processes whose mapping list could not be written (the error, once): they unwind by frame pointers.
+    var processFailures = 0
+    var lastProcessError: String?
   }
 
   private(set) var stats = Stats()
@@ -45,17 +48,23 @@ final class UnwindTableLoader {
   /// Loads the tables of `pid`'s executable file mappings and publishes the process's mapping list. Binaries
   /// not loaded yet are loaded smallest first, and the list is published again after each, so the program
   /// and libc (where most frames are) unwind while a large runtime library is still being read.
-  func load(pid: Int32, mappings: [Profile.Mapping]) throws(SondeError) {
+  /// A process whose list cannot be written is counted, not fatal: its frames fall back to frame pointers.
+  func load(pid: Int32, mappings: [Profile.Mapping]) {
     let files = mappings.filter { $0.pid == pid && $0.path.hasPrefix("/") }
     let pending = Set(files.map(\.path)).filter { binaries[$0] == nil }.sorted { fileSize($0) < fileSize($1) }
-    var published = false
-    for path in pending {
-      _ = binary(path)
-      try publish(pid: pid, files)
-      published = true
+    do throws(SondeError) {
+      var published = false
+      for path in pending {
+        _ = binary(path)
+        try publish(pid: pid, files)
+        published = true
+      }
+      if !published { try publish(pid: pid, files) }
+      stats.processes += 1
+    } catch {
+      stats.processFailures += 1
+      stats.lastProcessError = error.description
     }
-    if !published { try publish(pid: pid, files) }
-    stats.processes += 1
   }
 
   /// Writes `pid`'s entry: each mapping whose binary's rows are loaded, with its bias and row range.

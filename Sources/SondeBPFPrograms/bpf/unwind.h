@@ -21,8 +21,10 @@ struct {
   __type(value, struct sonde_unwind_row);
 } unwind_rows SEC(".maps");
 
+/// Each process's mappings with tables, by pid. LRU: on a busy host the least recently used entries (most
+/// likely exited processes) make room, rather than a new process finding the map full.
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, struct sonde_unwind_process);
