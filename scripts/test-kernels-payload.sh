@@ -116,5 +116,24 @@ if wanted profile; then
   verdict profile $ok "shares hot/warm/cool $1/$2/$3% (expect 50/30/20 ±8), $4% under main;self_shares"
 fi
 
+if wanted unwind; then
+  # The in-kernel CFI unwinder (bpf_loop) on this kernel's verifier, through both BPF transports: a
+  # comparator called by libc's qsort, in a program and a libc without frame pointers, must show
+  # main → sort_rounds → qsort above it.
+  ok=0
+  detail=""
+  for transport in maps ringbuf; do
+    out=$(/bin/sonde profile -F 999 --transport $transport --unwind dwarf --folded -- /bin/qsort-compare 40 \
+      2>/tmp/unwind.err)
+    shares=$(echo "$out" | awk '
+      { n = $NF; if ($1 ~ /;compare$/) { leaf += n; if ($1 ~ /;main;sort_rounds;[^;]*qsort[^;]*;/) chain += n } }
+      END { if (leaf == 0) print "0 0"; else printf "%d %.0f", leaf, chain * 100 / leaf }')
+    set -- $shares
+    if [ "$1" -ge 50 ] && [ "$2" -ge 90 ]; then :; else ok=1; sed 's/^/  /' /tmp/unwind.err | tail -5; fi
+    detail="$detail $transport: $2% of $1 comparator samples reach main through qsort;"
+  done
+  verdict unwind $ok "$detail"
+fi
+
 echo TK-DONE
 poweroff -f

@@ -78,7 +78,7 @@ final class ProfilerProgram: BPFProfileSource {
     }
     try open.setAutoload(usesMaps, program: "sonde_profile_cpu")
     try open.setAutoload(!usesMaps && !dwarf, program: "sonde_profile_ringbuf")
-    try open.setAutoload(dwarf, program: "sonde_profile_ringbuf_dwarf")
+    try open.setAutoload(!usesMaps && dwarf, program: "sonde_profile_ringbuf_dwarf")
     object = try open.load()
     control = try object.map("control")
     counts = [try object.map("counts0"), try object.map("counts1")]

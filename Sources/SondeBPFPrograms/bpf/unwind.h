@@ -214,7 +214,9 @@ static __always_inline __u32 unwind_user_stack(void *ctx, __u32 pid, __u64 *out)
   __u32 zero = 0;
   struct sonde_profile_stack *frames = bpf_map_lookup_elem(&unwind_frames, &zero);
   if (!frames || n == 0 || n > SONDE_PROFILE_MAX_DEPTH) return 0;
-  bpf_probe_read_kernel(out, n * sizeof(__u64), frames->ips);
+  // The whole array (zeros after the last frame): a constant size, which every verifier accepts (Linux 6.1
+  // rejects n * 8 as unbounded even after the check above).
+  bpf_probe_read_kernel(out, sizeof(frames->ips), frames->ips);
   return n * sizeof(__u64);
 }
 
