@@ -18,7 +18,7 @@ public enum OverheadConfiguration: String, CaseIterable, Sendable {
   case sondeMaps = "sonde-profile-maps"
   case sondeRingbuf = "sonde-profile-ringbuf"
   case sondePerf = "sonde-profile-perf"
-  /// The ringbuf transport with user stacks unwound in the kernel from .eh_frame tables (--unwind dwarf).
+  /// The maps transport with user stacks unwound in the kernel from .eh_frame tables (--unwind dwarf).
   case sondeDwarf = "sonde-profile-dwarf"
   case sondeRecord = "sonde-record-g"
   case perfRecord = "perf-record-g"
@@ -33,7 +33,7 @@ public enum OverheadConfiguration: String, CaseIterable, Sendable {
     case .sondeMaps: "sonde profile -a --transport maps"
     case .sondeRingbuf: "sonde profile -a --transport ringbuf"
     case .sondePerf: "sonde profile -a --transport perf"
-    case .sondeDwarf: "sonde profile -a --transport ringbuf --unwind dwarf"
+    case .sondeDwarf: "sonde profile -a --unwind dwarf"
     case .sondeRecord: "sonde record -a -g"
     case .perfRecord: "perf record -a -g"
     case .perfRecordDwarf: "perf record -a --call-graph dwarf"

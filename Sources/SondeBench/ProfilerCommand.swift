@@ -23,7 +23,7 @@ enum ProfilerCommand {
     case .sondeMaps, .sondeRingbuf, .sondePerf, .sondeDwarf:
       let transport =
         switch configuration {
-        case .sondeMaps: "maps"
+        case .sondeMaps, .sondeDwarf: "maps"
         case .sondePerf: "perf"
         default: "ringbuf"
         }
@@ -58,7 +58,9 @@ enum ProfilerCommand {
       run.samples = fields["samples"].flatMap { UInt64($0) }
       run.lost = fields["lost"].flatMap { UInt64($0) }
       run.bytesFromKernel = fields["bytes_from_kernel"].flatMap { UInt64($0) }
-      if configuration == .sondeMaps { run.aggregationRatio = fields["aggregation_ratio"].flatMap { Double($0) } }
+      if configuration == .sondeMaps || configuration == .sondeDwarf {
+        run.aggregationRatio = fields["aggregation_ratio"].flatMap { Double($0) }
+      }
     case .sondeRecord, .perfRecord, .perfRecordDwarf:
       let counts = try recordCounts(files + ".data")
       run.samples = counts.samples
