@@ -20,11 +20,7 @@ struct DwarfProfileTests {
   func swiftOptimizedStacksReachMainWithPerfsShares(transport: String) throws {
     let dir = try ToolRunner.tempDirectory("dwarf-profile-swift")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let binary = dir + "/SwiftShares"
-    let source = DwarfReportTests.workloads.appendingPathComponent("SwiftShares.swift").path
-    let swiftc = try #require(TestSupport.tool("swiftc"), "swiftc is not on PATH")
-    let build = try ToolRunner.run([swiftc, "-O", "-module-name", "SwiftShares", "-o", binary, source])
-    #expect(build.status == 0, "\(build.stderr)")
+    let binary = try DwarfReportTests.buildSwiftShares(dir)
     let ours = try Self.profile([binary, "1500"], transport: transport)
     #expect(ours.status == 0, "\(ours.stderr)")
     #expect(ours.stderr.contains("dwarf unwinds ended:"), "\(ours.stderr)")

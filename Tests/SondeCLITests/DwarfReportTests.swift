@@ -22,6 +22,16 @@ struct DwarfReportTests {
     return binary
   }
 
+  /// Builds the Swift workload of known leaf shares with `swiftc -O` (no frame pointers) into `dir`.
+  static func buildSwiftShares(_ dir: String) throws -> String {
+    let binary = dir + "/SwiftShares"
+    let source = workloads.appendingPathComponent("SwiftShares.swift").path
+    guard let swiftc = TestSupport.tool("swiftc") else { throw TestSupport.Failure("swiftc is not on PATH") }
+    let build = try ToolRunner.run([swiftc, "-O", "-module-name", "SwiftShares", "-o", binary, source])
+    guard build.status == 0 else { throw TestSupport.Failure("swiftc: \(build.stderr)") }
+    return binary
+  }
+
   /// Records `argv` with DWARF stacks, by perf or by Sonde, into `file`.
   static func record(_ tool: String, _ file: String, _ argv: [String]) throws {
     let recorder = tool == "perf" ? "perf" : ToolRunner.sonde
@@ -123,11 +133,7 @@ struct DwarfReportTests {
   @Test func swiftOptimizedLeavesReachMain() throws {
     let dir = try ToolRunner.tempDirectory("dwarf-swift")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let binary = dir + "/SwiftShares"
-    let source = Self.workloads.appendingPathComponent("SwiftShares.swift").path
-    let swiftc = try #require(TestSupport.tool("swiftc"), "swiftc is not on PATH")
-    let build = try ToolRunner.run([swiftc, "-O", "-module-name", "SwiftShares", "-o", binary, source])
-    #expect(build.status == 0, "\(build.stderr)")
+    let binary = try Self.buildSwiftShares(dir)
     let file = dir + "/sonde.data"
     try Self.record("sonde", file, [binary, "1500"])
     let report = try ToolRunner.run([ToolRunner.sonde, "report", "-i", file, "--folded"])
