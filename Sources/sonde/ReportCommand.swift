@@ -183,7 +183,7 @@ func writeStdout(_ text: String) { writeText(text, to: standardOutput) }
 
 /// One line on what DWARF unwinding did: samples with callers, frames, why unwinds stopped, tables built.
 func describeUnwinding(_ u: DwarfStackUnwinding.Stats) -> String {
-  let stops = u.stops.sorted { $0.value > $1.value }.map { "\($0.key.rawValue) \($0.value)" }
+  let stops = u.stops.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key.name)" }
   var line =
     "dwarf unwinding: \(u.withCallers) of \(u.samples) stacks have callers (\(u.callerFrames) caller frames; stops: "
     + "\(stops.joined(separator: ", "))); unwind tables for \(u.tables) binaries, \(u.tableRows) rows in "

@@ -1,5 +1,4 @@
 import Profiles
-import Symbols
 
 /// What a profile run counted about itself: what was sampled, and everything that was lost on the way, each
 /// counted where it happened (the BPF program, or the reader). Printed at the end and stored in every output
@@ -80,18 +79,5 @@ public struct ProfileAccounting: Sendable, Hashable {
   public var aggregationRatio: Double {
     let keys = drains.reduce(0) { $0 + $1.keys }
     return keys == 0 ? 0 : Double(drainedSamples) / Double(keys)
-  }
-}
-
-extension StackUnwinder.StopReason {
-  /// The name the accounting gives this end of a walk, the same for the in-kernel and user-space unwinders.
-  public var accountingName: String {
-    switch self {
-    case .reachedEnd: "reached the end"
-    case .noUnwindInfo: "no table"
-    case .unreadableMemory: "unreadable stack"
-    case .depthLimit: "depth limit"
-    case .badRule, .stackNotGrowing: "unsupported rule"
-    }
   }
 }

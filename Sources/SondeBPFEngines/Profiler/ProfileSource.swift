@@ -3,6 +3,7 @@ import PerfEvents
 import Profiles
 import SondeBPFTypes
 import SondeSystem
+import Symbols
 
 /// What the profiler engine needs of a transport (a BPF object aggregating CPU samples or off-CPU intervals,
 /// or the perf ring): targets, descriptors to wake on, servicing what is ready, attaching and detaching,
@@ -75,12 +76,12 @@ extension BPFProfileSource {
     accounting.ringbufDrops = slot(SONDE_PROFILE_STAT_RINGBUF_DROPS)
     accounting.shortBlocks = slot(SONDE_PROFILE_STAT_SHORT_BLOCKS)
     accounting.blockedThreadDrops = slot(SONDE_PROFILE_STAT_START_FULL)
-    let stops: [(String, sonde_profile_stat_slot)] = [
-      ("reached the end", SONDE_PROFILE_STAT_UNWIND_END), ("no table", SONDE_PROFILE_STAT_UNWIND_NO_TABLE),
-      ("unreadable stack", SONDE_PROFILE_STAT_UNWIND_BAD_READ), ("depth limit", SONDE_PROFILE_STAT_UNWIND_DEPTH),
-      ("unsupported rule", SONDE_PROFILE_STAT_UNWIND_BAD_RULE),
+    let stops: [(StackUnwinder.StopReason, sonde_profile_stat_slot)] = [
+      (.reachedEnd, SONDE_PROFILE_STAT_UNWIND_END), (.noUnwindInfo, SONDE_PROFILE_STAT_UNWIND_NO_TABLE),
+      (.unreadableMemory, SONDE_PROFILE_STAT_UNWIND_BAD_READ), (.depthLimit, SONDE_PROFILE_STAT_UNWIND_DEPTH),
+      (.badRule, SONDE_PROFILE_STAT_UNWIND_BAD_RULE),
     ]
-    for (name, s) in stops where slot(s) > 0 { accounting.unwindStops[name] = slot(s) }
+    for (reason, s) in stops where slot(s) > 0 { accounting.unwindStops[reason.name] = slot(s) }
     if let t = unwindTableStats {
       accounting.unwindTables = ProfileAccounting.UnwindTables(
         binaries: t.binaries, rows: t.rows, bytes: t.rows * MemoryLayout<sonde_unwind_row>.stride,

@@ -20,15 +20,13 @@ final class UnwindTableLoader {
     var binaries = 0
     var rows = 0
     var seconds = 0.0
-    var processes = 0
     /// Binaries whose rows did not fit in the array, or that had no readable table.
     var rowsFull = 0
     var failed: [String: String] = [:]
     /// Mappings past SONDE_UNWIND_MAPPINGS per process.
     var mappingsDropped = 0
-    /// Processes whose mapping list could not be written (the error, once): they unwind by frame pointers.
+    /// Processes whose mapping list could not be written: they unwind by frame pointers.
     var processFailures = 0
-    var lastProcessError: String?
   }
 
   private(set) var stats = Stats()
@@ -36,6 +34,8 @@ final class UnwindTableLoader {
   private let processes: BPFMap<UInt32, sonde_unwind_process>
   private let capacity: UInt32
   private var nextRow: UInt32 = 0
+  /// Mappings each process's latest list left out (a list is republished as binaries load: the latest counts).
+  private var lastDropped: [Int32: Int] = [:]
   /// Each binary's row range in `unwind_rows` and its ELF image (for the bias), nil when it has none.
   private var binaries: [String: (start: UInt32, count: UInt32, elf: ELFFile)?] = [:]
 
@@ -60,10 +60,8 @@ final class UnwindTableLoader {
         published = true
       }
       if !published { try publish(pid: pid, files) }
-      stats.processes += 1
     } catch {
       stats.processFailures += 1
-      stats.lastProcessError = error.description
     }
   }
 
@@ -94,8 +92,6 @@ final class UnwindTableLoader {
     lastDropped[pid] = dropped
     stats.mappingsDropped = lastDropped.values.reduce(0, +)
   }
-
-  private var lastDropped: [Int32: Int] = [:]
 
   private func fileSize(_ path: String) -> Int64 {
     var info = stat()

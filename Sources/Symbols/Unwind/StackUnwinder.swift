@@ -35,6 +35,18 @@ public struct StackUnwinder: Sendable {
     case badRule
     /// The CFA did not move up the stack, which would loop or go backwards (a corrupt stack or a wrong rule).
     case stackNotGrowing
+
+    /// How reports name it; the in-kernel unwinder's counts use the same names ("unsupported rule" covers
+    /// both rule failures, which the kernel does not tell apart).
+    public var name: String {
+      switch self {
+      case .reachedEnd: "reached the end"
+      case .noUnwindInfo: "no table"
+      case .unreadableMemory: "unreadable stack"
+      case .depthLimit: "depth limit"
+      case .badRule, .stackNotGrowing: "unsupported rule"
+      }
+    }
   }
 
   /// The caller frames found and why the walk stopped.
