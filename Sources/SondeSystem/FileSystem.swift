@@ -61,6 +61,38 @@ public func listDirectory(_ path: String) -> [String] {
   return names.sorted()
 }
 
+/// Hands `body` a regular file's contents in pieces of at most 256 KiB that end at line ends (the last may
+/// not), so a large procfs table (kallsyms) is parsed without holding its text at once. False when the file
+/// cannot be opened or read, or is not a regular file.
+public func streamFileLines(_ path: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Bool {
+  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+  guard fd >= 0 else { return false }
+  defer { close(fd) }
+  var info = stat()
+  guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return false }
+  let size = 256 << 10
+  var buffer = [UInt8](repeating: 0, count: size)
+  var filled = 0
+  while true {
+    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, size - filled) }
+    if n < 0 {
+      if errno == EINTR { continue }
+      return false
+    }
+    filled += n
+    let end =
+      n == 0 ? filled : (buffer[..<filled].lastIndex(of: 0x0A).map { $0 + 1 } ?? (filled == size ? filled : 0))
+    if end > 0 {
+      buffer.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[..<end])) }
+      buffer.withUnsafeMutableBytes { raw in
+        if filled > end { raw.baseAddress!.copyMemory(from: raw.baseAddress! + end, byteCount: filled - end) }
+      }
+      filled -= end
+    }
+    if n == 0 { return true }
+  }
+}
+
 /// Whether a path exists.
 public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
@@ -92,6 +124,17 @@ public func procStatusField(_ name: String, pid: Int32? = nil) -> String? {
     return line.dropFirst(prefix.count).trimmingWhitespace()
   }
   return nil
+}
+
+/// CPU time a process has used since it started, all threads, user and system (`/proc/PID/stat`'s utime
+/// and stime, in clock ticks), or nil when it is gone.
+public func processCPUTicks(pid: Int32) -> UInt64? {
+  // The fields after the comm, which may hold spaces and parentheses, start after its last ')'.
+  guard let stat = readSmallFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+  let fields = stat[stat.index(after: close)...].split(separator: " ")
+  // fields[0] is the state (field 3): utime and stime are fields 14 and 15.
+  guard fields.count > 12, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
+  return user.addingReportingOverflow(system).overflow ? UInt64.max : user + system
 }
 
 /// The first `count` bytes of a regular file (fewer when it is shorter), or nil when it cannot be read.

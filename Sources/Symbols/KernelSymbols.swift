@@ -54,18 +54,44 @@ public struct KernelSymbols: Sendable {
   /// kallsyms has 100k+ lines and is read whenever a profile has kernel frames, so it is parsed as bytes
   /// into fixed-size entries and one buffer of names: no `String` is made until a symbol is looked up.
   public init(parsing bytes: [UInt8], modules modulesBytes: [UInt8]? = nil) {
+    var builder = Builder(lines: bytes.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 } + 1, bytes: bytes.count)
+    bytes.withUnsafeBufferPointer { builder.add(lines: $0) }
+    self.init(builder, modules: modulesBytes)
+  }
+
+  private init(_ built: Builder, modules modulesBytes: [UInt8]?) {
     var loaded: [String: KernelModule] = [:]
     for module in KernelModule.parse(modulesBytes ?? []) where module.address != 0 { loaded[module.name] = module }
     modules = loaded
+    var entries = built.entries
+    // kallsyms lists vmlinux in address order and modules after it: usually sorted already.
+    if !zip(entries, entries.dropFirst()).allSatisfy({ $0.address <= $1.address }) {
+      entries.sort { $0.address != $1.address ? $0.address < $1.address : $0.nameStart < $1.nameStart }
+    }
+    self.entries = entries
+    names = built.names
+    moduleNames = built.moduleNames
+    isRestricted = !built.nonZero && built.sawAny
+  }
+
+  /// The table under construction, fed whole lines. Sized up front from the line and byte counts, so the
+  /// arrays are not regrown (doubling them would hold twice the table at the peak).
+  private struct Builder {
     var entries: [Entry] = []
-    entries.reserveCapacity(bytes.count / 48)
     var names: [UInt8] = []
-    names.reserveCapacity(bytes.count / 2)
     var moduleNames: [String] = []
     var moduleIndex: [String: Int32] = [:]
     var nonZero = false
     var sawAny = false
-    bytes.withUnsafeBufferPointer { buffer in
+
+    init(lines: Int, bytes: Int) {
+      entries.reserveCapacity(lines)
+      // Each line spends at least 20 bytes on its address, type, spaces and newline.
+      names.reserveCapacity(max(0, bytes - 20 * max(0, lines - 1)))
+    }
+
+    /// Adds the complete lines in `buffer`.
+    mutating func add(lines buffer: UnsafeBufferPointer<UInt8>) {
       let count = buffer.count
       var i = 0
       while i < count {
@@ -73,7 +99,7 @@ public struct KernelSymbols: Sendable {
         while i < count && buffer[i] != 0x0A { i += 1 }
         let lineEnd = i
         i += 1
-        guard let line = Self.parseLine(buffer, lineStart, lineEnd) else { continue }
+        guard let line = KernelSymbols.parseLine(buffer, lineStart, lineEnd) else { continue }
         sawAny = true
         if line.address != 0 { nonZero = true }
         switch line.type {
@@ -98,14 +124,6 @@ public struct KernelSymbols: Sendable {
         names.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[line.name]))
       }
     }
-    // kallsyms lists vmlinux in address order and modules after it: usually sorted already.
-    if !zip(entries, entries.dropFirst()).allSatisfy({ $0.address <= $1.address }) {
-      entries.sort { $0.address != $1.address ? $0.address < $1.address : $0.nameStart < $1.nameStart }
-    }
-    self.entries = entries
-    self.names = names
-    self.moduleNames = moduleNames
-    isRestricted = !nonZero && sawAny
   }
 
   func symbol(_ e: Entry) -> Symbol {
@@ -120,7 +138,7 @@ public struct KernelSymbols: Sendable {
 
   /// One `address type name[\t[module]]` line: the address, the type byte, where the name and the module
   /// name (without brackets) sit; nil when malformed.
-  private static func parseLine(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> (
+  fileprivate static func parseLine(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> (
     address: UInt64, type: UInt8, name: Range<Int>, module: Range<Int>?
   )? {
     var i = start
@@ -163,15 +181,30 @@ public struct KernelSymbols: Sendable {
   }
 
   /// Reads `/proc/kallsyms` and, when present (kernels built with module support), `/proc/modules`.
+  ///
+  /// The file is streamed twice in 256 KiB pieces (once to count its lines and bytes, once to parse), so
+  /// the several megabytes of text are never held at once: the table is all that stays.
   public static func load(
     path: String = "/proc/kallsyms", modulesPath: String = "/proc/modules"
   ) throws(SondeError) -> KernelSymbols {
-    guard let bytes = readFileBytes(path) else {
-      throw SondeError(
+    func failure() -> SondeError {
+      SondeError(
         .permissionDenied, operation: "read \(path)", reason: "cannot read the kernel symbol table",
         remedy: "run as root, or lower kernel.kptr_restrict")
     }
-    return KernelSymbols(parsing: bytes, modules: readFileBytes(modulesPath))
+    var lines = 0
+    var bytes = 0
+    guard
+      streamFileLines(
+        path,
+        { chunk in
+          bytes += chunk.count
+          for b in chunk where b == 0x0A { lines += 1 }
+        })
+    else { throw failure() }
+    var builder = Builder(lines: lines + 1, bytes: bytes)
+    guard streamFileLines(path, { builder.add(lines: $0) }) else { throw failure() }
+    return KernelSymbols(builder, modules: readFileBytes(modulesPath))
   }
 
   /// The symbol whose range contains `address`, and the offset into it.

@@ -18,6 +18,10 @@ protocol ProfileSource: AnyObject {
   var servicePeriod: Double? { get }
   /// Reads what is ready: processes to capture mappings for (into `mappings`), records of the perf ring.
   func service(_ mappings: ProcessMappings) throws(SondeError)
+  /// Prepares for processes that run before sampling starts (system-wide: all of them), so their first
+  /// samples are as complete as later ones. The in-kernel unwinder loads their call-frame tables here, as
+  /// perf synthesizes the mappings of running processes before it records.
+  func prepare(existing pids: [Int32], _ mappings: ProcessMappings)
   /// Opens the sampling events (when it samples) and attaches the programs; `followForks` makes the
   /// children of targets targets too.
   func attach(followForks: Bool) throws(SondeError)
@@ -40,6 +44,10 @@ protocol BPFProfileSource: ProfileSource {
   var bytesRead: UInt64 { get }
   /// What loading CFI unwind tables did (--unwind dwarf), nil when none are used.
   var unwindTableStats: UnwindTableLoader.Stats? { get }
+}
+
+extension ProfileSource {
+  func prepare(existing pids: [Int32], _ mappings: ProcessMappings) {}
 }
 
 extension BPFProfileSource {

@@ -104,6 +104,20 @@ final class ProfilerProgram: BPFProfileSource {
     try readSamples()
   }
 
+  /// With in-kernel unwinding, the tables of running processes' binaries are loaded before sampling starts;
+  /// otherwise a process's first samples, taken before its announcement is serviced, would stop at frames
+  /// without frame pointers, and the table building would fall in the sampled time. The busiest processes
+  /// (most CPU time so far) come first, and preloading stops at half the row array, so idle daemons with
+  /// large binaries do not leave no room for the processes that start later.
+  func prepare(existing pids: [Int32], _ mappings: ProcessMappings) {
+    guard let unwindTables else { return }
+    let busiestFirst = pids.map { ($0, processCPUTicks(pid: $0) ?? 0) }.sorted { $0.1 > $1.1 }.map(\.0)
+    for pid in busiestFirst where pid != getpid() {
+      guard unwindTables.rowsUsed < unwindTables.capacity / 2 else { break }
+      if mappings.capture(pid: pid) { unwindTables.load(pid: pid, mappings: mappings.mappings) }
+    }
+  }
+
   /// Moves the ringbuf transport's waiting records into the aggregate.
   private func readSamples() throws(SondeError) {
     guard let samples else { return }

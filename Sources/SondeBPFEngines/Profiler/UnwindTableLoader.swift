@@ -32,8 +32,9 @@ final class UnwindTableLoader {
   private(set) var stats = Stats()
   private let rows: BPFMap<UInt32, sonde_unwind_row>
   private let processes: BPFMap<UInt32, sonde_unwind_process>
-  private let capacity: UInt32
-  private var nextRow: UInt32 = 0
+  /// Rows the `unwind_rows` array holds, and how many are written.
+  let capacity: UInt32
+  private(set) var rowsUsed: UInt32 = 0
   /// Mappings each process's latest list left out (a list is republished as binaries load: the latest counts).
   private var lastDropped: [Int32: Int] = [:]
   /// Each binary's row range in `unwind_rows` and its ELF image (for the bias), nil when it has none.
@@ -110,12 +111,12 @@ final class UnwindTableLoader {
       let encoded = table.rows.map(Self.encode)
       if encoded.isEmpty {
         stats.failed[path] = "no call-frame information"
-      } else if UInt64(nextRow) + UInt64(encoded.count) > UInt64(capacity) {
+      } else if UInt64(rowsUsed) + UInt64(encoded.count) > UInt64(capacity) {
         stats.rowsFull += 1
       } else {
-        let start = nextRow
+        let start = rowsUsed
         try rows.updateBatch(keys: (0..<UInt32(encoded.count)).map { start + $0 }, values: encoded)
-        nextRow += UInt32(encoded.count)
+        rowsUsed += UInt32(encoded.count)
         stats.binaries += 1
         stats.rows += encoded.count
         result = (start, UInt32(encoded.count), elf)
