@@ -7,6 +7,7 @@ let package = Package(
   platforms: [.macOS(.v13)],
   products: [
     .executable(name: "sonde", targets: ["sonde"]),
+    .executable(name: "sonde-agent", targets: ["sonde-agent"]),
     .library(name: "SondeSystem", targets: ["SondeSystem"]),
     .library(name: "PerfEvents", targets: ["PerfEvents"]),
     .library(name: "SondeCore", targets: ["SondeCore"]),
@@ -19,6 +20,12 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    // Only `sonde agent` (the SondeAgent target and its executable) links these.
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
   ],
   targets: [
     // Kernel uapi headers and the few shims Swift cannot express (variadic syscall/ioctl, fork+exec).
@@ -109,6 +116,36 @@ let package = Package(
         "BPF", "SondeBPFEngines", "SondeBPFPrograms", "SondeSystem", "SondeText", "PerfEvents", "Profiles",
       ]),
     .testTarget(name: "SondeBenchTests", dependencies: ["SondeBench"]),
+    // `sonde agent`: continuous system-wide profiling into a SQLite store (GRDB), served over HTTP
+    // (Hummingbird: web UI, pprof, Prometheus metrics) and pushed to a Pyroscope-compatible backend. The
+    // only targets with a web server, a database and the service lifecycle; `sonde agent` runs the
+    // `sonde-agent` executable, so the `sonde` binary links none of them.
+    .target(
+      name: "SondeAgent",
+      dependencies: [
+        "SondeBPFEngines", "SondeSystem", "SondeText", "Profiles", "Pprof",
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]),
+    .executableTarget(
+      name: "sonde-agent",
+      dependencies: [
+        "SondeAgent", "SondeBPFEngines", "SondeSystem",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+      ]),
+    .testTarget(
+      name: "SondeAgentTests",
+      dependencies: [
+        "SondeAgent", "SondeSystem", "SondeTestSupport", "Pprof", "Profiles",
+        .product(name: "Hummingbird", package: "hummingbird"),
+      ]),
     // Test helper (not shipped): hosts a counting engine, a recorder and a BPF ring-buffer reader in one
     // process and stops one of them (HostedEnginesTests runs it).
     .executableTarget(

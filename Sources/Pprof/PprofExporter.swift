@@ -39,6 +39,9 @@ public enum PprofExporter {
     public var comments: [String] = []
     /// Build-ids by mapping path, for mappings whose own build-id is not recorded.
     public var buildIDs: [String: [UInt8]] = [:]
+    /// String labels added to each sample of a thread, by the thread's index in the profile (a continuous
+    /// profiler's exe, container and unit), after pid, tid and comm.
+    public var threadLabels: [Int: [(key: String, value: String)]] = [:]
 
     public init() {}
 
@@ -163,6 +166,9 @@ public enum PprofExporter {
         label(pidKey, num: Int64(thread.pid)), label(tidKey, num: Int64(thread.tid)),
         label(commKey, str: strings.index(profile.comms[Int(profile.commOfThread[entry.thread])])),
       ]
+      for (key, value) in options.threadLabels[entry.thread] ?? [] where !value.isEmpty {
+        sample.label.append(label(strings.index(key), str: strings.index(value)))
+      }
       return sample
     }
     out.stringTable = strings.strings

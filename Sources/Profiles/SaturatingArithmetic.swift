@@ -14,6 +14,10 @@ extension UInt64 {
     return overflow ? .max : product
   }
 
+  /// `self - other`, or 0 when `other` is larger (a counter read again after it was reset or its thread
+  /// exited).
+  @inlinable public func saturatingSubtracting(_ other: UInt64) -> UInt64 { self >= other ? self - other : 0 }
+
   /// Adds `other` in place, saturating at `UInt64.max`.
   @inlinable public static func +|= (lhs: inout UInt64, rhs: UInt64) {
     lhs = lhs.saturatingAdd(rhs)

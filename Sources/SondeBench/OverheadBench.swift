@@ -30,8 +30,13 @@ public final class OverheadBench {
     var skipped: [String: String] = [:]
     var configurations: [OverheadConfiguration] = []
     for configuration in options.configurations {
+      let agent =
+        options.sondeExecutable.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+        .joined(separator: "/") + "/sonde-agent"
       if let tool = configuration.peerTool, (try? PausedChild.resolve(tool)) == nil {
         skipped[configuration.rawValue] = "\(tool) is not installed"
+      } else if configuration == .sondeAgent && access(agent, X_OK) != 0 {
+        skipped[configuration.rawValue] = "\(agent) is not built"
       } else {
         configurations.append(configuration)
       }
@@ -220,9 +225,4 @@ public final class OverheadBench {
       .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingWhitespace() } ?? "?"
     return "\(CPUList.online().count) CPUs (\(model)), Linux \(kernel)"
   }
-}
-
-extension UInt64 {
-  /// `self - other`, or 0 when `other` is larger (a counter read from a thread that since exited).
-  func saturatingSubtracting(_ other: UInt64) -> UInt64 { self >= other ? self - other : 0 }
 }

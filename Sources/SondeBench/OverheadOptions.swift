@@ -24,6 +24,8 @@ public enum OverheadConfiguration: String, CaseIterable, Sendable {
   case perfRecord = "perf-record-g"
   case perfRecordDwarf = "perf-record-dwarf"
   case bpftrace
+  /// `sonde agent`: the continuous profiler with its store and HTTP server, one-second windows.
+  case sondeAgent = "sonde-agent"
 
   /// The command it stands for, as a user would type it (F is the frequency).
   public var title: String {
@@ -38,6 +40,7 @@ public enum OverheadConfiguration: String, CaseIterable, Sendable {
     case .perfRecord: "perf record -a -g"
     case .perfRecordDwarf: "perf record -a --call-graph dwarf"
     case .bpftrace: "bpftrace profile:hz:F { @[ustack, kstack] = count(); }"
+    case .sondeAgent: "sonde agent -F F --window 1"
     }
   }
 

@@ -39,6 +39,10 @@ enum ProfilerCommand {
     case .bpftrace:
       arguments = ["bpftrace", "-e", "profile:hz:\(f) { @[ustack, kstack] = count(); }"]
       environment = ["BPFTRACE_MAP_KEYS_MAX=\(bpftraceMapKeys)"]
+    case .sondeAgent:
+      arguments = [
+        sonde, "agent", "-F", f, "--window", "1", "--data", files + ".agent", "--listen", "127.0.0.1:0",
+      ]
     case .baseline, .floor:
       throw .invalid("bench", "\(configuration.rawValue) runs no profiler")
     }
@@ -68,6 +72,8 @@ enum ProfilerCommand {
       run.bytesFromKernel = counts.bytes
     case .bpftrace:
       run.samples = bpftraceSampleCount(profiler.output)
+    case .sondeAgent:
+      (run.samples, run.lost) = agentCounts(readSmallFile(files + ".err") ?? "")
     case .baseline, .floor:
       break
     }
@@ -93,6 +99,17 @@ enum ProfilerCommand {
       throw SondeError(.corruptData, operation: "bench: read \(path)", reason: "\(error)")
     }
     return (samples, lost, UInt64(file.storage.bytes.count))
+  }
+
+  /// Samples and lost from the agent's last log line: `… stored N samples in W windows, L lost`.
+  static func agentCounts(_ log: String) -> (UInt64?, UInt64?) {
+    guard let line = log.split(separator: "\n").last(where: { $0.contains("samples in") && $0.contains("lost") })
+    else { return (nil, nil) }
+    let words = line.split(separator: " ")
+    func number(before word: String) -> UInt64? {
+      words.firstIndex { $0.hasPrefix(word) }.flatMap { $0 > 0 ? UInt64(words[$0 - 1]) : nil }
+    }
+    return (number(before: "samples"), number(before: "lost"))
   }
 
   /// The sum of the counts bpftrace prints for its map: each stack key's entry ends in `]: N` (`, ]: N`

@@ -22,6 +22,7 @@ struct Sonde: AsyncParsableCommand {
       SymbolizeCommand.self,
       FeaturesCommand.self,
       BenchCommand.self,
+      AgentCommand.self,
     ]
   )
 

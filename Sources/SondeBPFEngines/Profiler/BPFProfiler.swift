@@ -29,6 +29,16 @@ public struct ProfileRun: Sendable {
   public var profile: Profile { resolved.source }
 }
 
+/// One window of a continuous profile: the samples drained between two wall-clock times, symbolized, and
+/// what the run has counted so far (cumulative: a host takes differences between windows).
+public struct ProfileWindow: Sendable {
+  public var resolved: ResolvedProfile
+  /// CLOCK_REALTIME nanoseconds since the epoch.
+  public var startNanoseconds: Int64
+  public var endNanoseconds: Int64
+  public var accounting: ProfileAccounting
+}
+
 /// The eBPF profiler: samples the target's CPU time at `frequency` per CPU (or, in off-CPU mode, measures
 /// the time its threads spend blocked) with a BPF program that aggregates in the kernel, drains the
 /// aggregates every `interval`, captures each process's mappings when it first shows up (so it symbolizes
@@ -40,6 +50,10 @@ public final class BPFProfiler {
   public var onDrain: (@Sendable (ProfileAccounting.Drain, ProfileAccounting) -> Void)?
   /// Called once the programs are attached and sampling has begun.
   public var onStart: (@Sendable () -> Void)?
+  /// Continuous profiling (`sonde agent`): when set, every drain's samples are handed over as one
+  /// symbolized window, on the profiler's thread, and the profile the run returns holds the last window
+  /// only. Without it the run accumulates one profile.
+  public var onWindow: ((ProfileWindow) -> Void)?
 
   public init(options: ProfilerOptions) {
     self.options = options
@@ -49,7 +63,9 @@ public final class BPFProfiler {
   /// BPF program, map, link and perf event fd is released when it returns or throws.
   public func run(stop: StopToken = StopToken()) throws(SondeError) -> ProfileRun {
     try validate()
-    let symbolizer = Symbolizer()
+    var symbolizerOptions = Symbolizer.Options()
+    symbolizerOptions.maxCachedSymbolBytes = options.symbolCacheBytes
+    let symbolizer = Symbolizer(options: symbolizerOptions)
     let prefetch = options.stacks == .userOnly ? nil : symbolizer.prefetchKernelSymbols()
     defer { prefetch?.stop() }
     let resolver = FileSymbolResolver(mappings: [], symbolizer: symbolizer)
@@ -77,12 +93,15 @@ public final class BPFProfiler {
         mappings.capture(pid: pid)
       }
       watched = pids
+      transport.prepare(existing: pids, mappings)
     case .command(let argv):
       let child = try PausedChild(arguments: argv)
       launcher = child
       // Sampled from its exec on (the program's exec hook activates it), as perf's enable_on_exec.
       try transport.addTarget(child.pid, atExec: true)
-    case .systemWide, .cgroup:
+    case .systemWide:
+      transport.prepare(existing: listDirectory("/proc").compactMap { Int32($0) }, mappings)
+    case .cgroup:
       break
     }
     try transport.attach(followForks: options.target.followsProcesses)
@@ -98,6 +117,8 @@ public final class BPFProfiler {
     var unsymbolized: Set<Int32> = []
     let start = end.start
     let startWallClock = wallClockNanoseconds()
+    var windowStart = startWallClock
+    var windows = 0
     var nextDrain = start + options.interval
     var reason: RunEnd.Reason?
     while reason == nil {
@@ -111,6 +132,13 @@ public final class BPFProfiler {
         try drain(
           transport, into: &builder, mappings: mappings, accounting: &accounting, unsymbolized: &unsymbolized,
           final: false)
+        if let onWindow {
+          try transport.account(&accounting)
+          windowStart = emitWindow(&builder, since: windowStart, accounting, resolver, onWindow)
+          // Every window is symbolized when emitted: processes that exited since are not needed any more.
+          windows += 1
+          if windows % 60 == 0 { mappings.forget(mappings.exited()) }
+        }
         nextDrain += options.interval
         if nextDrain < monotonicSeconds() { nextDrain = monotonicSeconds() + options.interval }
       }
@@ -124,6 +152,10 @@ public final class BPFProfiler {
 
     let exitCode = try end.finishCommand(reason)
     try transport.account(&accounting)
+    if let onWindow {
+      var last = builder
+      _ = emitWindow(&last, since: windowStart, accounting, resolver, onWindow)
+    }
     builder.addDropped(accounting.mapFullDrops.saturatingAdd(accounting.ringbufDrops))
 
     var profile = builder.build()
@@ -135,6 +167,25 @@ public final class BPFProfiler {
     return ProfileRun(
       resolved: resolved, accounting: accounting, durationSeconds: sampled, commandExitCode: exitCode,
       interrupted: reason == .stopped, startTimeNanoseconds: startWallClock, buildIDs: resolver.loadedBuildIDs)
+  }
+
+  /// Hands the samples drained since `start` to `onWindow` as one symbolized window and empties the
+  /// builder; returns the next window's start.
+  private func emitWindow(
+    _ builder: inout ProfileBuilder, since start: Int64, _ accounting: ProfileAccounting,
+    _ resolver: FileSymbolResolver, _ onWindow: (ProfileWindow) -> Void
+  ) -> Int64 {
+    let now = wallClockNanoseconds()
+    var profile = builder.build()
+    profile.durationNanoseconds = UInt64(max(0, now - start))
+    let resolved = ResolvedProfile(profile) { pid, address, kernel, ret in
+      resolver.resolve(pid: pid, address: address, isKernel: kernel, isReturnAddress: ret)
+    }
+    onWindow(ProfileWindow(resolved: resolved, startNanoseconds: start, endNanoseconds: now, accounting: accounting))
+    let eventName = profile.eventName
+    builder = ProfileBuilder(eventName: eventName)
+    if options.mode == .cpu { builder.setRate(frequency: options.frequency, period: nil) }
+    return now
   }
 
   private func validate() throws(SondeError) {
@@ -175,7 +226,8 @@ public final class BPFProfiler {
     // A process is counted once however many drains its samples came in.
     accounting.unsymbolizedProcesses = unsymbolized.count
     let drain = ProfileAccounting.Drain(samples: samples, keys: drained.count)
-    accounting.drains.append(drain)
+    // A continuous run keeps no list of its drains (one a second, for as long as it runs).
+    if onWindow == nil { accounting.drains.append(drain) }
     onDrain?(drain, accounting)
   }
 }

@@ -159,7 +159,7 @@ final class PerfRingSource: ProfileSource {
     accounting.undecodableRecords = undecodable
     accounting.bytesFromKernel = bytesRead
     for (reason, n) in unwinding?.stats.stops ?? [:] {
-      accounting.unwindStops[reason.name, default: 0] += UInt64(n)
+      accounting.unwindStops[reason.name] = UInt64(n)
     }
   }
 }

@@ -62,6 +62,22 @@ final class ProcessMappings {
     return foreign ? "/proc/\(pid)/root" : ""
   }
 
+  /// Forgets every process in `pids` (they exited), so a profiler that runs for days keeps only the
+  /// mappings of processes that may still be sampled. A pid reused later is captured again when announced.
+  func forget(_ pids: Set<Int32>) {
+    guard !pids.isEmpty else { return }
+    mappings.removeAll { pids.contains($0.pid) }
+    known = known.filter { !pids.contains($0.pid) }
+    captured.subtract(pids)
+    withMappings.subtract(pids)
+    resolver.forget(pids: pids)
+  }
+
+  /// Processes captured that no longer exist.
+  func exited() -> Set<Int32> {
+    Set(captured.filter { kill($0, 0) != 0 && errno == ESRCH })
+  }
+
   /// Whether any mapping of `pid` is known (read from /proc or learned from a record).
   func hasMappings(_ pid: Int32) -> Bool { withMappings.contains(pid) }
 

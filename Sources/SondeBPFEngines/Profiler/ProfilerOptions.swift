@@ -68,6 +68,9 @@ public struct ProfilerOptions: Sendable {
   }
 
   public var mode: Mode = .cpu
+  /// Bound on the decoded symbol tables the symbolizer keeps (bytes): a continuous profiler keeps it small,
+  /// a one-shot run keeps every binary it met.
+  public var symbolCacheBytes = 512 << 20
   /// Off-CPU: use the sched:sched_switch tracepoint even where tp_btf exists (the path of older kernels).
   public var forceSwitchTracepoint = false
   /// Samples per second per CPU (-F).

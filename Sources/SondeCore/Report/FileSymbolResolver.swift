@@ -41,6 +41,15 @@ public final class FileSymbolResolver {
   /// when it exits); later lookups of that mapping path use the loaded image.
   public func preload(_ path: String) { _ = image(path) }
 
+  /// Forgets the mappings of processes that exited (a continuous profiler's long runs), and the images of
+  /// binaries no remaining process maps, so memory follows the processes alive rather than all ever seen.
+  public func forget(pids: Set<Int32>) {
+    for pid in pids { byPid[pid] = nil }
+    var mapped: Set<String> = []
+    for mappings in byPid.values { for m in mappings { mapped.insert(m.path) } }
+    images = images.filter { mapped.contains($0.key) }
+  }
+
   /// Resolves one frame; return addresses are looked up one byte earlier so they land in the call.
   public func resolve(pid: Int32, address: UInt64, isKernel: Bool, isReturnAddress: Bool) -> ResolvedFrame {
     let lookup = isReturnAddress ? address &- 1 : address

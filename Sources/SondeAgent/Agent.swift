@@ -1,0 +1,208 @@
+import Profiles
+import SondeBPFEngines
+import SondeSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The continuous profiler behind `sonde agent`: runs the eBPF profiler system-wide without end, turns each
+/// drain (a slice, a second by default) into interned samples labelled by process, merges slices into
+/// windows that go to the store (and the push queue), keeps the last minutes of slices in memory for live
+/// queries, and answers the HTTP server's queries. It never prints; it logs through `log`.
+public final class Agent: @unchecked Sendable {
+  public let options: AgentOptions
+  public let store: ProfileStore
+  let metrics = AgentMetrics()
+  let queue: PushQueue?
+  let pusher: Pusher?
+  private let interner: AgentInterner
+  private let log: @Sendable (String) -> Void
+  private let live = Locked(Live())
+
+  /// Slices kept in memory for live queries, resolved (so queries do not touch the interner), and where
+  /// the store's windows end.
+  private struct Live {
+    var slices: [(start: Int64, end: Int64, entries: [AgentProfile.Entry])] = []
+    var storedUntil: Int64 = 0
+    var samples: UInt64 = 0
+    var lastError: String?
+    /// What the run stored: samples, windows and samples lost.
+    var stored: (samples: UInt64, windows: Int, lost: UInt64) = (0, 0, 0)
+  }
+  /// Seconds of slices kept in memory.
+  static let liveSeconds: Int64 = 300
+
+  public init(options: AgentOptions, log: @escaping @Sendable (String) -> Void) throws(SondeError) {
+    self.options = options
+    self.log = log
+    if mkdir(options.dataDirectory, 0o700) != 0 && errno != EEXIST {
+      let e = errno
+      throw SondeError(
+        e == EACCES ? .permissionDenied : .system, operation: "create \(options.dataDirectory)", errno: e,
+        reason: errnoDescription(e))
+    }
+    store = try ProfileStore(directory: options.dataDirectory)
+    interner = AgentInterner(try store.interned())
+    let lastEnd = try store.windows(from: 0, to: Int64.max).last?.end ?? 0
+    live.withLock { $0.storedUntil = lastEnd }
+    if let url = options.pushURL {
+      let queue = try PushQueue(directory: options.dataDirectory + "/push", capacity: options.pushQueueCapacity)
+      self.queue = queue
+      pusher = try Pusher(
+        queue: queue, url: url, hostLabel: options.hostLabel ?? Self.hostName(), frequency: options.frequency,
+        maxBackoff: options.pushMaxBackoff, metrics: metrics, log: log)
+    } else {
+      queue = nil
+      pusher = nil
+    }
+  }
+
+  /// Profiles until `stop` is stopped, then writes the window in progress. Blocks: run it on its own
+  /// thread. Throws when the profiler cannot start (no privileges, no BPF).
+  public func collect(stop: StopToken) throws(SondeError) {
+    var profilerOptions = ProfilerOptions()
+    profilerOptions.frequency = options.frequency
+    profilerOptions.target = .systemWide
+    profilerOptions.interval = options.sliceSeconds
+    profilerOptions.unwind = options.unwind
+    // At 19 Hz a second's drain holds a few dozen stacks: small maps, and symbol tables of the binaries in
+    // use only (those of exited processes are dropped every minute).
+    profilerOptions.stackMapEntries = 2048
+    profilerOptions.countsMapEntries = 4096
+    profilerOptions.symbolCacheBytes = 32 << 20
+    let profiler = BPFProfiler(options: profilerOptions)
+    var window: AgentSlice?
+    var accountingBefore: ProfileAccounting?
+    var windowsWritten = 0
+    profiler.onWindow = { [self] drained in
+      let slice = interner.slice(of: drained, lostBefore: accountingBefore)
+      accountingBefore = drained.accounting
+      remember(slice)
+      if window == nil { window = AgentSlice(start: slice.start, end: slice.start) }
+      window?.merge(slice)
+      // Windows end on multiples of the window length (wall clock), so they line up across restarts.
+      let length = Int64(options.windowSeconds * 1e9)
+      if let w = window, w.end / length > w.start / length || stop.isStopped {
+        write(w)
+        window = nil
+        windowsWritten += 1
+        if windowsWritten % 30 == 1 { maintain() }
+      }
+    }
+    _ = try profiler.run(stop: stop)
+    if let w = window, w.end > w.start { write(w) }
+    let stored = live.withLock { $0.stored }
+    log("stored \(stored.samples) samples in \(stored.windows) windows, \(stored.lost) lost")
+  }
+
+  /// Resolves `slice` for live queries and keeps the last `liveSeconds` of them.
+  private func remember(_ slice: AgentSlice) {
+    let entries = resolve(slice)
+    live.withLock { l in
+      l.slices.append((slice.start, slice.end, entries))
+      let horizon = slice.end - Self.liveSeconds * 1_000_000_000
+      l.slices.removeAll { $0.end < horizon }
+      l.samples = l.samples.saturatingAdd(slice.sampleCount)
+    }
+  }
+
+  private func resolve(_ slice: AgentSlice) -> [AgentProfile.Entry] {
+    slice.counts.compactMap { key, count in
+      guard let labels = interner.labels(ofSeries: key.series), let frames = interner.functions(ofStack: key.stack)
+      else { return nil }
+      return AgentProfile.Entry(labels: labels, frames: frames, count: count)
+    }
+  }
+
+  /// Stores a window (with what the interner created for it) and queues it for the push.
+  private func write(_ window: AgentSlice) {
+    do throws(SondeError) {
+      try store.write(
+        window, resolutionSeconds: Int(options.windowSeconds), pending: interner.takePending())
+      let lost = window.lost.values.reduce(UInt64(0)) { $0.saturatingAdd($1) }
+      live.withLock {
+        $0.storedUntil = max($0.storedUntil, window.end)
+        $0.stored.samples = $0.stored.samples.saturatingAdd(window.sampleCount)
+        $0.stored.windows += 1
+        $0.stored.lost = $0.stored.lost.saturatingAdd(lost)
+      }
+      var byComm: [String: UInt64] = [:]
+      let entries = resolve(window)
+      for e in entries { byComm[e.labels.comm, default: 0] += e.count }
+      metrics.recordWindow(window, byComm: byComm)
+      if let queue {
+        let profile = AgentProfile(from: window.start, to: window.end, entries: entries, frequency: options.frequency)
+        do {
+          try queue.enqueue(try AgentExport.pprof(profile), start: window.start, end: window.end)
+        } catch {
+          log("push queue: \(error)")
+        }
+      }
+    } catch {
+      log("store: \(error.description)")
+      live.withLock { $0.lastError = error.description }
+    }
+  }
+
+  /// Retention and compaction; the interner forgets what the store deleted.
+  private func maintain() {
+    do throws(SondeError) {
+      let gone = try store.maintain(
+        now: wallClockNanoseconds(), maxAge: options.retentionSeconds, maxBytes: options.maxStoreBytes,
+        compactAfter: options.compactAfterSeconds)
+      interner.forget(stacks: gone.stacks, series: gone.series)
+      interner.forgetExitedProcesses()
+    } catch {
+      log("store retention: \(error.description)")
+    }
+  }
+
+  /// Samples in [from, to) nanoseconds that `filter` accepts: the stored windows, and the live slices
+  /// after the last stored window (the window in progress).
+  public func profile(from: Int64, to: Int64, filter: ProfileFilter) throws(SondeError) -> AgentProfile {
+    var result = try store.profile(from: from, to: to, filter: filter, frequency: options.frequency)
+    let (slices, storedUntil) = live.withLock { ($0.slices, $0.storedUntil) }
+    for slice in slices where slice.start >= storedUntil && slice.end > from && slice.start < to {
+      result.entries += slice.entries.filter { filter.accepts($0.labels) }
+    }
+    return result
+  }
+
+  /// Samples of the live slices that ended after `since` (nanoseconds): what `/debug/pprof/profile` returns
+  /// after waiting its seconds.
+  public func liveProfile(since: Int64, filter: ProfileFilter) -> AgentProfile {
+    let slices = live.withLock { $0.slices }
+    var result = AgentProfile(from: since, to: wallClockNanoseconds(), frequency: options.frequency)
+    for slice in slices where slice.end > since {
+      result.entries += slice.entries.filter { filter.accepts($0.labels) }
+    }
+    return result
+  }
+
+  /// The window summaries of [from, to) plus the window in progress (live), for the timeline.
+  public func timeline(from: Int64, to: Int64) throws(SondeError) -> [ProfileStore.WindowSummary] {
+    var windows = try store.windows(from: from, to: to)
+    let (slices, storedUntil) = live.withLock { ($0.slices, $0.storedUntil) }
+    let pending = slices.filter { $0.start >= storedUntil && $0.end > from && $0.start < to }
+    if let first = pending.first, let last = pending.last {
+      let samples = pending.reduce(UInt64(0)) { $0 + $1.entries.reduce(0) { $0 + $1.count } }
+      windows.append(ProfileStore.WindowSummary(start: first.start, end: last.end, samples: samples))
+    }
+    return windows
+  }
+
+  /// The Prometheus exposition text.
+  public func metricsText() -> [UInt8] {
+    metrics.render(storeSize: store.sizeBytes, queue: queue?.items().count ?? 0, queueDropped: queue?.dropped ?? 0)
+  }
+
+  /// The last store error, if any.
+  public var lastError: String? { live.withLock { $0.lastError } }
+
+  static func hostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, 255) == 0 else { return "unknown" }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+}

@@ -1,0 +1,16 @@
+// SondeAgent: `sonde agent`, the always-on continuous profiler: the eBPF-style client run for days at a
+// low rate, with its history on local disk, served over HTTP and pushed to a fleet backend.
+//
+// - `Agent` runs `BPFProfiler` system-wide with a window hook (`onWindow`): each drain (a slice, one second)
+//   becomes an `AgentSlice` of interned samples (`AgentInterner`: functions, stacks, process labels read
+//   from /proc by `ProcessLabels`), slices merge into windows written to `ProfileStore` (SQLite through
+//   GRDB, WAL, one transaction per window; retention and compaction) and queued for `Pusher` (`PushQueue`
+//   on disk, `HTTPPost` to a Pyroscope-compatible /ingest). The last minutes of slices stay in memory for
+//   live queries (/debug/pprof/profile).
+// - `AgentServer` is the HTTP surface (Hummingbird): the web UI (`AgentPage`), its JSON API and pprof
+//   (`AgentExport`), Prometheus metrics (`AgentMetrics`), the token check (`TokenCheck`).
+// - `AgentServices` are the swift-service-lifecycle services the `sonde-agent` executable groups with
+//   the HTTP server, so SIGTERM/SIGINT shut everything down in order and the window in progress is written.
+//
+// Depends on SondeBPFEngines, Profiles, Pprof, SondeSystem, SondeText and the agent-only packages (GRDB,
+// Hummingbird, swift-prometheus, swift-log, swift-service-lifecycle). Nothing else in Sonde links them.

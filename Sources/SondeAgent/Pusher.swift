@@ -1,0 +1,116 @@
+import Profiles
+import SondeSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Pushes queued windows, oldest first, to a Pyroscope-compatible ingest endpoint (`POST /ingest` with
+/// `format=pprof`, the body the gzipped pprof file, the application name carrying the host label). A window
+/// leaves the queue when the backend accepts it (2xx) or refuses it for good (4xx other than 408 and 429,
+/// counted); on any other answer or a connection failure it stays, and the pusher retries with
+/// exponential backoff up to `maxBackoff` seconds. Runs on its own thread (its socket calls block).
+final class Pusher: @unchecked Sendable {
+  let queue: PushQueue
+  let endpoint: HTTPPost.Endpoint
+  /// Pyroscope's application name with labels: `sonde.cpu{host=NAME}`.
+  let applicationName: String
+  let frequency: UInt64
+  let maxBackoff: Double
+  let metrics: AgentMetrics
+  let log: @Sendable (String) -> Void
+
+  init(
+    queue: PushQueue, url: String, hostLabel: String, frequency: UInt64, maxBackoff: Double, metrics: AgentMetrics,
+    log: @escaping @Sendable (String) -> Void
+  ) throws(SondeError) {
+    self.queue = queue
+    endpoint = try HTTPPost.Endpoint(url: url)
+    // Label values cannot be quoted in Pyroscope's name syntax: keep to the characters it accepts.
+    let host = String(hostLabel.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
+    applicationName = "sonde.cpu{host=\(host)}"
+    self.frequency = frequency
+    self.maxBackoff = maxBackoff
+    self.metrics = metrics
+    self.log = log
+  }
+
+  /// The loop: returns once `thread` is stopped.
+  func run(_ thread: BlockingThread) {
+    var backoff = 1.0
+    var lastError = ""
+    while !thread.isStopped {
+      guard let item = queue.items().first else {
+        wait(thread.token, seconds: 1)
+        continue
+      }
+      switch deliver(item) {
+      case .delivered:
+        queue.remove(item)
+        metrics.recordPush(delivered: true)
+        backoff = 1
+        if !lastError.isEmpty { log("push: the backend answers again") }
+        lastError = ""
+      case .rejected(let status):
+        queue.remove(item)
+        metrics.recordPush(rejected: true)
+        log("push: the backend refused window \(item.start) with HTTP \(status); dropped")
+      case .retry(let reason):
+        metrics.recordPush(failed: true)
+        if reason != lastError { log("push: \(reason); retrying with backoff") }
+        lastError = reason
+        wait(thread.token, seconds: backoff)
+        backoff = min(maxBackoff, backoff * 2)
+      }
+    }
+  }
+
+  enum Outcome: Equatable {
+    case delivered
+    case rejected(Int)
+    case retry(String)
+  }
+
+  func deliver(_ item: PushQueue.Item) -> Outcome {
+    guard let body = readFileBytes(item.path, limit: 256 << 20) else { return .rejected(0) }
+    let query =
+      "/ingest?name=\(Self.percentEncoded(applicationName))&from=\(item.start / 1_000_000_000)"
+      + "&until=\(max(item.end / 1_000_000_000, item.start / 1_000_000_000 + 1))&format=pprof&spyName=sonde"
+      + "&sampleRate=\(frequency)&units=samples&aggregationType=sum"
+    do throws(SondeError) {
+      let status = try HTTPPost.send(
+        endpoint, pathAndQuery: query, body: body, contentType: "application/octet-stream")
+      switch status {
+      case 200..<300: return .delivered
+      case 408, 429: return .retry("HTTP \(status)")
+      case 400..<500: return .rejected(status)
+      default: return .retry("HTTP \(status)")
+      }
+    } catch {
+      return .retry(error.reason)
+    }
+  }
+
+  /// RFC 3986 percent-encoding of everything but unreserved characters.
+  static func percentEncoded(_ text: String) -> String {
+    var out = ""
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+        UInt8(ascii: "~"):
+        out.unicodeScalars.append(Unicode.Scalar(byte))
+      default:
+        let digits = Array("0123456789ABCDEF")
+        out += "%" + String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 15)])
+      }
+    }
+    return out
+  }
+}
+
+/// Sleeps up to `seconds`, returning early when `token` is stopped.
+func wait(_ token: StopToken, seconds: Double) {
+  var poll = pollfd(fd: token.waitDescriptor, events: Int16(POLLIN), revents: 0)
+  _ = Glibc.poll(&poll, 1, Int32(max(0, min(seconds, 3600)) * 1000))
+}
