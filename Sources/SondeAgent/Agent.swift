@@ -29,6 +29,8 @@ public final class Agent: @unchecked Sendable {
     var lastError: String?
     /// What the run stored: samples, windows and samples lost.
     var stored: (samples: UInt64, windows: Int, lost: UInt64) = (0, 0, 0)
+    /// Set by retention: the collector then deletes unreferenced stacks and series (and forgets them).
+    var collectGarbage = false
   }
   /// Seconds of slices kept in memory.
   static let liveSeconds: Int64 = 300
@@ -36,15 +38,10 @@ public final class Agent: @unchecked Sendable {
   public init(options: AgentOptions, log: @escaping @Sendable (String) -> Void) throws(SondeError) {
     self.options = options
     self.log = log
-    if mkdir(options.dataDirectory, 0o700) != 0 && errno != EEXIST {
-      let e = errno
-      throw SondeError(
-        e == EACCES ? .permissionDenied : .system, operation: "create \(options.dataDirectory)", errno: e,
-        reason: errnoDescription(e))
-    }
+    try Self.prepareDataDirectory(options.dataDirectory)
     store = try ProfileStore(directory: options.dataDirectory)
     interner = AgentInterner(try store.interned())
-    let lastEnd = try store.windows(from: 0, to: Int64.max).last?.end ?? 0
+    let lastEnd = try store.lastWindowEnd()
     live.withLock { $0.storedUntil = lastEnd }
     if let url = options.pushURL {
       let queue = try PushQueue(directory: options.dataDirectory + "/push", capacity: options.pushQueueCapacity)
@@ -74,8 +71,21 @@ public final class Agent: @unchecked Sendable {
     let profiler = BPFProfiler(options: profilerOptions)
     var window: AgentSlice?
     var accountingBefore: ProfileAccounting?
-    var windowsWritten = 0
+    // Retention runs on its own thread (a compaction or vacuum must not hold up the drains); what it freed
+    // reaches the interner here, on the collector's thread.
+    let maintenance = BlockingThread { [self] thread in
+      while !thread.isStopped {
+        maintain()
+        wait(thread.token, seconds: 300)
+      }
+    }
+    defer { maintenance.stop() }
     profiler.onWindow = { [self] drained in
+      let requested = live.withLock { l in
+        defer { l.collectGarbage = false }
+        return l.collectGarbage
+      }
+      if requested { collectGarbage() }
       let slice = interner.slice(of: drained, lostBefore: accountingBefore)
       accountingBefore = drained.accounting
       remember(slice)
@@ -86,8 +96,7 @@ public final class Agent: @unchecked Sendable {
       if let w = window, w.end / length > w.start / length || stop.isStopped {
         write(w)
         window = nil
-        windowsWritten += 1
-        if windowsWritten % 30 == 1 { maintain() }
+        if w.end / (60 * 1_000_000_000) > w.start / (60 * 1_000_000_000) { interner.forgetExitedProcesses() }
       }
     }
     _ = try profiler.run(stop: stop)
@@ -117,9 +126,9 @@ public final class Agent: @unchecked Sendable {
 
   /// Stores a window (with what the interner created for it) and queues it for the push.
   private func write(_ window: AgentSlice) {
+    let pending = interner.takePending()
     do throws(SondeError) {
-      try store.write(
-        window, resolutionSeconds: Int(options.windowSeconds), pending: interner.takePending())
+      try store.write(window, resolutionSeconds: Int(options.windowSeconds.rounded()), pending: pending)
       let lost = window.lost.values.reduce(UInt64(0)) { $0.saturatingAdd($1) }
       live.withLock {
         $0.storedUntil = max($0.storedUntil, window.end)
@@ -140,19 +149,30 @@ public final class Agent: @unchecked Sendable {
         }
       }
     } catch {
+      // The rows this window interned were not stored: the next write inserts them.
+      interner.restorePending(pending)
       log("store: \(error.description)")
       live.withLock { $0.lastError = error.description }
     }
   }
 
-  /// Retention and compaction; the interner forgets what the store deleted.
+  /// Retention and compaction; what the store freed is handed to the collector's interner.
   private func maintain() {
     do throws(SondeError) {
-      let gone = try store.maintain(
+      try store.maintain(
         now: wallClockNanoseconds(), maxAge: options.retentionSeconds, maxBytes: options.maxStoreBytes,
         compactAfter: options.compactAfterSeconds)
+      live.withLock { $0.collectGarbage = true }
+    } catch {
+      log("store retention: \(error.description)")
+    }
+  }
+
+  /// Deletes what retention left unreferenced, and makes the interner forget it (collector thread).
+  private func collectGarbage() {
+    do throws(SondeError) {
+      let gone = try store.collectGarbage()
       interner.forget(stacks: gone.stacks, series: gone.series)
-      interner.forgetExitedProcesses()
     } catch {
       log("store retention: \(error.description)")
     }
@@ -160,9 +180,12 @@ public final class Agent: @unchecked Sendable {
 
   /// Samples in [from, to) nanoseconds that `filter` accepts: the stored windows, and the live slices
   /// after the last stored window (the window in progress).
-  public func profile(from: Int64, to: Int64, filter: ProfileFilter) throws(SondeError) -> AgentProfile {
-    var result = try store.profile(from: from, to: to, filter: filter, frequency: options.frequency)
+  public func profile(from: Int64, to: Int64, filter: ProfileFilter) async throws(SondeError) -> AgentProfile {
+    // The live part first: a window stored meanwhile is then left out of the store's answer (it ends after
+    // `storedUntil`), not counted twice.
     let (slices, storedUntil) = live.withLock { ($0.slices, $0.storedUntil) }
+    var result = try await store.profile(
+      from: from, to: to, until: storedUntil, filter: filter, frequency: options.frequency)
     for slice in slices where slice.start >= storedUntil && slice.end > from && slice.start < to {
       result.entries += slice.entries.filter { filter.accepts($0.labels) }
     }
@@ -181,9 +204,9 @@ public final class Agent: @unchecked Sendable {
   }
 
   /// The window summaries of [from, to) plus the window in progress (live), for the timeline.
-  public func timeline(from: Int64, to: Int64) throws(SondeError) -> [ProfileStore.WindowSummary] {
-    var windows = try store.windows(from: from, to: to)
+  public func timeline(from: Int64, to: Int64) async throws(SondeError) -> [ProfileStore.WindowSummary] {
     let (slices, storedUntil) = live.withLock { ($0.slices, $0.storedUntil) }
+    var windows = try await store.windows(from: from, to: to).filter { $0.end <= storedUntil }
     let pending = slices.filter { $0.start >= storedUntil && $0.end > from && $0.start < to }
     if let first = pending.first, let last = pending.last {
       let samples = pending.reduce(UInt64(0)) { $0 + $1.entries.reduce(0) { $0 + $1.count } }
@@ -199,6 +222,27 @@ public final class Agent: @unchecked Sendable {
 
   /// The last store error, if any.
   public var lastError: String? { live.withLock { $0.lastError } }
+
+  /// Creates the data directory (0700), or checks an existing one is a directory this user owns that
+  /// nobody else can write: the agent runs as root and writes there, so a directory another user controls
+  /// could redirect its files.
+  static func prepareDataDirectory(_ path: String) throws(SondeError) {
+    if mkdir(path, 0o700) == 0 { return }
+    let e = errno
+    guard e == EEXIST else {
+      throw SondeError(
+        e == EACCES ? .permissionDenied : .system, operation: "create \(path)", errno: e, reason: errnoDescription(e))
+    }
+    var info = stat()
+    guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+      throw SondeError.invalid("agent --data \(path)", "is not a directory")
+    }
+    guard info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else {
+      throw SondeError.invalid(
+        "agent --data \(path)", "is not owned by this user, or others may write it",
+        remedy: "chown it to this user and chmod go-w, or give another --data")
+    }
+  }
 
   static func hostName() -> String {
     var buffer = [CChar](repeating: 0, count: 256)

@@ -1,5 +1,6 @@
 import Profiles
 import SondeBPFEngines
+import SondeSystem
 
 #if canImport(Glibc)
   import Glibc
@@ -52,6 +53,13 @@ final class AgentInterner {
   func takePending() -> Pending {
     defer { pending = Pending() }
     return pending
+  }
+
+  /// Puts back rows whose window could not be written, ahead of any made since: the next write inserts them.
+  func restorePending(_ rows: Pending) {
+    pending.functions = rows.functions + pending.functions
+    pending.stacks = rows.stacks + pending.stacks
+    pending.series = rows.series + pending.series
   }
 
   /// Forgets stacks and series the store no longer holds (after retention deleted their windows).
@@ -111,7 +119,7 @@ final class AgentInterner {
 
   /// Drops the cached labels of processes that have exited (a pid reused later is read again).
   func forgetExitedProcesses() {
-    labelsByPid = labelsByPid.filter { kill($0.key, 0) == 0 || errno != ESRCH }
+    labelsByPid = labelsByPid.filter { processExists($0.key) }
   }
 
   /// One drained window of the profiler as an interned slice.

@@ -65,7 +65,7 @@ public struct AgentOptions: Sendable {
     case "push-queue": pushQueueCapacity = try Int(value).where { $0 > 0 }.orThrow(bad())
     case "push-max-backoff": pushMaxBackoff = try Double(value).where { $0 > 0 }.orThrow(bad())
     case "retention": retentionSeconds = try Double(value).where { $0 > 0 }.orThrow(bad())
-    case "max-store-mb": maxStoreBytes = try UInt64(value).where { $0 > 0 }.orThrow(bad()) << 20
+    case "max-store-mb": maxStoreBytes = try UInt64(value).where { $0 > 0 && $0 <= 1 << 30 }.orThrow(bad()) << 20
     case "compact-after": compactAfterSeconds = try Double(value).where { $0 > 0 }.orThrow(bad())
     case "unwind": unwind = try ProfilerOptions.Unwind(rawValue: value).orThrow(bad())
     case "host-label": hostLabel = value
@@ -76,6 +76,25 @@ public struct AgentOptions: Sendable {
           "keys: freq, window, data, listen, token-file, push-url, push-queue, push-max-backoff, retention, "
           + "max-store-mb, compact-after, unwind, host-label")
     }
+  }
+
+  /// Checks every value, however it was given (flags or the config file): finite, in a sane range, so no
+  /// later arithmetic on it can trap or turn negative.
+  public func validate() throws(SondeError) {
+    func check(_ ok: Bool, _ flag: String, _ range: String) throws(SondeError) {
+      if !ok { throw SondeError.invalid("agent --\(flag)", "must be \(range)") }
+    }
+    try check((1...100_000).contains(frequency), "freq", "1 to 100000 Hz")
+    try check(windowSeconds.isFinite && (1...3600).contains(windowSeconds), "window", "1 to 3600 seconds")
+    try check(
+      retentionSeconds.isFinite && (60...3.2e8).contains(retentionSeconds), "retention", "60 s to ten years")
+    try check(
+      compactAfterSeconds.isFinite && (60...3.2e8).contains(compactAfterSeconds), "compact-after",
+      "60 s to ten years")
+    try check(maxStoreBytes >= 1 << 20 && maxStoreBytes <= 1 << 50, "max-store-mb", "1 MiB to 1 PiB")
+    try check(pushMaxBackoff.isFinite && (0.1...3600).contains(pushMaxBackoff), "push-max-backoff", "0.1 to 3600 s")
+    try check((1...1_000_000).contains(pushQueueCapacity), "push-queue", "1 to 1000000 windows")
+    _ = try listenAddress()
   }
 
   /// The listen address split into host and port; an error when malformed.

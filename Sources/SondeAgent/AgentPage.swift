@@ -176,6 +176,12 @@ enum AgentPage {
     // ---- URL state ----
     function readURL() {
       const q = new URLSearchParams(location.search);
+      // The token (a remote agent's entry link) became a cookie: keep it out of the address bar and history.
+      if (q.has("token")) {
+        q.delete("token");
+        const rest = q.toString();
+        history.replaceState(null, "", location.pathname + (rest ? "?" + rest : ""));
+      }
       const int = (k) => (/^\d+$/.test(q.get(k) || "") ? Number(q.get(k)) : null);
       S.from = int("from");
       S.to = int("to");

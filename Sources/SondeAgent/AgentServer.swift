@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import SondeSystem
 
 #if canImport(Glibc)
@@ -12,11 +13,17 @@ import SondeSystem
 /// the UI gets from `/?token=TOKEN`); else the answer is 401.
 public enum AgentServer {
   /// Longest `seconds` of a /debug/pprof/profile request (the live slices hold five minutes).
-  static let maxProfileSeconds = 300
+  static let maxProfileSeconds = Int(Agent.liveSeconds) - 10
 
+  /// The routes. With a token every request must carry it; without one (loopback only) the Host header
+  /// must name a loopback address, so a web page elsewhere cannot read the agent by rebinding its DNS name.
   public static func router(agent: Agent, token: String?) -> Router<BasicRequestContext> {
     let router = Router()
-    if let token { router.add(middleware: TokenCheck(token: token)) }
+    if let token {
+      router.add(middleware: TokenCheck(token: token))
+    } else {
+      router.add(middleware: LoopbackHostCheck())
+    }
     router.get("/") { _, _ in
       html(AgentPage.html)
     }
@@ -27,32 +34,36 @@ public enum AgentServer {
     }
     router.get("/api/v1/timeline") { request, _ in
       let (from, to) = try range(request, defaultSeconds: 3600)
-      return json(AgentExport.timelineJSON(try agent.timeline(from: from, to: to), now: wallClockNanoseconds()))
+      return json(AgentExport.timelineJSON(try await agent.timeline(from: from, to: to), now: wallClockNanoseconds()))
     }
     router.get("/api/v1/stacks") { request, _ in
       let (from, to) = try range(request, defaultSeconds: 60)
-      let profile = try agent.profile(from: from, to: to, filter: try filter(request))
+      let profile = try await agent.profile(from: from, to: to, filter: try filter(request))
       let limit = request.uri.queryParameters.get("limit", as: Int.self).map { min(max(1, $0), 100_000) } ?? 20_000
       return json(AgentExport.stacksJSON(profile, limit: limit))
     }
     router.get("/api/v1/processes") { request, _ in
       let (from, to) = try range(request, defaultSeconds: 60)
-      let profile = try agent.profile(from: from, to: to, filter: try filter(request))
+      let profile = try await agent.profile(from: from, to: to, filter: try filter(request))
       return json(AgentExport.processesJSON(profile, limit: 500))
     }
     router.get("/api/v1/profile") { request, _ in
       let (from, to) = try range(request, defaultSeconds: 60)
-      return pprof(try AgentExport.pprof(try agent.profile(from: from, to: to, filter: try filter(request))))
+      return pprof(try AgentExport.pprof(try await agent.profile(from: from, to: to, filter: try filter(request))))
     }
     router.get("/debug/pprof/profile") { request, _ in
       let seconds = request.uri.queryParameters.get("seconds", as: Int.self) ?? 30
       guard (1...maxProfileSeconds).contains(seconds) else {
         throw HTTPError(.badRequest, message: "seconds must be 1 to \(maxProfileSeconds)\n")
       }
+      let selection = try filter(request)
       let since = wallClockNanoseconds()
-      // Samples of the next `seconds` seconds, and the drain that holds their last second.
-      try await Task.sleep(for: .milliseconds(seconds * 1000 + Int(agent.options.sliceSeconds * 1000) + 200))
-      return pprof(try AgentExport.pprof(agent.liveProfile(since: since, filter: try filter(request))))
+      // Samples of the next `seconds` seconds, and the drain that holds their last second; a shutdown
+      // answers at once with what there is, so it does not wait for the request.
+      try? await cancelWhenGracefulShutdown {
+        try await Task.sleep(for: .milliseconds(seconds * 1000 + Int(agent.options.sliceSeconds * 1000) + 200))
+      }
+      return pprof(try AgentExport.pprof(agent.liveProfile(since: since, filter: selection)))
     }
     return router
   }
@@ -62,13 +73,15 @@ public enum AgentServer {
   static func range(_ request: Request, defaultSeconds: Int64) throws -> (Int64, Int64) {
     let now = wallClockNanoseconds()
     let parameters = request.uri.queryParameters
-    let to = parameters.get("to", as: Int64.self).map { $0.multipliedReportingOverflow(by: 1_000_000) }
-    let from = parameters.get("from", as: Int64.self).map { $0.multipliedReportingOverflow(by: 1_000_000) }
-    if to?.overflow == true || from?.overflow == true {
+    // Milliseconds since the epoch, up to the year 2262 (where nanoseconds leave Int64).
+    let limit: Int64 = Int64.max / 1_000_000
+    let to = parameters.get("to", as: Int64.self)
+    let from = parameters.get("from", as: Int64.self)
+    guard to.map { (0...limit).contains($0) } ?? true, from.map { (0...limit).contains($0) } ?? true else {
       throw HTTPError(.badRequest, message: "from and to are milliseconds since the epoch\n")
     }
-    let end = to?.partialValue ?? now
-    let start = from?.partialValue ?? (end - defaultSeconds * 1_000_000_000)
+    let end = to.map { $0 * 1_000_000 } ?? now
+    let start = from.map { $0 * 1_000_000 } ?? max(0, end - defaultSeconds * 1_000_000_000)
     guard start < end else { throw HTTPError(.badRequest, message: "from must be before to\n") }
     return (start, end)
   }
@@ -139,5 +152,24 @@ struct TokenCheck<Context: RequestContext>: RouterMiddleware {
     var difference = UInt8(x.count == y.count ? 0 : 1)
     for i in 0..<min(x.count, y.count) { difference |= x[i] ^ y[i] }
     return difference == 0
+  }
+}
+
+/// Without a token the agent answers only requests addressed to a loopback name (Host: 127.0.0.1:PORT,
+/// localhost, [::1]): a page elsewhere that rebinds its own DNS name to 127.0.0.1 cannot read it (421).
+struct LoopbackHostCheck<Context: RequestContext>: RouterMiddleware {
+  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+    async throws -> Response
+  {
+    var host = Substring(request.head.authority ?? "")
+    if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+      host = host[host.index(after: host.startIndex)..<close]
+    } else if let colon = host.lastIndex(of: ":") {
+      host = host[..<colon]
+    }
+    guard AgentOptions.isLoopback(String(host)) else {
+      return Response(status: .misdirectedRequest)
+    }
+    return try await next(request, context)
   }
 }

@@ -10,18 +10,23 @@ public struct CollectorService: Service {
 
   public func run() async throws {
     let failure = Locked<SondeError?>(nil)
-    let finished = Locked(false)
+    // Finished when the collection thread ends: the service waits on it or on shutdown, with no polling
+    // (an idle agent should not wake for nothing).
+    let (ended, endedContinuation) = AsyncStream<Void>.makeStream()
     let thread = BlockingThread { [agent] thread in
       do throws(SondeError) {
         try agent.collect(stop: thread.token)
       } catch {
         failure.withLock { $0 = error }
       }
-      finished.withLock { $0 = true }
+      endedContinuation.finish()
     }
     defer { thread.stop() }
-    while !Task.isShuttingDownGracefully && !finished.withLock({ $0 }) {
-      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
+    await withTaskGroup(of: Void.self) { group in
+      group.addTask { try? await gracefulShutdown() }
+      group.addTask { for await _ in ended {} }
+      await group.next()
+      group.cancelAll()
     }
     thread.stop()
     if let error = failure.withLock({ $0 }) { throw error }

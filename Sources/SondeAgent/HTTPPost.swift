@@ -26,7 +26,9 @@ struct HTTPPost {
       let authority = rest[..<slash]
       basePath = String(rest[slash...])
       while basePath.hasSuffix("/") { basePath.removeLast() }
-      if let colon = authority.lastIndex(of: ":") {
+      // HOST, HOST:PORT, [IPV6] or [IPV6]:PORT.
+      let closing = authority.lastIndex(of: "]")
+      if let colon = authority.lastIndex(of: ":"), closing == nil || colon > closing! {
         guard let p = UInt16(authority[authority.index(after: colon)...]), p > 0 else {
           throw SondeError.invalid("agent --push-url \(url)", "the port is not a number from 1 to 65535")
         }
@@ -36,6 +38,7 @@ struct HTTPPost {
         host = String(authority)
         port = 80
       }
+      if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
       guard !host.isEmpty else { throw SondeError.invalid("agent --push-url \(url)", "no host") }
     }
   }
@@ -54,16 +57,32 @@ struct HTTPPost {
       throw SondeError(.system, operation: operation, reason: "cannot resolve \(endpoint.host)")
     }
     defer { freeaddrinfo(list) }
-    let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { throw SondeError(.system, operation: operation, errno: errno, reason: "socket failed") }
-    let socket = FileDescriptor(owning: fd)
-    var limit = timeval(tv_sec: Int(timeout), tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-    guard connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
-      let e = errno
-      throw SondeError(.system, operation: operation, errno: e, reason: "connect: \(errnoDescription(e))")
+    // Every address the name has, in the resolver's order, until one connects.
+    var socket: FileDescriptor?
+    var lastErrno: Int32 = 0
+    var candidate: UnsafeMutablePointer<addrinfo>? = first
+    while let address = candidate, socket == nil {
+      candidate = address.pointee.ai_next
+      let fd = Glibc.socket(address.pointee.ai_family, address.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
+      guard fd >= 0 else {
+        lastErrno = errno
+        continue
+      }
+      let owned = FileDescriptor(owning: fd)
+      var limit = timeval(tv_sec: Int(timeout), tv_usec: 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+      if connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 {
+        socket = owned
+      } else {
+        lastErrno = errno
+      }
     }
+    guard let socket else {
+      throw SondeError(
+        .system, operation: operation, errno: lastErrno, reason: "connect: \(errnoDescription(lastErrno))")
+    }
+    let fd = socket.rawValue
     let head =
       "POST \(endpoint.basePath)\(pathAndQuery) HTTP/1.1\r\nHost: \(endpoint.host):\(endpoint.port)\r\n"
       + "User-Agent: sonde-agent/\(SondeVersion.string)\r\nContent-Type: \(contentType)\r\n"

@@ -56,6 +56,13 @@ public final class ProfileStore: @unchecked Sendable {
             CREATE INDEX sample_window ON sample(window_id);
             """)
       }
+      migrator.registerMigration("v2: sample indexes for retention") { db in
+        try db.execute(
+          sql: """
+            CREATE INDEX sample_stack ON sample(stack_id);
+            CREATE INDEX sample_series ON sample(series_id);
+            """)
+      }
       try migrator.migrate(pool)
     } catch {
       throw Self.failure("open \(path)", error)
@@ -129,9 +136,9 @@ public final class ProfileStore: @unchecked Sendable {
   }
 
   /// The windows overlapping [from, to) (nanoseconds), oldest first.
-  public func windows(from: Int64, to: Int64) throws(SondeError) -> [WindowSummary] {
+  public func windows(from: Int64, to: Int64) async throws(SondeError) -> [WindowSummary] {
     do {
-      return try pool.read { db in
+      return try await pool.read { db in
         try Row.fetchAll(
           db, sql: "SELECT start_ns, end_ns, samples FROM window WHERE end_ns > ? AND start_ns < ? ORDER BY start_ns",
           arguments: [from, to]
@@ -142,20 +149,20 @@ public final class ProfileStore: @unchecked Sendable {
     }
   }
 
-  /// The samples of the windows overlapping [from, to) (nanoseconds) whose process `filter` accepts,
-  /// resolved to labels and functions.
-  public func profile(from: Int64, to: Int64, filter: ProfileFilter, frequency: UInt64) throws(SondeError)
-    -> AgentProfile
-  {
+  /// The samples of the windows overlapping [from, to) (nanoseconds) and ending by `until`, whose process
+  /// `filter` accepts, resolved to labels and functions.
+  public func profile(
+    from: Int64, to: Int64, until: Int64 = .max, filter: ProfileFilter, frequency: UInt64
+  ) async throws(SondeError) -> AgentProfile {
     do {
-      return try pool.read { db in
+      return try await pool.read { db in
         var result = AgentProfile(from: from, to: to, frequency: frequency)
         let rows = try Row.fetchAll(
           db,
           sql: """
             SELECT s.series_id, s.stack_id, SUM(s.count) FROM sample s JOIN window w ON w.id = s.window_id
-            WHERE w.end_ns > ? AND w.start_ns < ? GROUP BY s.series_id, s.stack_id
-            """, arguments: [from, to])
+            WHERE w.end_ns > ? AND w.start_ns < ? AND w.end_ns <= ? GROUP BY s.series_id, s.stack_id
+            """, arguments: [from, to, until])
         var series: [Int64: ProcessLabels?] = [:]
         var stacks: [Int64: [AgentFunction]] = [:]
         var functions: [Int64: AgentFunction] = [:]
@@ -193,6 +200,26 @@ public final class ProfileStore: @unchecked Sendable {
     }
   }
 
+  /// Where the newest stored window ends (0 when none).
+  func lastWindowEnd() throws(SondeError) -> Int64 {
+    do {
+      return try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(end_ns) FROM window") ?? 0 }
+    } catch {
+      throw Self.failure("read windows", error)
+    }
+  }
+
+  /// Bytes of the database's pages in use, and of all its pages (free ones included): its logical size,
+  /// whatever part of it is still in the WAL.
+  func pageBytes() throws -> (used: Int64, total: Int64) {
+    try pool.read { db -> (Int64, Int64) in
+      let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+      let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+      let size = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+      return ((pages - free) * size, pages * size)
+    }
+  }
+
   /// Bytes the database takes on disk (its file, WAL and shared-memory index).
   public var sizeBytes: UInt64 {
     [path, path + "-wal", path + "-shm"].reduce(0) { total, file in
@@ -201,48 +228,58 @@ public final class ProfileStore: @unchecked Sendable {
     }
   }
 
-  /// Applies retention: windows older than `maxAge` seconds go, then the oldest until the database is
-  /// under `maxBytes`; windows older than `compactAfter` seconds are merged into minute windows, and those
-  /// older than six times that into ten-minute ones. Returns the stacks and series no window references any
-  /// more (deleted from the store; the interner forgets them).
-  func maintain(now: Int64, maxAge: Double, maxBytes: UInt64, compactAfter: Double) throws(SondeError)
-    -> (stacks: Set<Int64>, series: Set<Int64>)
-  {
+  /// Applies retention: windows older than `maxAge` seconds go, then the oldest until the database's
+  /// pages in use fit in `maxBytes` (then the file is vacuumed and the WAL truncated to match); windows older than `compactAfter` seconds are merged into minute windows, and those
+  /// older than six times that into ten-minute ones. The stacks and series this leaves unreferenced are
+  /// removed by `collectGarbage`, on the writer's thread.
+  func maintain(now: Int64, maxAge: Double, maxBytes: UInt64, compactAfter: Double) throws(SondeError) {
     do {
       try compact(olderThan: now - Int64(compactAfter * 1e9), into: 60)
       try compact(olderThan: now - Int64(compactAfter * 6e9), into: 600)
       try pool.write { db in
         try db.execute(sql: "DELETE FROM window WHERE end_ns < ?", arguments: [now - Int64(maxAge * 1e9)])
       }
-      var rounds = 0
-      while sizeBytes > maxBytes && rounds < 64 {
-        rounds += 1
-        let deleted = try pool.write { db -> Int in
-          let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM window") ?? 0
-          guard count > 1 else { return 0 }
-          // The oldest eighth (at least one window) per round.
+      // The size cap: the oldest windows go, as many as the excess is of the pages in use (the file itself
+      // only shrinks at the vacuum), then one vacuum and a WAL truncation give the space back.
+      var (used, total) = try pageBytes()
+      // Deleting rows frees whole pages only when they empty: a few rounds reach the cap.
+      for _ in 0..<8 where UInt64(max(0, used)) > maxBytes {
+        try pool.write { db in
+          let count = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM window") ?? 0
+          let excess = Double(UInt64(used) - maxBytes) / Double(max(1, used))
+          let doomed = min(count - 1, Int64((Double(count) * excess).rounded(.up)) + 1)
           try db.execute(
             sql: "DELETE FROM window WHERE id IN (SELECT id FROM window ORDER BY start_ns LIMIT ?)",
-            arguments: [max(1, count / 8)])
-          return db.changesCount
+            arguments: [max(0, doomed)])
         }
-        guard deleted > 0 else { break }
-        try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
-        try pool.vacuum()
+        (used, total) = try pageBytes()
       }
-      return try pool.write { db in
-        let stacks = try Int64.fetchSet(
-          db, sql: "SELECT id FROM stack WHERE id NOT IN (SELECT DISTINCT stack_id FROM sample)")
-        let series = try Int64.fetchSet(
-          db, sql: "SELECT id FROM series WHERE id NOT IN (SELECT DISTINCT series_id FROM sample)")
-        try db.execute(sql: "DELETE FROM stack WHERE id NOT IN (SELECT DISTINCT stack_id FROM sample)")
-        try db.execute(sql: "DELETE FROM series WHERE id NOT IN (SELECT DISTINCT series_id FROM sample)")
-        return (stacks, series)
+      if UInt64(max(0, total)) > maxBytes {
+        try pool.vacuum()
+        _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
       }
     } catch let error as SondeError {
       throw error
     } catch {
       throw Self.failure("retention", error)
+    }
+  }
+
+  /// Deletes the stacks and series no window references and returns their ids (for the interner to
+  /// forget). Run by the thread that writes windows, so no window being written refers to a row it deletes.
+  func collectGarbage() throws(SondeError) -> (stacks: Set<Int64>, series: Set<Int64>) {
+    do {
+      return try pool.write { db in
+        let stacks = try Int64.fetchSet(
+          db, sql: "SELECT id FROM stack WHERE NOT EXISTS (SELECT 1 FROM sample WHERE stack_id = stack.id)")
+        let series = try Int64.fetchSet(
+          db, sql: "SELECT id FROM series WHERE NOT EXISTS (SELECT 1 FROM sample WHERE series_id = series.id)")
+        for id in stacks { try db.execute(sql: "DELETE FROM stack WHERE id = ?", arguments: [id]) }
+        for id in series { try db.execute(sql: "DELETE FROM series WHERE id = ?", arguments: [id]) }
+        return (stacks, series)
+      }
+    } catch {
+      throw Self.failure("delete unreferenced stacks", error)
     }
   }
 

@@ -7,7 +7,8 @@ import SondeSystem
 /// Windows waiting to be pushed to the fleet backend, one pprof file each under `DATA/push/`, so nothing
 /// is lost while the backend is down or the agent restarts. The queue is bounded: past `capacity` files the
 /// oldest is dropped and counted. Files are written under a temporary name and renamed (in the agent's own
-/// directory), so a crash leaves whole files only.
+/// directory), so a crash leaves whole files only. Delivery is at least once: a crash between the backend's
+/// answer and the file's removal sends that window again.
 final class PushQueue: @unchecked Sendable {
   struct Item: Sendable {
     var path: String
@@ -29,7 +30,7 @@ final class PushQueue: @unchecked Sendable {
       throw SondeError(.system, operation: "create \(directory)", errno: errno, reason: errnoDescription(errno))
     }
     // Leftovers of a write a crash interrupted.
-    for name in listDirectory(directory) where name.hasSuffix(".tmp") { unlink(directory + "/" + name) }
+    for name in listDirectory(directory) where name.contains(".tmp.") { unlink(directory + "/" + name) }
   }
 
   /// Windows dropped because the queue was full.
@@ -47,33 +48,19 @@ final class PushQueue: @unchecked Sendable {
 
   /// Queues one window's pprof bytes; drops the oldest windows past the capacity.
   func enqueue(_ bytes: [UInt8], start: Int64, end: Int64) throws(SondeError) {
-    let name = String(format19(start)) + "-" + String(format19(end)) + ".pb.gz"
-    let final = directory + "/" + name
-    let temporary = final + ".tmp"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-    guard fd >= 0 else {
-      throw SondeError(.system, operation: "write \(temporary)", errno: errno, reason: errnoDescription(errno))
-    }
-    let file = FileDescriptor(owning: fd)
-    let (_, error) = bytes.withUnsafeBytes { file.writeAll(segments: [$0], "write \(temporary)") }
-    if let error {
-      unlink(temporary)
-      throw error
-    }
-    fsync(fd)
-    file.close()
-    guard rename(temporary, final) == 0 else {
-      let e = errno
-      unlink(temporary)
-      throw SondeError(.system, operation: "rename \(temporary)", errno: e, reason: errnoDescription(e))
-    }
+    try writeFileAtomically(directory + "/" + format19(start) + "-" + format19(end) + ".pb.gz", bytes)
     let queued = items()
     if queued.count > capacity {
-      for item in queued.prefix(queued.count - capacity) {
-        unlink(item.path)
+      for item in queued.prefix(queued.count - capacity) where unlink(item.path) == 0 {
         state.withLock { $0.dropped += 1 }
       }
     }
+  }
+
+  /// The bytes of a queued window, read without following a symlink (the queue holds only files the agent
+  /// wrote); nil when it is gone (delivered or dropped meanwhile) or is not a regular file.
+  func contents(_ item: Item) -> [UInt8]? {
+    readFileBytes(item.path, limit: 256 << 20, followingSymlinks: false)
   }
 
   /// Removes a delivered (or undeliverable) window.

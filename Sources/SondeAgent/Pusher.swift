@@ -1,3 +1,4 @@
+import Foundation
 import Profiles
 import SondeSystem
 
@@ -7,9 +8,10 @@ import SondeSystem
 
 /// Pushes queued windows, oldest first, to a Pyroscope-compatible ingest endpoint (`POST /ingest` with
 /// `format=pprof`, the body the gzipped pprof file, the application name carrying the host label). A window
-/// leaves the queue when the backend accepts it (2xx) or refuses it for good (4xx other than 408 and 429,
-/// counted); on any other answer or a connection failure it stays, and the pusher retries with
-/// exponential backoff up to `maxBackoff` seconds. Runs on its own thread (its socket calls block).
+/// leaves the queue when the backend accepts it (2xx) or refuses that window itself (400, 413, 415, 422:
+/// counted); on any other answer (a wrong URL's 404 or a missing credential's 401 included: those are the
+/// backend's or the setup's, not the window's) or a connection failure it stays, and the pusher retries
+/// with exponential backoff up to `maxBackoff` seconds. Runs on its own thread (its socket calls block).
 final class Pusher: @unchecked Sendable {
   let queue: PushQueue
   let endpoint: HTTPPost.Endpoint
@@ -45,6 +47,8 @@ final class Pusher: @unchecked Sendable {
         continue
       }
       switch deliver(item) {
+      case .gone:
+        continue
       case .delivered:
         queue.remove(item)
         metrics.recordPush(delivered: true)
@@ -66,13 +70,15 @@ final class Pusher: @unchecked Sendable {
   }
 
   enum Outcome: Equatable {
+    /// The file went (the queue's cap dropped it) before it could be read.
+    case gone
     case delivered
     case rejected(Int)
     case retry(String)
   }
 
   func deliver(_ item: PushQueue.Item) -> Outcome {
-    guard let body = readFileBytes(item.path, limit: 256 << 20) else { return .rejected(0) }
+    guard let body = queue.contents(item) else { return .gone }
     let query =
       "/ingest?name=\(Self.percentEncoded(applicationName))&from=\(item.start / 1_000_000_000)"
       + "&until=\(max(item.end / 1_000_000_000, item.start / 1_000_000_000 + 1))&format=pprof&spyName=sonde"
@@ -82,8 +88,7 @@ final class Pusher: @unchecked Sendable {
         endpoint, pathAndQuery: query, body: body, contentType: "application/octet-stream")
       switch status {
       case 200..<300: return .delivered
-      case 408, 429: return .retry("HTTP \(status)")
-      case 400..<500: return .rejected(status)
+      case 400, 413, 415, 422: return .rejected(status)
       default: return .retry("HTTP \(status)")
       }
     } catch {
@@ -93,19 +98,8 @@ final class Pusher: @unchecked Sendable {
 
   /// RFC 3986 percent-encoding of everything but unreserved characters.
   static func percentEncoded(_ text: String) -> String {
-    var out = ""
-    for byte in text.utf8 {
-      switch byte {
-      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-        UInt8(ascii: "~"):
-        out.unicodeScalars.append(Unicode.Scalar(byte))
-      default:
-        let digits = Array("0123456789ABCDEF")
-        out += "%" + String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 15)])
-      }
-    }
-    return out
+    let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+    return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
   }
 }
 

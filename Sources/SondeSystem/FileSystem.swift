@@ -12,8 +12,10 @@ public func readSmallFile(_ path: String) -> String? {
 
 /// Reads a whole regular file (procfs and sysfs files are regular) as bytes, or nil if it cannot be opened
 /// or read, is not a regular file (a FIFO, a device: never blocks on one), or holds more than `limit` bytes.
-public func readFileBytes(_ path: String, limit: Int = 1 << 30) -> [UInt8]? {
-  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+/// `followingSymlinks: false` refuses a symlink (for files in a directory Sonde owns, where one would have been
+/// planted).
+public func readFileBytes(_ path: String, limit: Int = 1 << 30, followingSymlinks: Bool = true) -> [UInt8]? {
+  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (followingSymlinks ? 0 : O_NOFOLLOW))
   guard fd >= 0 else { return nil }
   defer { close(fd) }
   var info = stat()
@@ -90,6 +92,38 @@ public func streamFileLines(_ path: String, _ body: (UnsafeBufferPointer<UInt8>)
       filled -= end
     }
     if n == 0 { return true }
+  }
+}
+
+/// Whether process `pid` exists (it may be a zombie); false only when the kernel says there is no such
+/// process (a process of another user, which kill(2) refuses with EPERM, exists).
+public func processExists(_ pid: Int32) -> Bool {
+  kill(pid, 0) == 0 || errno != ESRCH
+}
+
+/// Writes `bytes` to `path` in a directory the caller owns, replacing it whole: into a new temporary file
+/// beside it (created exclusively, never through a symlink), flushed, then renamed over `path`, so a reader
+/// or a crash sees the old or the new contents, and a symlink planted at `path` is replaced, not followed.
+public func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(SondeError) {
+  let temporary = path + ".tmp.\(getpid())"
+  unlink(temporary)
+  let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+  guard fd >= 0 else {
+    let e = errno
+    throw SondeError(.system, operation: "create \(temporary)", errno: e, reason: errnoDescription(e))
+  }
+  let file = FileDescriptor(owning: fd)
+  let (_, error) = bytes.withUnsafeBytes { file.writeAll(segments: [$0], "write \(temporary)") }
+  if error == nil { fsync(fd) }
+  file.close()
+  if let error {
+    unlink(temporary)
+    throw error
+  }
+  guard rename(temporary, path) == 0 else {
+    let e = errno
+    unlink(temporary)
+    throw SondeError(.system, operation: "rename \(temporary) to \(path)", errno: e, reason: errnoDescription(e))
   }
 }
 

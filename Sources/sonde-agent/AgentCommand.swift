@@ -67,22 +67,17 @@ struct AgentCommand: AsyncParsableCommand {
   func options() throws(SondeError) -> AgentOptions {
     var o = AgentOptions()
     if let configFile { try o.apply(configFile: configFile) }
-    if let frequency {
-      guard frequency > 0 else { throw SondeError.invalid("agent -F", "the frequency must be at least 1 Hz") }
-      o.frequency = frequency
-    }
-    if let window {
-      guard window >= 1 else { throw SondeError.invalid("agent --window", "at least 1 second") }
-      o.windowSeconds = window
-    }
+    if let frequency { o.frequency = frequency }
+    if let window { o.windowSeconds = window }
     if let data { o.dataDirectory = data }
     if let listen { o.listen = listen }
     if let tokenFile { o.tokenFile = tokenFile }
     if let pushURL { o.pushURL = pushURL }
-    if let pushQueue { o.pushQueueCapacity = max(1, pushQueue) }
-    if let pushMaxBackoff { o.pushMaxBackoff = max(0.1, pushMaxBackoff) }
+    if let pushQueue { o.pushQueueCapacity = pushQueue }
+    if let pushMaxBackoff { o.pushMaxBackoff = pushMaxBackoff }
     if let retention { o.retentionSeconds = retention }
-    if let maxStoreMB { o.maxStoreBytes = maxStoreMB << 20 }
+    if let maxStoreMB { o.maxStoreBytes = maxStoreMB.multipliedReportingOverflow(by: 1 << 20).partialValue }
+    if let maxStoreMB, maxStoreMB > 1 << 30 { o.maxStoreBytes = UInt64.max }
     if let compactAfter { o.compactAfterSeconds = compactAfter }
     if let unwind {
       guard let u = ProfilerOptions.Unwind(rawValue: unwind) else {
@@ -91,6 +86,7 @@ struct AgentCommand: AsyncParsableCommand {
       o.unwind = u
     }
     if let hostLabel { o.hostLabel = hostLabel }
+    try o.validate()
     return o
   }
 
@@ -125,12 +121,14 @@ struct AgentCommand: AsyncParsableCommand {
       onServerRunning: { channel in
         let bound = "\(host):\(channel.localAddress?.port ?? port)"
         logger.notice("listening on http://\(bound)")
-        try? Self.writeFile(addressFile, bound + "\n")
+        try? writeFileAtomically(addressFile, Array((bound + "\n").utf8), mode: 0o644)
       },
       logger: logger)
-    var services: [any Service] = [CollectorService(agent: agent)]
+    // Graceful shutdown stops services in reverse order: the collector first (it writes the window in
+    // progress at once), then the pusher, then the HTTP server.
+    var services: [any Service] = [application]
     if let pusher = agent.pusherService() { services.append(pusher) }
-    services.append(application)
+    services.append(CollectorService(agent: agent))
     let group = ServiceGroup(
       configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     logger.notice(
@@ -147,18 +145,12 @@ struct AgentCommand: AsyncParsableCommand {
         "agent --token-file \(path)", "cannot read it (missing, not a regular file or over 4 KiB)")
     }
     let token = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
-    guard !token.isEmpty, !token.contains(where: { $0 == ";" || $0 == " " || $0 == "," }) else {
-      throw SondeError.invalid("agent --token-file \(path)", "the token is empty or holds spaces, commas or semicolons")
+    // Characters a bearer token (RFC 6750) and a cookie value both allow.
+    let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
+    guard !token.isEmpty, token.allSatisfy(allowed.contains) else {
+      throw SondeError.invalid(
+        "agent --token-file \(path)", "the token must be letters, digits and - . _ ~ + / = only (not empty)")
     }
     return token
-  }
-
-  /// Writes a small file the agent owns (in its data directory).
-  static func writeFile(_ path: String, _ text: String) throws(SondeError) {
-    let output = try OutputFile(path: path, rotate: false, mode: 0o644)
-    defer { output.close() }
-    let bytes = Array(text.utf8)
-    let (_, error) = bytes.withUnsafeBytes { output.descriptor.writeAll(segments: [$0], "write \(path)") }
-    if let error { throw error }
   }
 }

@@ -141,6 +141,32 @@ import Testing
     #expect(try httpGet(agent.url + "/metrics", headers: ["Authorization: Bearer s3cret-token"]).status == 200)
     #expect(try httpGet(agent.url + "/?token=s3cret-token").status == 200)
   }
+
+  @Test func withoutATokenOnlyLoopbackHostNamesAreAnswered() throws {
+    let dir = try TestSupport.temporaryDirectory("agent-host")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let agent = try AgentProcess(data: dir + "/data", arguments: Self.fast)
+    defer { agent.stop() }
+    #expect(try httpGet(agent.url + "/metrics").status == 200)
+    let port = agent.address.split(separator: ":").last.map(String.init) ?? ""
+    #expect(try httpGet(agent.url + "/metrics", headers: ["Host: localhost:\(port)"]).status == 200)
+    // A page that rebound its DNS name to 127.0.0.1 sends its own name.
+    #expect(try httpGet(agent.url + "/api/v1/processes", headers: ["Host: attacker.example:\(port)"]).status == 421)
+  }
+
+  @Test func outOfRangeOptionsAreRefusedBeforeAnythingStarts() throws {
+    let dir = try TestSupport.temporaryDirectory("agent-options")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    for bad in [["--window", "inf"], ["--retention=-5"], ["--freq", "0"], ["--max-store-mb", "0"]] {
+      let out = try TestSupport.run(TestSupport.binDirectory + "/sonde-agent", ["--data", dir + "/data"] + bad)
+      #expect(out.status == 1, "\(bad): \(out.stderr)")
+      #expect(out.stderr.contains("must be"), "\(bad): \(out.stderr)")
+    }
+    let config = dir + "/agent.conf"
+    try "freq = 19\nwindow = nope\n".write(toFile: config, atomically: true, encoding: .utf8)
+    let out = try TestSupport.run(TestSupport.binDirectory + "/sonde-agent", ["--config", config])
+    #expect(out.status == 1 && out.stderr.contains("agent.conf:2"), "\(out.stderr)")
+  }
 }
 
 /// Debian's Prometheus, started on a loopback port to scrape one target every second.

@@ -119,6 +119,7 @@ public final class BPFProfiler {
     let startWallClock = wallClockNanoseconds()
     var windowStart = startWallClock
     var windows = 0
+    var exitedBefore: Set<Int32> = []
     var nextDrain = start + options.interval
     var reason: RunEnd.Reason?
     while reason == nil {
@@ -136,8 +137,16 @@ public final class BPFProfiler {
           try transport.account(&accounting)
           windowStart = emitWindow(&builder, since: windowStart, accounting, resolver, onWindow)
           // Every window is symbolized when emitted: processes that exited since are not needed any more.
+          // A process is forgotten at the check after the one that found it gone, so samples it took just
+          // before exiting, drained late, still symbolize.
           windows += 1
-          if windows % 60 == 0 { mappings.forget(mappings.exited()) }
+          if windows % 60 == 0 {
+            let exited = mappings.exited()
+            let gone = exited.intersection(exitedBefore)
+            mappings.forget(gone)
+            unsymbolized.subtract(gone)
+            exitedBefore = exited.subtracting(gone)
+          }
         }
         nextDrain += options.interval
         if nextDrain < monotonicSeconds() { nextDrain = monotonicSeconds() + options.interval }

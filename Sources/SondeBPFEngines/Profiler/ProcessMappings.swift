@@ -75,7 +75,7 @@ final class ProcessMappings {
 
   /// Processes captured that no longer exist.
   func exited() -> Set<Int32> {
-    Set(captured.filter { kill($0, 0) != 0 && errno == ESRCH })
+    Set(captured.filter { !processExists($0) })
   }
 
   /// Whether any mapping of `pid` is known (read from /proc or learned from a record).

@@ -179,7 +179,7 @@ final class ExitWatch {
     let ready = try waiter.wait(timeoutSeconds: timeout)
     if waiter.isStopped { return .stopped }
     if !ready.isEmpty { return .exited }
-    if pidfd == nil && !others.isEmpty && others.allSatisfy({ kill($0, 0) != 0 && errno == ESRCH }) {
+    if pidfd == nil && !others.isEmpty && others.allSatisfy({ !processExists($0) }) {
       return .exited
     }
     return .timeout
