@@ -11,6 +11,42 @@ import SondeSystem
 /// and what it created since the last window was written is inserted with that window, in one transaction.
 /// Used from the agent's collection thread only.
 final class AgentInterner {
+  /// One table of interned values and their row ids, with the rows made since the store last took them.
+  struct Table<Value: Hashable> {
+    private var ids: [Value: Int64] = [:]
+    private var values: [Int64: Value] = [:]
+    private var next: Int64
+    fileprivate(set) var pending: [(Int64, Value)] = []
+
+    init(_ stored: [(Int64, Value)]) {
+      for (id, value) in stored {
+        ids[value] = id
+        values[id] = value
+      }
+      next = (stored.map(\.0).max() ?? 0) + 1
+    }
+
+    /// The id of `value`, a new one (pending) when it was not interned yet.
+    mutating func id(_ value: Value) -> Int64 {
+      if let id = ids[value] { return id }
+      let id = next
+      next += 1
+      ids[value] = id
+      values[id] = value
+      pending.append((id, value))
+      return id
+    }
+
+    func value(_ id: Int64) -> Value? { values[id] }
+
+    mutating func forget(_ gone: Set<Int64>) {
+      guard !gone.isEmpty else { return }
+      for id in gone {
+        if let value = values.removeValue(forKey: id) { ids[value] = nil }
+      }
+    }
+  }
+
   struct Pending {
     var functions: [(Int64, AgentFunction)] = []
     var stacks: [(Int64, [Int64])] = []
@@ -18,96 +54,56 @@ final class AgentInterner {
     var isEmpty: Bool { functions.isEmpty && stacks.isEmpty && series.isEmpty }
   }
 
-  private var functions: [AgentFunction: Int64] = [:]
-  private var stacks: [[Int64]: Int64] = [:]
-  private var series: [ProcessLabels: Int64] = [:]
-  private var functionByID: [Int64: AgentFunction] = [:]
-  private var stackByID: [Int64: [Int64]] = [:]
-  private var seriesByID: [Int64: ProcessLabels] = [:]
-  private var nextFunction: Int64
-  private var nextStack: Int64
-  private var nextSeries: Int64
-  private(set) var pending = Pending()
+  private var functions: Table<AgentFunction>
+  private var stacks: Table<[Int64]>
+  private var series: Table<ProcessLabels>
   /// Each live process's labels, read once (again when its comm changes: an exec).
   private var labelsByPid: [Int32: ProcessLabels] = [:]
 
   init(_ stored: ProfileStore.Interned) {
-    for (id, f) in stored.functions {
-      functions[f] = id
-      functionByID[id] = f
-    }
-    for (id, s) in stored.stacks {
-      stacks[s] = id
-      stackByID[id] = s
-    }
-    for (id, l) in stored.series {
-      series[l] = id
-      seriesByID[id] = l
-    }
-    nextFunction = (stored.functions.map(\.0).max() ?? 0) + 1
-    nextStack = (stored.stacks.map(\.0).max() ?? 0) + 1
-    nextSeries = (stored.series.map(\.0).max() ?? 0) + 1
+    functions = Table(stored.functions)
+    stacks = Table(stored.stacks)
+    series = Table(stored.series)
   }
 
   /// Hands over what was created since the last call (for the store to insert).
   func takePending() -> Pending {
-    defer { pending = Pending() }
-    return pending
+    defer {
+      functions.pending = []
+      stacks.pending = []
+      series.pending = []
+    }
+    return Pending(functions: functions.pending, stacks: stacks.pending, series: series.pending)
   }
 
   /// Puts back rows whose window could not be written, ahead of any made since: the next write inserts them.
   func restorePending(_ rows: Pending) {
-    pending.functions = rows.functions + pending.functions
-    pending.stacks = rows.stacks + pending.stacks
-    pending.series = rows.series + pending.series
+    functions.pending = rows.functions + functions.pending
+    stacks.pending = rows.stacks + stacks.pending
+    series.pending = rows.series + series.pending
   }
 
   /// Forgets stacks and series the store no longer holds (after retention deleted their windows).
   func forget(stacks goneStacks: Set<Int64>, series goneSeries: Set<Int64>) {
-    guard !goneStacks.isEmpty || !goneSeries.isEmpty else { return }
-    stacks = stacks.filter { !goneStacks.contains($0.value) }
-    series = series.filter { !goneSeries.contains($0.value) }
-    for id in goneStacks { stackByID[id] = nil }
-    for id in goneSeries { seriesByID[id] = nil }
+    stacks.forget(goneStacks)
+    series.forget(goneSeries)
   }
 
   /// The labels of series `id`.
-  func labels(ofSeries id: Int64) -> ProcessLabels? { seriesByID[id] }
+  func labels(ofSeries id: Int64) -> ProcessLabels? { series.value(id) }
 
   /// The functions of stack `id`, root first.
   func functions(ofStack id: Int64) -> [AgentFunction]? {
-    stackByID[id].map { $0.map { functionByID[$0] ?? AgentFunction(name: "[unknown]", module: "", isKernel: false) } }
+    stacks.value(id).map {
+      $0.map { functions.value($0) ?? AgentFunction(name: "[unknown]", module: "", isKernel: false) }
+    }
   }
 
-  func function(_ f: AgentFunction) -> Int64 {
-    if let id = functions[f] { return id }
-    let id = nextFunction
-    nextFunction += 1
-    functions[f] = id
-    functionByID[id] = f
-    pending.functions.append((id, f))
-    return id
-  }
+  func function(_ f: AgentFunction) -> Int64 { functions.id(f) }
 
-  func stack(_ frames: [Int64]) -> Int64 {
-    if let id = stacks[frames] { return id }
-    let id = nextStack
-    nextStack += 1
-    stacks[frames] = id
-    stackByID[id] = frames
-    pending.stacks.append((id, frames))
-    return id
-  }
+  func stack(_ frames: [Int64]) -> Int64 { stacks.id(frames) }
 
-  func series(_ labels: ProcessLabels) -> Int64 {
-    if let id = series[labels] { return id }
-    let id = nextSeries
-    nextSeries += 1
-    series[labels] = id
-    seriesByID[id] = labels
-    pending.series.append((id, labels))
-    return id
-  }
+  func series(_ labels: ProcessLabels) -> Int64 { series.id(labels) }
 
   /// The labels of `pid`, read from /proc the first time it shows up (and after an exec changes its comm).
   func labels(pid: Int32, comm: String) -> ProcessLabels {

@@ -19,6 +19,8 @@ public final class OverheadBench {
   public let options: OverheadOptions
   /// Called after each measurement with its index and the total.
   public var onRun: ((OverheadRun, Int, Int) -> Void)?
+  /// Whether kernel.bpf_stats_enabled is on for this run (BPF programs' run counts can be read).
+  private var statsEnabled = false
 
   public init(options: OverheadOptions) {
     self.options = options
@@ -45,6 +47,7 @@ public final class OverheadBench {
     defer { scratch.remove() }
     let stats = BPFStatsSwitch()
     defer { stats.restore() }
+    statsEnabled = stats.enabled
     var warnings: [String] = []
     if !stats.enabled {
       warnings.append("kernel.bpf_stats_enabled could not be set: no in-kernel BPF run time")
@@ -126,7 +129,7 @@ public final class OverheadBench {
         let launched = try ProfilerCommand.launch(
           configuration, frequency: frequency, sonde: options.sondeExecutable, files: files)
         profiler = launched
-        try waitUntilSampling(launched)
+        try waitUntilSampling(launched, bpfStats: statsEnabled)
       }
       if configuration != .baseline { usleep(UInt32(options.settle * 1e6)) }
 
@@ -165,12 +168,20 @@ public final class OverheadBench {
     return run
   }
 
-  /// Waits until the profiler holds a perf event on every online CPU (it is sampling), or fails when it
-  /// exits first or takes over a minute.
-  private func waitUntilSampling(_ profiler: Subprocess) throws(SondeError) {
+  /// Waits until the profiler holds a perf event on every online CPU and, for a BPF profiler (when
+  /// `bpfStats` counts runs), until its programs have run: on a loaded machine attaching can lag the events,
+  /// and a window measured before it would find no samples. Fails when the profiler exits first or takes
+  /// over a minute.
+  private func waitUntilSampling(_ profiler: Subprocess, bpfStats: Bool) throws(SondeError) {
     let cpus = CPUList.online().count
     let deadline = monotonicSeconds() + 60
-    while ProcessProbe.perfEventCount(profiler.pid) < cpus {
+    func ready() -> Bool {
+      guard ProcessProbe.perfEventCount(profiler.pid) >= cpus else { return false }
+      guard bpfStats else { return true }
+      let stats = ProcessProbe.bpfProgramStats(profiler.pid)
+      return stats.programs == 0 || stats.runCount > 0
+    }
+    while !ready() {
       guard profiler.isRunning else {
         throw SondeError(.system, operation: "bench: start \(profiler.arguments[0])", reason: exitMessage(profiler))
       }
