@@ -6,15 +6,19 @@ import Symbols
 /// perf does: the recording loop itself only copies records.
 enum BuildIDCollector {
   /// Entries for every binary a user-mode sample of the file at `path` hit, whose build id can be read from
-  /// the binary itself (a wrong one would make perf reject its symbols, so unreadable ones are left out).
-  static func entries(ofFile path: String) -> [BuildIDEntry] {
-    guard let file = try? PerfDataFile(path: path) else { return [] }
+  /// the binary itself (a wrong one would make perf reject its symbols, so unreadable ones are left out);
+  /// the file's records (all, and SAMPLE, LOST, LOST_SAMPLES, THROTTLE) are counted into `counts` in the
+  /// same pass. Nil when the file cannot be read.
+  static func entries(ofFile path: String, counting counts: inout RecordResult) -> [BuildIDEntry]? {
+    guard let file = try? PerfDataFile(path: path) else { return nil }
     let decoder = file.decoder
     var mappings: [UInt32: [MmapRecord]] = [:]
     var hit = Set<String>()
     // Per process, the mapping the last sample hit: consecutive samples mostly land in the same binary.
     var lastHit: [UInt32: MmapRecord] = [:]
     _ = try? file.forEachRecord { offset, bytes in
+      Recorder.count(bytes, into: &counts)
+      counts.records += 1
       let type = UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self))
       let misc = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
       if type == RecordType.mmap || type == RecordType.mmap2 {

@@ -45,7 +45,7 @@ struct RecordingSession {
       for ring in rings where !ring.overwrite { take(ring) }
       return
     }
-    if try ringWriter.write(rings, to: writer, stats: &stats) > 0 {
+    if try ringWriter.write(rings, to: writer, stats: &stats, counting: writer.isPipe) {
       let now = monotonicSeconds()
       if now - lastHeaderUpdate >= 0.1 {
         try writer.sync()
@@ -58,7 +58,7 @@ struct RecordingSession {
   /// kernel did not overwrite).
   mutating func finalDrain(_ rings: [SampleRing]) throws(SondeError) {
     guard overwrite else {
-      _ = try ringWriter.write(rings, to: writer, stats: &stats)
+      _ = try ringWriter.write(rings, to: writer, stats: &stats, counting: writer.isPipe)
       return
     }
     for ring in rings {
@@ -75,10 +75,18 @@ struct RecordingSession {
     try write(sorter.finishAll())
     try writer.sync()
     var features = features
-    // Like perf, build-ids are found after recording, from the file: the ring loop stays a copy.
-    if !writer.isPipe { features.buildIDs = BuildIDCollector.entries(ofFile: writer.path) }
+    // Like perf, build-ids are found after recording, from the file: the ring loop stays a copy. The same
+    // pass counts the file's records (a stream's were counted as they went).
+    if !writer.isPipe {
+      var counted = stats
+      (counted.samples, counted.lost, counted.lostSamples, counted.throttles, counted.records) = (0, 0, 0, 0, 0)
+      if let entries = BuildIDCollector.entries(ofFile: writer.path, counting: &counted) {
+        features.buildIDs = entries
+        stats = counted
+      }
+    }
     try writer.finish(features: features)
-    stats.records = writer.recordCount
+    if writer.isPipe { stats.records = writer.recordCount }
     stats.bytesWritten = writer.bytesWritten
     return stats
   }
