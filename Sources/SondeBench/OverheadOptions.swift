@@ -39,7 +39,7 @@ public enum OverheadConfiguration: String, CaseIterable, Sendable {
     case .sondeRecord: "sonde record -a -g"
     case .perfRecord: "perf record -a -g"
     case .perfRecordDwarf: "perf record -a --call-graph dwarf"
-    case .bpftrace: "bpftrace profile:hz:F { @[ustack, kstack] = count(); }"
+    case .bpftrace: "bpftrace profile:hz:F { @[ustack, kstack] = count(); @samples = count(); }"
     case .sondeAgent: "sonde agent -F F --window 1"
     }
   }

@@ -37,7 +37,10 @@ enum ProfilerCommand {
     case .perfRecordDwarf:
       arguments = ["perf", "record", "-a", "--call-graph", "dwarf", "-F", f, "-o", files + ".data"]
     case .bpftrace:
-      arguments = ["bpftrace", "-e", "profile:hz:\(f) { @[ustack, kstack] = count(); }"]
+      // @samples counts every sample: bpftrace gives up printing the stack map when a key holds a failed stack
+      // id (a collision under load: "failed to look up stack id -17"), and then printed no count at all.
+      let program = "profile:hz:\(f) { @[ustack, kstack] = count(); @samples = count(); } END { print(@samples); }"
+      arguments = ["bpftrace", "-e", program]
       environment = ["BPFTRACE_MAP_KEYS_MAX=\(bpftraceMapKeys)"]
     case .sondeAgent:
       arguments = [
@@ -112,9 +115,12 @@ enum ProfilerCommand {
     return (number(before: "samples"), number(before: "lost"))
   }
 
-  /// The sum of the counts bpftrace prints for its map: each stack key's entry ends in `]: N` (`, ]: N`
-  /// when its kernel stack is empty).
+  /// The samples bpftrace counted: its `@samples: N` line, or else the sum of the counts it prints for its
+  /// stack map (each key's entry ends in `]: N`, `, ]: N` when its kernel stack is empty).
   static func bpftraceSampleCount(_ output: String) -> UInt64? {
+    for line in output.split(separator: "\n") where line.hasPrefix("@samples: ") {
+      if let n = UInt64(line.dropFirst(10).trimmingWhitespace()) { return n }
+    }
     var total: UInt64 = 0
     var entries = 0
     for line in output.split(separator: "\n") {
