@@ -76,7 +76,7 @@ public final class Agent: @unchecked Sendable {
     let maintenance = BlockingThread { [self] thread in
       while !thread.isStopped {
         maintain()
-        wait(thread.token, seconds: 300)
+        thread.token.wait(seconds: 300)
       }
     }
     defer { maintenance.stop() }

@@ -43,7 +43,7 @@ final class Pusher: @unchecked Sendable {
     var lastError = ""
     while !thread.isStopped {
       guard let item = queue.items().first else {
-        wait(thread.token, seconds: 1)
+        thread.token.wait(seconds: 1)
         continue
       }
       switch deliver(item) {
@@ -63,7 +63,7 @@ final class Pusher: @unchecked Sendable {
         metrics.recordPush(failed: true)
         if reason != lastError { log("push: \(reason); retrying with backoff") }
         lastError = reason
-        wait(thread.token, seconds: backoff)
+        thread.token.wait(seconds: backoff)
         backoff = min(maxBackoff, backoff * 2)
       }
     }
@@ -101,10 +101,4 @@ final class Pusher: @unchecked Sendable {
     let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
     return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
   }
-}
-
-/// Sleeps up to `seconds`, returning early when `token` is stopped.
-func wait(_ token: StopToken, seconds: Double) {
-  var poll = pollfd(fd: token.waitDescriptor, events: Int16(POLLIN), revents: 0)
-  _ = Glibc.poll(&poll, 1, Int32(max(0, min(seconds, 3600)) * 1000))
 }

@@ -15,11 +15,8 @@ public func readSmallFile(_ path: String) -> String? {
 /// `followingSymlinks: false` refuses a symlink (for files in a directory Sonde owns, where one would have been
 /// planted).
 public func readFileBytes(_ path: String, limit: Int = 1 << 30, followingSymlinks: Bool = true) -> [UInt8]? {
-  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (followingSymlinks ? 0 : O_NOFOLLOW))
-  guard fd >= 0 else { return nil }
+  guard let fd = openRegularFile(path, followingSymlinks: followingSymlinks) else { return nil }
   defer { close(fd) }
-  var info = stat()
-  guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
   var result: [UInt8] = []
   var chunk = [UInt8](repeating: 0, count: 65536)
   while true {
@@ -33,6 +30,19 @@ public func readFileBytes(_ path: String, limit: Int = 1 << 30, followingSymlink
     if result.count > limit { return nil }
   }
   return result
+}
+
+/// A descriptor for reading `path` when it is a regular file, else nil (closed again): opened without
+/// blocking, so a FIFO or a device where a file should be is refused rather than waited on.
+private func openRegularFile(_ path: String, followingSymlinks: Bool) -> Int32? {
+  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (followingSymlinks ? 0 : O_NOFOLLOW))
+  guard fd >= 0 else { return nil }
+  var info = stat()
+  guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+    close(fd)
+    return nil
+  }
+  return fd
 }
 
 /// A file type in words, for errors (`FIFO`, `character device`, …).
@@ -67,11 +77,8 @@ public func listDirectory(_ path: String) -> [String] {
 /// not), so a large procfs table (kallsyms) is parsed without holding its text at once. False when the file
 /// cannot be opened or read, or is not a regular file.
 public func streamFileLines(_ path: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Bool {
-  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-  guard fd >= 0 else { return false }
+  guard let fd = openRegularFile(path, followingSymlinks: true) else { return false }
   defer { close(fd) }
-  var info = stat()
-  guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return false }
   let size = 256 << 10
   var buffer = [UInt8](repeating: 0, count: size)
   var filled = 0

@@ -32,9 +32,20 @@ public final class StopToken: Sendable {
 
   /// Whether `stop()` was called (or the descriptor was signalled by a signal handler).
   public var isStopped: Bool {
-    if stopped.load(ordering: .acquiring) { return true }
+    stopped.load(ordering: .acquiring) || signalled(waitingMilliseconds: 0)
+  }
+
+  /// Sleeps up to `seconds` (at most an hour), returning early when the token is stopped; returns whether it
+  /// is. For loops that act now and then (a retry's backoff, periodic upkeep) and must end at once on stop.
+  @discardableResult
+  public func wait(seconds: Double) -> Bool {
+    stopped.load(ordering: .acquiring) || signalled(waitingMilliseconds: Int32(max(0, min(seconds, 3600)) * 1000))
+  }
+
+  /// Whether the descriptor becomes readable within the time given.
+  private func signalled(waitingMilliseconds: Int32) -> Bool {
     var poll = pollfd(fd: event, events: Int16(POLLIN), revents: 0)
-    return Glibc.poll(&poll, 1, 0) == 1
+    return Glibc.poll(&poll, 1, waitingMilliseconds) == 1
   }
 
   /// Readable once the token is stopped; add it to a poll or epoll set to wake on stop.
