@@ -7,7 +7,7 @@ import SondeSystem
 #endif
 
 /// The continuous profiler behind `sonde agent`: runs the eBPF profiler system-wide without end, turns each
-/// drain (a slice, a second by default) into interned samples labelled by process, merges slices into
+/// drain (a slice, two seconds by default) into interned samples labelled by process, merges slices into
 /// windows that go to the store (and the push queue), keeps the last minutes of slices in memory for live
 /// queries, and answers the HTTP server's queries. It never prints; it logs through `log`.
 public final class Agent: @unchecked Sendable {
@@ -25,8 +25,6 @@ public final class Agent: @unchecked Sendable {
   private struct Live {
     var slices: [(start: Int64, end: Int64, entries: [AgentProfile.Entry])] = []
     var storedUntil: Int64 = 0
-    var samples: UInt64 = 0
-    var lastError: String?
     /// What the run stored: samples, windows and samples lost.
     var stored: (samples: UInt64, windows: Int, lost: UInt64) = (0, 0, 0)
     /// Set by retention: the collector then deletes unreferenced stacks and series (and forgets them).
@@ -112,7 +110,6 @@ public final class Agent: @unchecked Sendable {
       l.slices.append((slice.start, slice.end, entries))
       let horizon = slice.end - Self.liveSeconds * 1_000_000_000
       l.slices.removeAll { $0.end < horizon }
-      l.samples = l.samples.saturatingAdd(slice.sampleCount)
     }
   }
 
@@ -129,19 +126,23 @@ public final class Agent: @unchecked Sendable {
     let pending = interner.takePending()
     do throws(SondeError) {
       try store.write(window, resolutionSeconds: Int(options.windowSeconds.rounded()), pending: pending)
-      let lost = window.lost.values.reduce(UInt64(0)) { $0.saturatingAdd($1) }
       live.withLock {
         $0.storedUntil = max($0.storedUntil, window.end)
         $0.stored.samples = $0.stored.samples.saturatingAdd(window.sampleCount)
         $0.stored.windows += 1
-        $0.stored.lost = $0.stored.lost.saturatingAdd(lost)
+        $0.stored.lost = $0.stored.lost.saturatingAdd(window.lostCount)
       }
+      // The metrics need each series' comm only; frames are resolved for the push alone.
       var byComm: [String: UInt64] = [:]
-      let entries = resolve(window)
-      for e in entries { byComm[e.labels.comm, default: 0] += e.count }
+      for (key, count) in window.counts {
+        if let comm = interner.labels(ofSeries: key.series)?.comm {
+          byComm[comm, default: 0] = byComm[comm, default: 0].saturatingAdd(count)
+        }
+      }
       metrics.recordWindow(window, byComm: byComm)
       if let queue {
-        let profile = AgentProfile(from: window.start, to: window.end, entries: entries, frequency: options.frequency)
+        let profile = AgentProfile(
+          from: window.start, to: window.end, entries: resolve(window), frequency: options.frequency)
         do {
           try queue.enqueue(try AgentExport.pprof(profile), start: window.start, end: window.end)
         } catch {
@@ -152,7 +153,6 @@ public final class Agent: @unchecked Sendable {
       // The rows this window interned were not stored: the next write inserts them.
       interner.restorePending(pending)
       log("store: \(error.description)")
-      live.withLock { $0.lastError = error.description }
     }
   }
 
@@ -219,9 +219,6 @@ public final class Agent: @unchecked Sendable {
   public func metricsText() -> [UInt8] {
     metrics.render(storeSize: store.sizeBytes, queue: queue?.items().count ?? 0, queueDropped: queue?.dropped ?? 0)
   }
-
-  /// The last store error, if any.
-  public var lastError: String? { live.withLock { $0.lastError } }
 
   /// Creates the data directory (0700), or checks an existing one is a directory this user owns that
   /// nobody else can write: the agent runs as root and writes there, so a directory another user controls

@@ -36,6 +36,8 @@ public struct AgentSlice: Sendable {
   public var lost: [String: UInt64] = [:]
 
   public var sampleCount: UInt64 { counts.values.reduce(0) { $0.saturatingAdd($1) } }
+  /// Samples lost or dropped, all reasons together.
+  public var lostCount: UInt64 { lost.values.reduce(0) { $0.saturatingAdd($1) } }
 
   /// Adds `other`'s samples (a later slice) to this one, which then ends where `other` ends.
   public mutating func merge(_ other: AgentSlice) {

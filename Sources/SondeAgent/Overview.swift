@@ -1,7 +1,7 @@
 // SondeAgent: `sonde agent`, the always-on continuous profiler: the eBPF-style client run for days at a
 // low rate, with its history on local disk, served over HTTP and pushed to a fleet backend.
 //
-// - `Agent` runs `BPFProfiler` system-wide with a window hook (`onWindow`): each drain (a slice, one second)
+// - `Agent` runs `BPFProfiler` system-wide with a window hook (`onWindow`): each drain (a slice, two seconds)
 //   becomes an `AgentSlice` of interned samples (`AgentInterner`: functions, stacks, process labels read
 //   from /proc by `ProcessLabels`), slices merge into windows written to `ProfileStore` (SQLite through
 //   GRDB, WAL, one transaction per window; retention and compaction) and queued for `Pusher` (`PushQueue`

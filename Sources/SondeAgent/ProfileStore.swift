@@ -117,11 +117,11 @@ public final class ProfileStore: @unchecked Sendable {
               """,
             arguments: [id, Int64(l.pid), l.comm, l.exe, l.cgroup, l.container, l.unit])
         }
-        let lost = window.lost.values.reduce(UInt64(0)) { $0.saturatingAdd($1) }
         try db.execute(
           sql: "INSERT INTO window (start_ns, end_ns, resolution_s, samples, lost) VALUES (?, ?, ?, ?, ?)",
           arguments: [
-            window.start, window.end, resolutionSeconds, Int64(clamping: window.sampleCount), Int64(clamping: lost),
+            window.start, window.end, resolutionSeconds, Int64(clamping: window.sampleCount),
+            Int64(clamping: window.lostCount),
           ])
         let windowID = db.lastInsertedRowID
         let insert = try db.cachedStatement(
