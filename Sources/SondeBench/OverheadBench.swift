@@ -31,10 +31,11 @@ public final class OverheadBench {
     try validate()
     var skipped: [String: String] = [:]
     var configurations: [OverheadConfiguration] = []
+    // `sonde agent` runs the sonde-agent executable beside sonde.
+    let agent =
+      options.sondeExecutable.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+      .joined(separator: "/") + "/sonde-agent"
     for configuration in options.configurations {
-      let agent =
-        options.sondeExecutable.split(separator: "/", omittingEmptySubsequences: false).dropLast()
-        .joined(separator: "/") + "/sonde-agent"
       if let tool = configuration.peerTool, (try? PausedChild.resolve(tool)) == nil {
         skipped[configuration.rawValue] = "\(tool) is not installed"
       } else if configuration == .sondeAgent && access(agent, X_OK) != 0 {
