@@ -148,6 +148,7 @@ final class AgentInterner {
     let losses: [(String, UInt64, UInt64)] = [
       ("map_full", now.mapFullDrops, before.mapFullDrops),
       ("stack_collision", now.stackCollisions, before.stackCollisions),
+      ("stack_map_full", now.stackMapFull, before.stackMapFull),
       ("stack_error", now.stackErrors, before.stackErrors),
       ("missing_stack", now.missingStacks, before.missingStacks),
       ("ringbuf_full", now.ringbufDrops, before.ringbufDrops),

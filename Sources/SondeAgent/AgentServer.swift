@@ -77,7 +77,7 @@ public enum AgentServer {
     let limit: Int64 = Int64.max / 1_000_000
     let to = parameters.get("to", as: Int64.self)
     let from = parameters.get("from", as: Int64.self)
-    guard to.map { (0...limit).contains($0) } ?? true, from.map { (0...limit).contains($0) } ?? true else {
+    guard to.map({ (0...limit).contains($0) }) ?? true, from.map({ (0...limit).contains($0) }) ?? true else {
       throw HTTPError(.badRequest, message: "from and to are milliseconds since the epoch\n")
     }
     let end = to.map { $0 * 1_000_000 } ?? now

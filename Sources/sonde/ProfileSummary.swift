@@ -45,6 +45,7 @@ enum ProfileSummary {
     o.add("aggregation_ratio", json: fixed(a.aggregationRatio, 3))
     o.add("duration_seconds", json: fixed(run.durationSeconds, 3))
     o.add("stack_collisions", a.stackCollisions)
+    o.add("stack_map_full", a.stackMapFull)
     o.add("stack_errors", a.stackErrors)
     o.add("map_full_drops", a.mapFullDrops)
     o.add("ringbuf_drops", a.ringbufDrops)
@@ -69,6 +70,9 @@ enum ProfileSummary {
     ]
     var lost: [String] = []
     if a.stackCollisions > 0 { lost.append("\(a.stackCollisions) stacks lost to stack-map collisions (-EEXIST)") }
+    if a.stackMapFull > 0 {
+      lost.append("\(a.stackMapFull) stacks dropped: stack map full (raise --stack-map-size)")
+    }
     if a.stackErrors > 0 { lost.append("\(a.stackErrors) stacks unreadable (-EFAULT)") }
     if a.mapFullDrops > 0 { lost.append("\(a.mapFullDrops) samples dropped: counts map full (raise --map-size)") }
     if a.ringbufDrops > 0 { lost.append("\(a.ringbufDrops) samples dropped: ringbuf full (raise --ringbuf-size)") }

@@ -73,9 +73,14 @@ final class OffCPUProgram: BPFProfileSource {
   /// thread's stack id is used when it wakes, which may be after this drain.
   func drain(final: Bool, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
     let entries = try counts.drainEntries()
-    let (drained, read) = try ProcessTracking.stacks(
-      of: entries.map { ($0.key, $0.value.count, $0.value.nanoseconds) }, in: stacks, missingStacks: &missingStacks)
-    bytesRead +|= ProcessTracking.bytesDrained(keys: entries.count, of: sonde_offcpu_value.self, stacks: read.count)
+    let (drained, found) = try ProcessTracking.stacks(
+      of: entries.map { ($0.key, $0.value.count, $0.value.nanoseconds) }, missingStacks: &missingStacks
+    ) { id throws(SondeError) in
+      try stacks.lookup(UInt32(truncatingIfNeeded: id)).map(ProcessTracking.frames(of:))
+    }
+    let copied = ProcessTracking.bytesDrained(
+      keys: entries.count, of: sonde_offcpu_value.self, stacks: found.count, stackKey: UInt32.self)
+    bytesRead +|= copied
     return drained
   }
 }

@@ -6,8 +6,10 @@ import Profiles
 public struct ProfileAccounting: Sendable, Hashable {
   /// Samples the BPF program took of targeted tasks (off-CPU: blocked intervals it kept).
   public var samples: UInt64 = 0
-  /// Stacks lost to a stack-map bucket that held a different stack (bpf_get_stackid -EEXIST).
+  /// Off-CPU: stacks lost to a stack-map bucket that held a different stack (bpf_get_stackid -EEXIST).
   public var stackCollisions: UInt64 = 0
+  /// CPU profiler: new stacks that found the stacks map full (--stack-map-size).
+  public var stackMapFull: UInt64 = 0
   /// Stacks that could not be read (bpf_get_stackid -EFAULT and other failures).
   public var stackErrors: UInt64 = 0
   /// Samples dropped because the counts map was full.
@@ -72,8 +74,11 @@ public struct ProfileAccounting: Sendable, Hashable {
     mapFullDrops.saturatingAdd(ringbufDrops).saturatingAdd(lostRecords).saturatingAdd(undecodableRecords)
   }
 
-  /// Samples in the profile without their stack: bucket collisions, unreadable or vanished stacks.
-  public var lostStacks: UInt64 { stackCollisions.saturatingAdd(stackErrors).saturatingAdd(missingStacks) }
+  /// Samples in the profile without their stack: bucket collisions, a full stack map, unreadable or vanished
+  /// stacks.
+  public var lostStacks: UInt64 {
+    stackCollisions.saturatingAdd(stackMapFull).saturatingAdd(stackErrors).saturatingAdd(missingStacks)
+  }
 
   /// Samples over distinct keys across all drains.
   public var aggregationRatio: Double {

@@ -79,6 +79,7 @@ extension BPFProfileSource {
     accounting.samples = slot(SONDE_PROFILE_STAT_SAMPLES)
     accounting.stackCollisions = slot(SONDE_PROFILE_STAT_COLLISIONS)
     accounting.stackErrors = slot(SONDE_PROFILE_STAT_STACK_ERRORS)
+    accounting.stackMapFull = slot(SONDE_PROFILE_STAT_STACK_MAP_FULL)
     accounting.mapFullDrops = slot(SONDE_PROFILE_STAT_MAP_FULL)
     accounting.pidEventDrops = slot(SONDE_PROFILE_STAT_PID_EVENT_DROPS)
     accounting.ringbufDrops = slot(SONDE_PROFILE_STAT_RINGBUF_DROPS)
@@ -212,18 +213,19 @@ enum ProcessTracking {
     }
   }
 
-  /// Drained keys with their stacks looked up (once per stack id) in `stacks`. Returns the aggregates and
-  /// the ids that were found; a key whose stack id is gone is kept without that stack and counted in
-  /// `missingStacks`. A negative id is no stack (not asked), or one the program counted as lost.
+  /// Drained keys with their stacks: `stack` gives the frames a reference names (looked up once per
+  /// reference), or nil when it is gone. Returns the aggregates and the references that were found; a key
+  /// whose stack is gone is kept without it and counted in `missingStacks`. A negative reference is no
+  /// stack (not asked for, or one the program counted as lost).
   static func stacks(
-    of entries: [(key: sonde_profile_key, count: UInt64, weight: UInt64)],
-    in stacks: BPFMap<UInt32, sonde_profile_stack>, missingStacks: inout UInt64
-  ) throws(SondeError) -> ([DrainedStack], read: [UInt32]) {
-    var frames: [Int32: [UInt64]?] = [:]
-    func stack(_ id: Int32) throws(SondeError) -> [UInt64]? {
-      if let known = frames[id] { return known }
-      let ips = try stacks.lookup(UInt32(bitPattern: id)).map(Self.frames(of:))
-      frames[id] = ips
+    of entries: [(key: sonde_profile_key, count: UInt64, weight: UInt64)], missingStacks: inout UInt64,
+    stack: (Int64) throws(SondeError) -> [UInt64]?
+  ) throws(SondeError) -> ([DrainedStack], found: [Int64]) {
+    var frames: [Int64: [UInt64]?] = [:]
+    func cached(_ reference: Int64) throws(SondeError) -> [UInt64]? {
+      if let known = frames[reference] { return known }
+      let ips = try stack(reference)
+      frames[reference] = ips
       return ips
     }
     var out: [DrainedStack] = []
@@ -232,23 +234,26 @@ enum ProcessTracking {
       var kernel: [UInt64] = []
       var user: [UInt64] = []
       if key.kernel_stack >= 0 {
-        if let s = try stack(key.kernel_stack) { kernel = s } else { missingStacks +|= count }
+        if let s = try cached(key.kernel_stack) { kernel = s } else { missingStacks +|= count }
       }
       if key.user_stack >= 0 {
-        if let s = try stack(key.user_stack) { user = s } else { missingStacks +|= count }
+        if let s = try cached(key.user_stack) { user = s } else { missingStacks +|= count }
       }
       out.append(
         DrainedStack(
           pid: Int32(bitPattern: key.pid), comm: commString(key.comm), count: count, weight: weight, kernel: kernel,
           user: user))
     }
-    return (out, frames.compactMap { $0.value == nil ? nil : UInt32(bitPattern: $0.key) })
+    return (out, frames.compactMap { $0.value == nil ? nil : $0.key })
   }
 
-  /// What a drain of `keys` entries of `Value` and `stacks` stack-map values copied out of the kernel.
-  static func bytesDrained<Value>(keys: Int, of _: Value.Type, stacks: Int) -> UInt64 {
+  /// What a drain of `keys` entries of `Value` and `stacks` stacks (keyed by `StackKey`) copied out of the
+  /// kernel.
+  static func bytesDrained<Value, StackKey>(keys: Int, of _: Value.Type, stacks: Int, stackKey _: StackKey.Type)
+    -> UInt64
+  {
     let entry = MemoryLayout<sonde_profile_key>.size + MemoryLayout<Value>.size
-    return UInt64(keys * entry + stacks * MemoryLayout<sonde_profile_stack>.size)
+    return UInt64(keys * entry + stacks * (MemoryLayout<StackKey>.size + MemoryLayout<sonde_profile_stack>.size))
   }
 
   /// The frames of a stack-map value (zero-terminated), leaf first.

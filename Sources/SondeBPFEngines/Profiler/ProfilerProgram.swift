@@ -24,9 +24,8 @@ final class ProfilerProgram: BPFProfileSource {
   private var links = AttachedLinks()
   private let control: BPFMap<UInt32, UInt32>
   private let counts: [BPFMap<sonde_profile_key, UInt64>]
-  private let stacks: [BPFMap<UInt32, sonde_profile_stack>]
-  /// --unwind dwarf with maps: the user stacks the CFI unwinder stored, by hash, per half.
-  private let unwound: [BPFMap<UInt64, sonde_profile_stack>]
+  /// Each half's stacks, kernel and user (frame pointers or the CFI walk), by the hash of their frames.
+  private let stacks: [BPFMap<UInt64, sonde_profile_stack>]
   let stats: BPFMap<UInt32, UInt64>
   let targets: BPFMap<UInt32, UInt8>
   let newProcesses: RingBufferReader<sonde_profile_pid_event>
@@ -72,9 +71,6 @@ final class ProfilerProgram: BPFProfileSource {
       try open.setMaxEntries(options.unwindRows, forMap: "unwind_rows")
       try open.setMaxEntries(4096, forMap: "unwind_processes")
       try open.setConstant("dwarf_unwind", to: UInt32(1))
-      if usesMaps {
-        for half in 0..<2 { try open.setMaxEntries(options.stackMapEntries, forMap: "unwound\(half)") }
-      }
     }
     try open.setAutoload(usesMaps, program: "sonde_profile_cpu")
     try open.setAutoload(!usesMaps && !dwarf, program: "sonde_profile_ringbuf")
@@ -83,7 +79,6 @@ final class ProfilerProgram: BPFProfileSource {
     control = try object.map("control")
     counts = [try object.map("counts0"), try object.map("counts1")]
     stacks = [try object.map("stacks0"), try object.map("stacks1")]
-    unwound = [try object.map("unwound0"), try object.map("unwound1")]
     stats = try object.map("profile_stats")
     targets = try object.map("targets")
     newProcesses = try RingBufferReader(object: object, map: "new_pids")
@@ -189,30 +184,19 @@ final class ProfilerProgram: BPFProfileSource {
   }
 
   private func drainHalf(_ half: Int, missingStacks: inout UInt64) throws(SondeError) -> [DrainedStack] {
-    var entries = try counts[half].drainEntries()
-    // --unwind dwarf: user stacks are in the half's `unwound` map, by the hash the key carries in two parts.
-    var unwoundStacks: [UInt64: [UInt64]] = [:]
-    var userHashes: [UInt64?] = []
-    if unwindTables != nil {
-      for (hash, stack) in try unwound[half].drainEntries() {
-        unwoundStacks[hash] = ProcessTracking.frames(of: stack)
-      }
-      bytesRead +|= UInt64(unwoundStacks.count * (8 + MemoryLayout<sonde_profile_stack>.size))
-      for i in entries.indices {
-        let key = entries[i].key
-        userHashes.append(key.user_stack >= 0 ? UInt64(key.flags) << 31 | UInt64(key.user_stack) : nil)
-        if key.user_stack >= 0 { entries[i].key.user_stack = SONDE_PROFILE_NO_STACK }
-      }
+    let entries = try counts[half].drainEntries()
+    // The program no longer writes this half: every stack in it is taken (batch lookup-and-delete), so the
+    // half starts empty next time.
+    var frames: [Int64: [UInt64]] = [:]
+    for (hash, stack) in try stacks[half].drainEntries() {
+      frames[Int64(bitPattern: hash)] = ProcessTracking.frames(of: stack)
     }
-    var (out, read) = try ProcessTracking.stacks(
-      of: entries.map { ($0.key, $0.value, $0.value) }, in: stacks[half], missingStacks: &missingStacks)
-    for (i, hash) in userHashes.enumerated() {
-      guard let hash else { continue }
-      if let frames = unwoundStacks[hash] { out[i].user = frames } else { missingStacks +|= out[i].count }
-    }
-    bytesRead +|= ProcessTracking.bytesDrained(keys: entries.count, of: UInt64.self, stacks: read.count)
-    // Every stack this half's counts named is read: delete them so the half starts empty next time.
-    for id in read { _ = try? stacks[half].delete(id) }
+    let (out, _) = try ProcessTracking.stacks(
+      of: entries.map { ($0.key, $0.value, $0.value) }, missingStacks: &missingStacks
+    ) { frames[$0] }
+    let copied = ProcessTracking.bytesDrained(
+      keys: entries.count, of: UInt64.self, stacks: frames.count, stackKey: UInt64.self)
+    bytesRead +|= copied
     return out
   }
 }

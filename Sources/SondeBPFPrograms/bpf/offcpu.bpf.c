@@ -39,11 +39,11 @@ struct {
   __type(value, struct blocked);
 } offcpu_start SEC(".maps");
 
-static __always_inline __s32 take_stack(void *ctx, __u64 flags) {
+static __always_inline __s64 take_stack(void *ctx, __u64 flags) {
   long id = bpf_get_stackid(ctx, &offcpu_stacks, flags);
   if (id == -EEXIST) count_stat(SONDE_PROFILE_STAT_COLLISIONS);
   else if (id < 0) count_stat(SONDE_PROFILE_STAT_STACK_ERRORS);
-  return (__s32)id;
+  return id;
 }
 
 /// The current task (prev) is leaving the CPU: remember it if it blocks; then account for next, if it had.

@@ -10,7 +10,9 @@
 
 #include <sonde/profile.h>
 
+#define EFAULT 14
 #define EEXIST 17
+#define E2BIG 7
 #define PF_KTHREAD 0x00200000
 #define PROT_EXEC 0x4
 

@@ -165,17 +165,6 @@ static long zero_frame(__u64 index, void *context) {
   return 0;
 }
 
-/// Mixes frame `index` of this CPU's `unwind_frames` into the hash at `context` (a bpf_loop callback).
-static long hash_frame(__u64 index, void *context) {
-  __u32 zero = 0;
-  struct sonde_profile_stack *frames = bpf_map_lookup_elem(&unwind_frames, &zero);
-  __u64 *hash = context;
-  if (!frames || index >= SONDE_PROFILE_MAX_DEPTH) return 1;
-  __u64 h = (*hash ^ frames->ips[index]) * 0xff51afd7ed558ccdULL;
-  *hash = h ^ (h >> 29);
-  return 0;
-}
-
 /// Walks the current task's user stack into this CPU's `unwind_frames` (leaf first, zeros after the last
 /// frame, as a stack map's value) and returns the frames found. The registers are the sample's when it
 /// interrupted user mode, else the task's saved user registers.
@@ -218,29 +207,6 @@ static __always_inline __u32 unwind_user_stack(void *ctx, __u32 pid, __u64 *out)
   // rejects n * 8 as unbounded even after the check above).
   bpf_probe_read_kernel(out, sizeof(frames->ips), frames->ips);
   return n * sizeof(__u64);
-}
-
-/// Stores the `n` frames `unwind_into_frames` left in `unwind_frames` in `stacks` (a hash map keyed by a
-/// 63-bit hash of the frames: what bpf_get_stackid does for frame-pointer stacks) and returns the hash's low
-/// 31 bits as the key's stack id, its high 32 bits in `*high`; or a negative errno (-EFAULT: no frame,
-/// -ENOSPC: the map is full), counted as a stack error.
-static __always_inline __s32 store_unwound_stack(__u32 n, void *stacks, __u32 *high) {
-  __u32 zero = 0;
-  struct sonde_profile_stack *frames = bpf_map_lookup_elem(&unwind_frames, &zero);
-  if (!frames || n == 0) {
-    count_stat(SONDE_PROFILE_STAT_STACK_ERRORS);
-    return -14;
-  }
-  __u64 hash = 0x9e3779b97f4a7c15ULL;
-  bpf_loop(n, hash_frame, &hash, 0);
-  hash &= 0x7fffffffffffffffULL;
-  long err = bpf_map_update_elem(stacks, &hash, frames, BPF_NOEXIST);
-  if (err && err != -EEXIST) {
-    count_stat(SONDE_PROFILE_STAT_STACK_ERRORS);
-    return -28;
-  }
-  *high = (__u32)(hash >> 31);
-  return (__s32)(hash & 0x7fffffff);
 }
 
 #endif

@@ -10,14 +10,16 @@
 /// A stack id that names no stack: the stack was not asked for (--user-only / --kernel-only).
 #define SONDE_PROFILE_NO_STACK (-1)
 
-/// One aggregation key of the `counts` maps: whose sample, with which stacks. The stack ids index the
-/// stack map of the same half, or are negative: SONDE_PROFILE_NO_STACK, or the -errno bpf_get_stackid
-/// returned (-EEXIST: a different stack held the bucket; -EFAULT: the stack could not be read).
+/// One aggregation key of the `counts` maps: whose sample, with which stacks. A stack reference of 0 or more
+/// names a stack: in the CPU profiler's maps, the 63-bit hash of its frames that keys the half's `stacks`
+/// hash map; off-CPU, a bpf_get_stackid id in its stack map. A negative one names none:
+/// SONDE_PROFILE_NO_STACK (not asked for) or the -errno taking the stack returned (-EFAULT: unreadable,
+/// -E2BIG: the stack map was full, -EEXIST: an off-CPU stack-map bucket held a different stack).
 struct sonde_profile_key {
   __u32 pid;          ///< thread group id (0: the idle task)
-  __s32 user_stack;   ///< stack id in the half's stack map, or < 0
-  __s32 kernel_stack; ///< stack id in the half's stack map, or < 0
-  __u32 flags;        ///< --unwind dwarf: the high 32 bits of the user stack's hash (its low 31 are user_stack)
+  __u32 reserved;     ///< zero: the padding before the stacks, made explicit so equal keys hash alike
+  __s64 user_stack;   ///< the user stack's reference, or < 0
+  __s64 kernel_stack; ///< the kernel stack's reference, or < 0
   char comm[16];      ///< the thread's name when sampled
 };
 
@@ -60,8 +62,8 @@ enum sonde_profile_pid_reason {
 /// Slots of the per-CPU `profile_stats` array: what happened, counted where it happened.
 enum sonde_profile_stat_slot {
   SONDE_PROFILE_STAT_SAMPLES = 0,          ///< samples of a targeted task (off-CPU: blocked intervals kept)
-  SONDE_PROFILE_STAT_COLLISIONS = 1,       ///< bpf_get_stackid -EEXIST: the bucket held another stack
-  SONDE_PROFILE_STAT_STACK_ERRORS = 2,     ///< bpf_get_stackid failed otherwise (-EFAULT, …)
+  SONDE_PROFILE_STAT_COLLISIONS = 1,       ///< off-CPU bpf_get_stackid -EEXIST: the bucket held another stack
+  SONDE_PROFILE_STAT_STACK_ERRORS = 2,     ///< a stack could not be read (-EFAULT, …)
   SONDE_PROFILE_STAT_MAP_FULL = 3,         ///< the counts map had no room: the sample was dropped
   SONDE_PROFILE_STAT_PID_EVENT_DROPS = 4,  ///< no room in new_pids: a process was not announced
   SONDE_PROFILE_STAT_RINGBUF_DROPS = 5,    ///< no room in the samples ringbuf: the sample was dropped
@@ -73,7 +75,8 @@ enum sonde_profile_stat_slot {
   SONDE_PROFILE_STAT_UNWIND_BAD_READ = 10, ///< a rule pointed at user memory that could not be read
   SONDE_PROFILE_STAT_UNWIND_DEPTH = 11,    ///< SONDE_PROFILE_MAX_DEPTH frames: the stack goes deeper
   SONDE_PROFILE_STAT_UNWIND_BAD_RULE = 12, ///< an unsupported rule, or a CFA that did not move up the stack
-  SONDE_PROFILE_STAT_SLOTS = 13,
+  SONDE_PROFILE_STAT_STACK_MAP_FULL = 13,  ///< CPU profiler: a new stack found its half's `stacks` map full
+  SONDE_PROFILE_STAT_SLOTS = 14,
 };
 
 /// How a CFI unwind row computes the canonical frame address (the caller's stack pointer).
