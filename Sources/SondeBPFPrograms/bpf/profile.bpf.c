@@ -81,7 +81,7 @@ static __always_inline __u64 hash_frames(const struct sonde_profile_stack *stack
   return hash & 0x7fffffffffffffffULL;
 }
 
-/// Stores `frames` (zeros after the last) in `stacks` under their hash and returns the hash, or -E2BIG
+/// Stores `frames` (ended by a zero, or 127 of them) in `stacks` under their hash and returns the hash, or -E2BIG
 /// (counted) when the map has no room for a stack it does not hold yet.
 static __always_inline __s64 store_stack(void *stacks, const struct sonde_profile_stack *frames) {
   __u64 hash = hash_frames(frames);
