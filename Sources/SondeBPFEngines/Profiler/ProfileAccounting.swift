@@ -10,7 +10,7 @@ public struct ProfileAccounting: Sendable, Hashable {
   public var stackCollisions: UInt64 = 0
   /// CPU profiler: new stacks that found the stacks map full (--stack-map-size).
   public var stackMapFull: UInt64 = 0
-  /// Stacks that could not be read (bpf_get_stackid -EFAULT and other failures).
+  /// Stacks that could not be read (bpf_get_stack or bpf_get_stackid -EFAULT, and other failures).
   public var stackErrors: UInt64 = 0
   /// Samples dropped because the counts map was full.
   public var mapFullDrops: UInt64 = 0
@@ -26,7 +26,7 @@ public struct ProfileAccounting: Sendable, Hashable {
   public var undecodableRecords: UInt64 = 0
   /// Processes the program could not announce (new-pid ringbuf full); they are announced at a later sample.
   public var pidEventDrops: UInt64 = 0
-  /// Samples whose stack ids were missing from the stack map when drained (should stay 0).
+  /// Samples whose stacks were missing from the stack map when drained (should stay 0).
   public var missingStacks: UInt64 = 0
   /// Processes with samples whose mappings could not be read (they exited before user space saw them).
   public var unsymbolizedProcesses: Int = 0

@@ -30,7 +30,8 @@ public struct ProfilerOptions: Sendable {
 
   /// How samples travel from the kernel to the profiler.
   public enum Transport: String, Sendable, Hashable, CaseIterable {
-    /// Aggregated in the kernel: a stack map and a counts hash, drained with batch lookup-and-delete.
+    /// Aggregated in the kernel: stacks by the hash of their frames and a counts hash, drained with batch
+    /// lookup-and-delete.
     case maps
     /// One record per sample with its whole stacks through a BPF ringbuf (submitted without a wake-up),
     /// read on the drain timer and aggregated in user space.
