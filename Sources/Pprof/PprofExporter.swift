@@ -21,10 +21,11 @@ public enum PprofExporter {
     }
   }
 
-  /// What the two values of every sample are, and what one sample stands for.
+  /// What the values of every sample are (two, or the weight alone), and what one sample stands for.
   public struct Options: Sendable {
-    /// The first value: the entry's sample count.
-    public var countType = ValueType("samples", "count")
+    /// The first value: the entry's sample count; nil leaves it out (a source that keeps only weights, such
+    /// as the agent's off-CPU store), so each sample has the weight alone.
+    public var countType: ValueType? = ValueType("samples", "count")
     /// The second value: the entry's weight, or its count times `weightPerSample`.
     public var weightType = ValueType("cpu", "nanoseconds")
     /// When set, the second value is count × this (transports whose weight is itself a count, such as a
@@ -106,7 +107,7 @@ public enum PprofExporter {
     var strings = StringTable()
     let source = profile.source
     var out = Perftools_Profiles_Profile()
-    out.sampleType = [options.countType, options.weightType].map { valueType($0, &strings) }
+    out.sampleType = [options.countType, options.weightType].compactMap { $0 }.map { valueType($0, &strings) }
     out.periodType = valueType(options.periodType, &strings)
     out.period = options.period
     out.defaultSampleType = strings.index(options.weightType.type)
@@ -160,7 +161,7 @@ public enum PprofExporter {
       let second =
         options.weightPerSample.map { count.multipliedReportingOverflow(by: $0) }
         .map { $0.overflow ? Int64.max : $0.partialValue } ?? Int64(clamping: entry.weight)
-      sample.value = [count, second]
+      sample.value = options.countType == nil ? [second] : [count, second]
       let thread = source.threads[entry.thread]
       sample.label = [
         label(pidKey, num: Int64(thread.pid)), label(tidKey, num: Int64(thread.tid)),

@@ -6,14 +6,15 @@ import SondeSystem
   import Glibc
 #endif
 
-/// The continuous profiler behind `sonde agent`: runs the eBPF profiler system-wide without end, turns each
+/// The continuous profiler behind `sonde agent`: runs the eBPF profiler system-wide without end (CPU samples,
+/// or with `offCPU` nanoseconds blocked per stack), turns each
 /// drain (a slice, two seconds by default) into interned samples labelled by process, merges slices into
 /// windows that go to the store (and the push queue), keeps the last minutes of slices in memory for live
 /// queries, and answers the HTTP server's queries. It never prints; it logs through `log`.
 public final class Agent: @unchecked Sendable {
   public let options: AgentOptions
   public let store: ProfileStore
-  let metrics = AgentMetrics()
+  let metrics: AgentMetrics
   let queue: PushQueue?
   let pusher: Pusher?
   private let interner: AgentInterner
@@ -36,8 +37,9 @@ public final class Agent: @unchecked Sendable {
   public init(options: AgentOptions, log: @escaping @Sendable (String) -> Void) throws(SondeError) {
     self.options = options
     self.log = log
+    metrics = AgentMetrics(kind: options.profileKind)
     try Self.prepareDataDirectory(options.dataDirectory)
-    store = try ProfileStore(directory: options.dataDirectory)
+    store = try ProfileStore(directory: options.dataDirectory, kind: options.profileKind)
     interner = AgentInterner(try store.interned())
     let lastEnd = try store.lastWindowEnd()
     live.withLock { $0.storedUntil = lastEnd }
@@ -45,7 +47,8 @@ public final class Agent: @unchecked Sendable {
       let queue = try PushQueue(directory: options.dataDirectory + "/push", capacity: options.pushQueueCapacity)
       self.queue = queue
       pusher = try Pusher(
-        queue: queue, url: url, hostLabel: options.hostLabel ?? Self.hostName(), frequency: options.frequency,
+        queue: queue, url: url, hostLabel: options.hostLabel ?? Self.hostName(), kind: options.profileKind,
+        frequency: options.frequency,
         maxBackoff: options.pushMaxBackoff, metrics: metrics, log: log)
     } else {
       queue = nil
@@ -61,9 +64,12 @@ public final class Agent: @unchecked Sendable {
     profilerOptions.target = .systemWide
     profilerOptions.interval = options.sliceSeconds
     profilerOptions.unwind = options.unwind
+    if options.offCPU { profilerOptions.mode = .offCPU(minimumBlockMicroseconds: options.minimumBlockMicroseconds) }
     // At 19 Hz a second's drain holds a few dozen stacks: small maps, and symbol tables of the binaries in
     // use only (those of exited processes are dropped every minute).
-    profilerOptions.stackMapEntries = 2048
+    // Off-CPU stacks stay in their map for the whole run (a blocked thread's stack is used when it wakes):
+    // more room, and what no longer fits is counted as lost.
+    profilerOptions.stackMapEntries = options.offCPU ? 16384 : 2048
     profilerOptions.countsMapEntries = 4096
     profilerOptions.symbolCacheBytes = 32 << 20
     let profiler = BPFProfiler(options: profilerOptions)
@@ -142,7 +148,8 @@ public final class Agent: @unchecked Sendable {
       metrics.recordWindow(window, byComm: byComm)
       if let queue {
         let profile = AgentProfile(
-          from: window.start, to: window.end, entries: resolve(window), frequency: options.frequency)
+          from: window.start, to: window.end, entries: resolve(window), frequency: options.frequency,
+          kind: options.profileKind)
         do {
           try queue.enqueue(try AgentExport.pprof(profile), start: window.start, end: window.end)
         } catch {
@@ -196,7 +203,8 @@ public final class Agent: @unchecked Sendable {
   /// after waiting its seconds.
   public func liveProfile(since: Int64, filter: ProfileFilter) -> AgentProfile {
     let slices = live.withLock { $0.slices }
-    var result = AgentProfile(from: since, to: wallClockNanoseconds(), frequency: options.frequency)
+    var result = AgentProfile(
+      from: since, to: wallClockNanoseconds(), frequency: options.frequency, kind: options.profileKind)
     for slice in slices where slice.end > since {
       result.entries += slice.entries.filter { filter.accepts($0.labels) }
     }

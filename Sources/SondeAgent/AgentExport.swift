@@ -5,11 +5,13 @@ import SondeText
 /// What the agent serves and pushes, made from an `AgentProfile`: pprof (for pprof, Parca, Pyroscope) and
 /// the JSON the web UI reads.
 enum AgentExport {
-  /// The profile as a gzipped pprof file: CPU samples at the agent's frequency, each sample labelled with
-  /// its process's pid, comm, executable, cgroup, container id and systemd unit.
+  /// The profile as a gzipped pprof file: CPU samples at the agent's frequency (or nanoseconds off-CPU,
+  /// the one value an off-CPU store keeps), each sample labelled with its process's pid, comm, executable,
+  /// cgroup, container id and systemd unit.
   static func pprof(_ profile: AgentProfile) throws -> [UInt8] {
-    var builder = ProfileBuilder(eventName: "cpu-clock")
-    builder.setRate(frequency: profile.frequency, period: nil)
+    let cpu = profile.kind == .cpu
+    var builder = ProfileBuilder(eventName: cpu ? "cpu-clock" : "offcpu-time")
+    if cpu { builder.setRate(frequency: profile.frequency, period: nil) }
     // The agent keeps functions, not addresses: each function gets one synthetic address inside a range of
     // its binary (kernel functions in range 0), and each binary one mapping, so pprof shows binaries too.
     var functionAddress: [AgentFunction: UInt64] = [:]
@@ -60,14 +62,22 @@ enum AgentExport {
       let f = functionAt[address] ?? AgentFunction(name: "[unknown]", module: "", isKernel: false)
       return ResolvedFrame(name: f.name, module: f.module, isKernel: f.isKernel)
     }
-    var options = PprofExporter.Options.cpu(frequency: profile.frequency, weightIsCount: true)
+    var options: PprofExporter.Options
+    if cpu {
+      options = .cpu(frequency: profile.frequency, weightIsCount: true)
+      options.comments = ["sonde agent: \(profile.sampleCount) samples at \(profile.frequency) Hz per CPU"]
+    } else {
+      options = .offCPU()
+      options.countType = nil
+      options.comments = ["sonde agent: \(profile.sampleCount) ns blocked off-CPU"]
+    }
     options.startTimeNanoseconds = profile.from
     options.threadLabels = threadLabels
-    options.comments = ["sonde agent: \(profile.sampleCount) samples at \(profile.frequency) Hz per CPU"]
     return try PprofExporter.render(resolved, options: options)
   }
 
-  /// `{"from", "to", "samples", "stacks": [{"frames": [comm, root, …, leaf], "count"}], "truncated"}`: the
+  /// `{"from", "to", "samples", "unit", "stacks": [{"frames": [comm, root, …, leaf], "count"}], "truncated"}`
+  /// (counts in `unit`: samples, or nanoseconds off-CPU): the
   /// stacks merged over processes with the same comm, the `limit` largest (the rest counted in truncated).
   static func stacksJSON(_ profile: AgentProfile, limit: Int) -> String {
     var merged: [[String]: UInt64] = [:]
@@ -82,6 +92,7 @@ enum AgentExport {
     object.add("from", profile.from / 1_000_000)
     object.add("to", profile.to / 1_000_000)
     object.add("samples", profile.sampleCount)
+    object.add("unit", profile.kind.unit)
     object.add(
       "stacks",
       json: jsonArray(

@@ -140,7 +140,8 @@ final class AgentInterner {
         }
       }
       let key = AgentSampleKey(series: series(labels(pid: thread.pid, comm: thread.comm)), stack: stack(frames))
-      slice.counts[key, default: 0] = slice.counts[key, default: 0].saturatingAdd(entry.count)
+      // The weight: samples for CPU profiles (one per sample), nanoseconds blocked for off-CPU ones.
+      slice.counts[key, default: 0] = slice.counts[key, default: 0].saturatingAdd(entry.weight)
     }
     let now = window.accounting
     let before = lostBefore ?? ProfileAccounting()

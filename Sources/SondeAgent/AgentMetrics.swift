@@ -30,8 +30,13 @@ final class AgentMetrics: @unchecked Sendable {
     var pushDroppedReported: UInt64 = 0
   }
 
-  init(processLimit: Int = 50) {
+  /// What `samples` and the per-comm counters count.
+  private let unit: (name: String, help: String)
+
+  init(kind: ProfileKind = .cpu, processLimit: Int = 50) {
     self.processLimit = processLimit
+    let unit = kind == .cpu ? ("samples", "Samples") : ("off_cpu_nanoseconds", "Nanoseconds blocked off-CPU")
+    self.unit = unit
     let registry = self.registry
     func counter(_ name: String, _ help: String) -> Counter {
       registry.makeCounter(
@@ -41,7 +46,7 @@ final class AgentMetrics: @unchecked Sendable {
       registry.makeGauge(
         descriptor: MetricNameDescriptor(namespace: "sonde_agent", metricName: name, unitName: unit, helpText: help))
     }
-    samples = counter("samples", "CPU samples stored")
+    samples = counter(unit.0, kind == .cpu ? "CPU samples stored" : "Nanoseconds blocked off-CPU stored")
     windows = counter("windows", "Profile windows written to the store")
     pushed = counter("push_delivered_windows", "Windows the push backend accepted")
     pushFailures = counter("push_failed_attempts", "Push attempts that failed and will be retried")
@@ -76,8 +81,8 @@ final class AgentMetrics: @unchecked Sendable {
           s.processes[key]
           ?? registry.makeCounter(
             descriptor: MetricNameDescriptor(
-              namespace: "sonde_agent", metricName: "process_samples", unitName: "total",
-              helpText: "Samples per process comm (at most \(processLimit) comms, then other)"),
+              namespace: "sonde_agent", metricName: "process_" + unit.name, unitName: "total",
+              helpText: "\(unit.help) per process comm (at most \(processLimit) comms, then other)"),
             labels: [("comm", key)])
         s.processes[key] = c
         c.increment(by: Int64(clamping: n))

@@ -3,8 +3,16 @@ import SondeSystem
 
 /// How `sonde agent` runs: what it samples, how windows are kept, where it listens and pushes.
 public struct AgentOptions: Sendable {
+  /// What the agent measures, as its store, pushes and metrics name it.
+  public var profileKind: ProfileKind { offCPU ? .offCPU : .cpu }
+
   /// Samples per second per CPU (default 19: a few samples a second per core, always-on cheap).
   public var frequency: UInt64 = 19
+  /// Off-CPU instead of CPU: the time threads spend blocked, per stack, in nanoseconds (sched_switch).
+  /// A data directory holds one kind; run a second agent (another --data and --listen) for both.
+  public var offCPU = false
+  /// Off-CPU: waits shorter than this many microseconds are counted and left out.
+  public var minimumBlockMicroseconds: UInt64 = 1000
   /// Seconds per stored window.
   public var windowSeconds: Double = 10
   /// Seconds between drains of the kernel's aggregates (the live view's resolution): two, or the window
@@ -70,13 +78,15 @@ public struct AgentOptions: Sendable {
     case "max-store-mb": maxStoreBytes = try UInt64(value).where { $0 > 0 && $0 <= 1 << 30 }.orThrow(bad()) << 20
     case "compact-after": compactAfterSeconds = try Double(value).where { $0 > 0 }.orThrow(bad())
     case "unwind": unwind = try ProfilerOptions.Unwind(rawValue: value).orThrow(bad())
+    case "off-cpu": offCPU = try ["true": true, "false": false][value].orThrow(bad())
+    case "min-block": minimumBlockMicroseconds = try UInt64(value).orThrow(bad())
     case "host-label": hostLabel = value
     default:
       throw SondeError.invalid(
         "agent --config \(place)", "unknown key '\(key)'",
         remedy:
           "keys: freq, window, data, listen, token-file, push-url, push-queue, push-max-backoff, retention, "
-          + "max-store-mb, compact-after, unwind, host-label")
+          + "max-store-mb, compact-after, unwind, off-cpu, min-block, host-label")
     }
   }
 
@@ -87,6 +97,10 @@ public struct AgentOptions: Sendable {
       if !ok { throw SondeError.invalid("agent --\(flag)", "must be \(range)") }
     }
     try check((1...100_000).contains(frequency), "freq", "1 to 100000 Hz")
+    try check(minimumBlockMicroseconds <= 3_600_000_000, "min-block", "at most an hour (3600000000 µs)")
+    if offCPU && unwind != .fp {
+      throw SondeError.invalid("agent --off-cpu", "off-CPU stacks are frame-pointer stacks", remedy: "drop --unwind")
+    }
     try check(windowSeconds.isFinite && (1...3600).contains(windowSeconds), "window", "1 to 3600 seconds")
     try check(
       retentionSeconds.isFinite && (60...3.2e8).contains(retentionSeconds), "retention", "60 s to ten years")

@@ -110,7 +110,7 @@ enum AgentPage {
     "use strict";
     const MIN = 60000, HOUR = 3600000, ROW = 17;
     const $ = (id) => document.getElementById(id);
-    const S = { from: null, to: null, filter: "", search: "", diff: null, zoom: [], skew: 0, view: null,
+    const S = { unit: " samples", from: null, to: null, filter: "", search: "", diff: null, zoom: [], skew: 0, view: null,
       windows: null, tree: null, base: null, frames: [], gen: 0, loading: false, errors: [], diffScale: 1 };
     const nf = new Intl.NumberFormat("en-US");
     const fmtN = (n) => nf.format(n);
@@ -325,6 +325,8 @@ enum AgentPage {
         n.self += c;
       }
       root.samples = Math.max(Number(data && data.samples) || 0, root.total);
+      // An off-CPU agent's counts are nanoseconds blocked.
+      S.unit = data && data.unit === "nanoseconds" ? " ns off-CPU" : " samples";
       root.truncated = Number(data && data.truncated) || 0;
       return root;
     }
@@ -401,7 +403,7 @@ enum AgentPage {
         frames.push(d);
         if (n.depth > maxDepth) maxDepth = n.depth;
       };
-      const rb = el("div", { class: "rootbar" }, "all \u2014 " + fmtN(root.total) + " samples" +
+      const rb = el("div", { class: "rootbar" }, "all \u2014 " + fmtN(root.total) + S.unit +
         (z === root ? "" : "  (zoomed: click here or \u201creset zoom\u201d to go back)"));
       rb.style.cssText = "left:0;width:100%;top:0";
       rb.node = root;
@@ -450,13 +452,13 @@ enum AgentPage {
           else todo.push(k);
         }
       }
-      out.textContent = fmtN(matched) + " matched samples (" + pct(matched, root ? root.samples : 0) + ")";
+      out.textContent = fmtN(matched) + S.unit + " matched (" + pct(matched, root ? root.samples : 0) + ")";
     }
     function tooltipText(n) {
       const root = S.tree;
-      if (n === root) return "all \u2014 " + fmtN(n.total) + " samples (100%)";
-      let t = n.name + " \u2014 " + fmtN(n.total) + " samples (" + pct(n.total, root.samples) + ")";
-      if (n.self) t += "\nself: " + fmtN(n.self) + " samples (" + pct(n.self, root.samples) + ")";
+      if (n === root) return "all \u2014 " + fmtN(n.total) + S.unit + " (100%)";
+      let t = n.name + " \u2014 " + fmtN(n.total) + S.unit + " (" + pct(n.total, root.samples) + ")";
+      if (n.self) t += "\nself: " + fmtN(n.self) + S.unit + " (" + pct(n.self, root.samples) + ")";
       if (S.base) {
         const d = 100 * n.delta;
         t += "\nB (selected): " + pct(n.total, root.samples) + " of " + fmtN(root.samples) +

@@ -1,5 +1,17 @@
 import Profiles
 
+/// What an agent's samples measure. A data directory holds one kind: its values are sample counts (CPU)
+/// or nanoseconds blocked (off-CPU), which do not add up together.
+public enum ProfileKind: String, Sendable {
+  case cpu
+  case offCPU = "off-cpu"
+
+  /// Pyroscope's application name (`sonde.cpu`, `sonde.off_cpu`).
+  public var applicationName: String { self == .cpu ? "sonde.cpu" : "sonde.off_cpu" }
+  /// What one unit of a stored value is, as the UI and JSON name it.
+  public var unit: String { self == .cpu ? "samples" : "nanoseconds" }
+}
+
 /// A function as the agent keeps it: its symbolized name, the binary it is in (file name), and whether it
 /// is a kernel function.
 public struct AgentFunction: Sendable, Hashable, Codable {
@@ -61,6 +73,8 @@ public struct AgentProfile: Sendable {
   public var entries: [Entry] = []
   /// Sampling frequency, for pprof's period.
   public var frequency: UInt64
+  /// What the counts are: samples, or nanoseconds off-CPU.
+  public var kind: ProfileKind = .cpu
 
   public var sampleCount: UInt64 { entries.reduce(0) { $0.saturatingAdd($1.count) } }
 }

@@ -26,11 +26,16 @@ public final class ProfileStore: @unchecked Sendable {
   }
 
   public let path: String
+  /// What the stored counts are (samples or nanoseconds off-CPU): one kind per store.
+  public let kind: ProfileKind
   private let pool: DatabasePool
 
-  /// Opens (creating when missing) the database `store.sqlite` in `directory`.
-  public init(directory: String) throws(SondeError) {
+  /// Opens (creating when missing) the database `store.sqlite` in `directory`, for profiles of `kind`. A
+  /// store of the other kind is refused: its counts would not add up with these.
+  public init(directory: String, kind: ProfileKind = .cpu) throws(SondeError) {
     path = directory + "/store.sqlite"
+    self.kind = kind
+    let stored: String?
     do {
       var configuration = Configuration()
       configuration.busyMode = .timeout(10)
@@ -63,9 +68,27 @@ public final class ProfileStore: @unchecked Sendable {
             CREATE INDEX sample_series ON sample(series_id);
             """)
       }
+      migrator.registerMigration("v3: the kind of profile stored") { db in
+        // Stores made before this held CPU samples.
+        try db.execute(
+          sql: """
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO meta (key, value) SELECT 'kind', 'cpu' WHERE EXISTS (SELECT 1 FROM window);
+            """)
+      }
       try migrator.migrate(pool)
+      stored = try pool.write { db in
+        if let known = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'kind'") { return known }
+        try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('kind', ?)", arguments: [kind.rawValue])
+        return kind.rawValue
+      }
     } catch {
       throw Self.failure("open \(path)", error)
+    }
+    guard stored == kind.rawValue else {
+      throw SondeError.invalid(
+        "agent --data \(directory)", "holds \(stored ?? "?") profiles, not \(kind.rawValue)",
+        remedy: "give each kind its own --data directory")
     }
   }
 
@@ -154,9 +177,10 @@ public final class ProfileStore: @unchecked Sendable {
   public func profile(
     from: Int64, to: Int64, until: Int64 = .max, filter: ProfileFilter, frequency: UInt64
   ) async throws(SondeError) -> AgentProfile {
+    let kind = kind
     do {
       return try await pool.read { db in
-        var result = AgentProfile(from: from, to: to, frequency: frequency)
+        var result = AgentProfile(from: from, to: to, frequency: frequency, kind: kind)
         let rows = try Row.fetchAll(
           db,
           sql: """

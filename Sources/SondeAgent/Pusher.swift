@@ -15,23 +15,24 @@ import SondeSystem
 final class Pusher: @unchecked Sendable {
   let queue: PushQueue
   let endpoint: HTTPPost.Endpoint
-  /// Pyroscope's application name with labels: `sonde.cpu{host=NAME}`.
+  /// Pyroscope's application name with labels: `sonde.cpu{host=NAME}` (`sonde.off_cpu` off-CPU).
   let applicationName: String
-  let frequency: UInt64
+  /// The ingest query's rate and units: CPU samples at the frequency, or off-CPU nanoseconds.
+  let rateAndUnits: String
   let maxBackoff: Double
   let metrics: AgentMetrics
   let log: @Sendable (String) -> Void
 
   init(
-    queue: PushQueue, url: String, hostLabel: String, frequency: UInt64, maxBackoff: Double, metrics: AgentMetrics,
-    log: @escaping @Sendable (String) -> Void
+    queue: PushQueue, url: String, hostLabel: String, kind: ProfileKind, frequency: UInt64, maxBackoff: Double,
+    metrics: AgentMetrics, log: @escaping @Sendable (String) -> Void
   ) throws(SondeError) {
     self.queue = queue
     endpoint = try HTTPPost.Endpoint(url: url)
     // Label values cannot be quoted in Pyroscope's name syntax: keep to the characters it accepts.
     let host = String(hostLabel.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
-    applicationName = "sonde.cpu{host=\(host)}"
-    self.frequency = frequency
+    applicationName = "\(kind.applicationName){host=\(host)}"
+    rateAndUnits = kind == .cpu ? "&sampleRate=\(frequency)&units=samples" : "&units=nanoseconds"
     self.maxBackoff = maxBackoff
     self.metrics = metrics
     self.log = log
@@ -82,7 +83,7 @@ final class Pusher: @unchecked Sendable {
     let query =
       "/ingest?name=\(Self.percentEncoded(applicationName))&from=\(item.start / 1_000_000_000)"
       + "&until=\(max(item.end / 1_000_000_000, item.start / 1_000_000_000 + 1))&format=pprof&spyName=sonde"
-      + "&sampleRate=\(frequency)&units=samples&aggregationType=sum"
+      + rateAndUnits + "&aggregationType=sum"
     do throws(SondeError) {
       let status = try HTTPPost.send(
         endpoint, pathAndQuery: query, body: body, contentType: "application/octet-stream")

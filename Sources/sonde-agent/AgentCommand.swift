@@ -59,6 +59,12 @@ struct AgentCommand: AsyncParsableCommand {
   var compactAfter: Double?
   @Option(name: .customLong("unwind"), help: "User stacks: fp, dwarf or auto (default fp).")
   var unwind: String?
+  @Flag(
+    name: .customLong("off-cpu"),
+    help: "Measure time blocked off-CPU per stack (nanoseconds) instead of CPU samples; one kind per --data.")
+  var offCPU = false
+  @Option(name: .customLong("min-block"), help: "Off-CPU: leave out waits shorter than this many µs (default 1000).")
+  var minBlock: UInt64?
   @Option(name: .customLong("host-label"), help: "The host label of pushed profiles (default: the host name).")
   var hostLabel: String?
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -86,6 +92,8 @@ struct AgentCommand: AsyncParsableCommand {
       o.unwind = u
     }
     if let hostLabel { o.hostLabel = hostLabel }
+    if offCPU { o.offCPU = true }
+    if let minBlock { o.minimumBlockMicroseconds = minBlock }
     try o.validate()
     return o
   }

@@ -97,6 +97,39 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: artifacts + "/agent-ui.png"))
   }
 
+  /// `--off-cpu` stores the time threads spend blocked, per stack: the demo's five 200 ms naps show as about
+  /// a second in demo_nap's stack, in the pprof the live endpoint serves (one value, off_cpu/nanoseconds,
+  /// which Google's pprof reads); and the data directory, now an off-CPU store, is refused to a CPU agent.
+  @Test func offCPUAgentMeasuresTheNapsInTheirStack() throws {
+    let dir = try TestSupport.temporaryDirectory("agent-offcpu")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let agent = try AgentProcess(data: dir + "/data", arguments: Self.fast + ["--off-cpu"])
+    let demo = try DemoWorkload(["naps", "5"])
+    defer { demo.stop() }
+    let file = dir + "/offcpu.pb.gz"
+    let (status, _) = try httpGet(agent.url + "/debug/pprof/profile?seconds=3", to: file)
+    #expect(status == 200)
+    let profile = try Perftools_Profiles_Profile(pprofFile: Array(try Data(contentsOf: URL(fileURLWithPath: file))))
+    #expect(
+      profile.sampleType.map { "\(profile.string($0.type) ?? "")/\(profile.string($0.unit) ?? "")" } == [
+        "off_cpu/nanoseconds"
+      ])
+    let napFunctions = Set(profile.function.filter { profile.string($0.name) == "demo_nap" }.map(\.id))
+    let napLocations = Set(
+      profile.location.filter { $0.line.contains { napFunctions.contains($0.functionID) } }.map(\.id))
+    let napped = profile.sample.filter { $0.locationID.contains { napLocations.contains($0) } }
+      .reduce(Int64(0)) { $0 + ($1.value.first ?? 0) }
+    // 1.0 s asleep, plus the wake-up's way back to the CPU; nothing can make it less.
+    #expect(napped >= 950_000_000 && napped < 1_600_000_000, "demo_nap: \(napped) ns off-CPU")
+    let pprof = try #require(TestSupport.tool("pprof"), "pprof is installed by scripts/setup.sh")
+    let top = try TestSupport.run(
+      pprof, ["-top", "-nodecount=200", file], environment: ["HOME": dir, "PATH": "/usr/bin:/bin"])
+    #expect(top.stdout.contains("Type: off_cpu") && top.stdout.contains("demo_nap"), "\(top.stdout)\(top.stderr)")
+    agent.stop()
+    let cpu = try TestSupport.run(TestSupport.sonde, ["agent", "--data", dir + "/data", "--listen", "127.0.0.1:0"])
+    #expect(cpu.status != 0 && cpu.stderr.contains("holds off-cpu profiles"), "\(cpu.stderr)")
+  }
+
   @Test func killNineLosesAtMostTheCurrentWindow() throws {
     let dir = try TestSupport.temporaryDirectory("agent-kill")
     defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -9,6 +9,18 @@ import Testing
 @Suite struct ProfileStoreTests {
   let second: Int64 = 1_000_000_000
 
+  /// A store keeps one kind of profile: its counts are samples or nanoseconds off-CPU, never both. Opening it
+  /// for the other kind is an error that says which it holds; the same kind opens again.
+  @Test func aStoreRefusesTheOtherKindOfProfile() throws {
+    let dir = try TestSupport.temporaryDirectory("store-kind")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    _ = try ProfileStore(directory: dir, kind: .offCPU)
+    #expect(try ProfileStore(directory: dir, kind: .offCPU).kind == .offCPU)
+    #expect {
+      _ = try ProfileStore(directory: dir, kind: .cpu)
+    } throws: { "\($0)".contains("holds off-cpu profiles, not cpu") }
+  }
+
   /// A store with `count` windows of 10 s from `start`, each holding two processes' samples.
   func filledStore(_ dir: String, count: Int, start: Int64, processes: Int = 0) throws -> (ProfileStore, AgentInterner)
   {
