@@ -69,6 +69,7 @@ final class ProfilerProgram: BPFProfileSource {
     }
     if dwarf {
       try open.setMaxEntries(options.unwindRows, forMap: "unwind_rows")
+      try open.setMaxEntries(Self.pageEntries(options), forMap: "unwind_pages")
       try open.setMaxEntries(4096, forMap: "unwind_processes")
       try open.setConstant("dwarf_unwind", to: UInt32(1))
     }
@@ -83,10 +84,16 @@ final class ProfilerProgram: BPFProfileSource {
     targets = try object.map("targets")
     newProcesses = try RingBufferReader(object: object, map: "new_pids")
     samples = usesMaps ? nil : try RingBufferReader(object: object, map: "samples")
-    unwindTables = dwarf ? try UnwindTableLoader(object: object, capacity: options.unwindRows) : nil
+    unwindTables =
+      dwarf
+      ? try UnwindTableLoader(object: object, capacity: options.unwindRows, pageCapacity: Self.pageEntries(options))
+      : nil
   }
 
   deinit { close() }
+
+  /// Entries of the page index array: a quarter of the rows (libc: 28,000 rows over 380 pages of code).
+  static func pageEntries(_ options: ProfilerOptions) -> UInt32 { max(1, options.unwindRows / 4) }
 
   /// The ringbuf transport also wakes the loop when a quarter of its buffer waits.
   var waitDescriptors: [Int32] { [newProcesses.waitDescriptor] + (samples.map { [$0.waitDescriptor] } ?? []) }

@@ -31,19 +31,36 @@ final class UnwindTableLoader {
 
   private(set) var stats = Stats()
   private let rows: BPFMap<UInt32, sonde_unwind_row>
+  private let pages: BPFMap<UInt32, UInt32>
   private let processes: BPFMap<UInt32, sonde_unwind_process>
   /// Rows the `unwind_rows` array holds, and how many are written.
   let capacity: UInt32
   private(set) var rowsUsed: UInt32 = 0
+  /// Entries the `unwind_pages` array holds, and how many are written.
+  let pageCapacity: UInt32
+  private var pagesUsed: UInt32 = 0
   /// Mappings each process's latest list left out (a list is republished as binaries load: the latest counts).
   private var lastDropped: [Int32: Int] = [:]
-  /// Each binary's row range in `unwind_rows` and its ELF image (for the bias), nil when it has none.
-  private var binaries: [String: (start: UInt32, count: UInt32, elf: ELFFile)?] = [:]
 
-  init(object: BPFObject, capacity: UInt32) throws(SondeError) {
+  /// A binary's rows and page index in the maps, and its ELF image (for the bias).
+  private struct LoadedBinary {
+    var rowStart: UInt32
+    var rowCount: UInt32
+    var pageBase: UInt64 = 0
+    var pageStart: UInt32 = 0
+    /// 0: no page index (the pages array was full): the walk searches all the binary's rows.
+    var pageCount: UInt32 = 0
+    var elf: ELFFile
+  }
+  /// Each binary by path, nil when it has no table.
+  private var binaries: [String: LoadedBinary?] = [:]
+
+  init(object: BPFObject, capacity: UInt32, pageCapacity: UInt32) throws(SondeError) {
     rows = try object.map("unwind_rows")
+    pages = try object.map("unwind_pages")
     processes = try object.map("unwind_processes")
     self.capacity = capacity
+    self.pageCapacity = pageCapacity
   }
 
   /// Loads the tables of `pid`'s executable file mappings and publishes the process's mapping list. Binaries
@@ -71,8 +88,7 @@ final class UnwindTableLoader {
     var entries: [sonde_unwind_mapping] = []
     var dropped = 0
     for m in files {
-      guard let known = binaries[m.path], let binary = known,
-        let vaddr = binary.elf.virtualAddress(forFileOffset: m.fileOffset)
+      guard let known = binaries[m.path], let b = known, let vaddr = b.elf.virtualAddress(forFileOffset: m.fileOffset)
       else { continue }
       guard entries.count < Int(SONDE_UNWIND_MAPPINGS) else {
         dropped += 1
@@ -80,7 +96,8 @@ final class UnwindTableLoader {
       }
       entries.append(
         sonde_unwind_mapping(
-          start: m.start, end: m.end, bias: m.start &- vaddr, row_start: binary.start, row_count: binary.count))
+          start: m.start, end: m.end, bias: m.start &- vaddr, row_start: b.rowStart, row_count: b.rowCount,
+          page_base: b.pageBase, page_start: b.pageStart, page_count: b.pageCount))
     }
     guard !entries.isEmpty else { return }
     var process = sonde_unwind_process()
@@ -99,12 +116,12 @@ final class UnwindTableLoader {
     return stat(path, &info) == 0 ? Int64(info.st_size) : Int64.max
   }
 
-  /// The row range of the binary at `path`, its rows written on first use.
-  private func binary(_ path: String) -> (start: UInt32, count: UInt32, elf: ELFFile)? {
+  /// The binary at `path` in the maps, its rows and page index written on first use.
+  private func binary(_ path: String) -> LoadedBinary? {
     if let known = binaries[path] { return known }
     let began = monotonicSeconds()
     defer { stats.seconds += monotonicSeconds() - began }
-    var result: (start: UInt32, count: UInt32, elf: ELFFile)?
+    var result: LoadedBinary?
     do throws(SondeError) {
       let elf = try ELFFile.open(path: path)
       let table = try UnwindTable.build(from: elf)
@@ -119,13 +136,42 @@ final class UnwindTableLoader {
         rowsUsed += UInt32(encoded.count)
         stats.binaries += 1
         stats.rows += encoded.count
-        result = (start, UInt32(encoded.count), elf)
+        var loaded = LoadedBinary(rowStart: start, rowCount: UInt32(encoded.count), elf: elf)
+        // Without room for the index the binary still unwinds, by a search of all its rows.
+        if let index = Self.pageIndex(of: encoded.map(\.address)),
+          UInt64(pagesUsed) + UInt64(index.entries.count) <= UInt64(pageCapacity)
+        {
+          let first = pagesUsed
+          try pages.updateBatch(keys: (0..<UInt32(index.entries.count)).map { first + $0 }, values: index.entries)
+          pagesUsed += UInt32(index.entries.count)
+          (loaded.pageBase, loaded.pageStart, loaded.pageCount) = (index.base, first, UInt32(index.entries.count))
+        }
+        result = loaded
       }
     } catch {
       stats.failed[path] = error.reason
     }
     binaries[path] = result
     return result
+  }
+
+  /// The page index of rows at `addresses` (sorted): for each 4 KiB page from the first row's page, the
+  /// index of the last row at or before the page's first byte (0 before the first row). Nil when the rows
+  /// span more pages than four per row (sparse code: the index would cost more than it saves).
+  static func pageIndex(of addresses: [UInt64]) -> (base: UInt64, entries: [UInt32])? {
+    guard let first = addresses.first, let last = addresses.last, last >= first else { return nil }
+    let shift = UInt64(SONDE_UNWIND_PAGE_SHIFT)
+    let base = (first >> shift) << shift
+    let pageCount = (last - base) >> shift + 1
+    guard pageCount <= UInt64(addresses.count) * 4, pageCount <= UInt64(UInt32.max) else { return nil }
+    var entries = [UInt32](repeating: 0, count: Int(pageCount))
+    var row = 0
+    for page in 0..<Int(pageCount) {
+      let pageStart = base + UInt64(page) << shift
+      while row + 1 < addresses.count && addresses[row + 1] <= pageStart { row += 1 }
+      entries[page] = UInt32(row)
+    }
+    return (base, entries)
   }
 
   /// A row as the BPF unwinder reads it. The return address must be at CFA - 8 (x86-64's call pushes it

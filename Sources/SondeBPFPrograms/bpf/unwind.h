@@ -4,10 +4,11 @@
 //
 // Tables live in one array of rows, each binary's rows consecutive and sorted, loaded once per binary and
 // shared by every process that maps it; `unwind_processes` maps a pid to its executable mappings (address
-// range, load bias, row range). Each frame: find the mapping holding the address, binary-search its rows
-// (at most 24 steps), compute the CFA, read the return address at CFA - 8 and, where the row says so, the
-// caller's rbp. Where no row covers an address the walk follows frame pointers. bpf_loop bounds the walk at
-// SONDE_PROFILE_MAX_DEPTH frames (Linux 5.17 and later); how each walk ended is counted.
+// range, load bias, row range, page index). Each frame: find the mapping holding the address, binary-search
+// the rows of its 4 KiB page (the binary's page index says which; at most 24 steps without one), compute
+// the CFA, read the return address at CFA - 8 and, where the row says so, the caller's rbp. Where no row
+// covers an address the walk follows frame pointers. bpf_loop bounds the walk at SONDE_PROFILE_MAX_DEPTH
+// frames (Linux 5.17 and later); how each walk ended is counted.
 #ifndef SONDE_UNWIND_H
 #define SONDE_UNWIND_H
 
@@ -20,6 +21,15 @@ struct {
   __type(key, __u32);
   __type(value, struct sonde_unwind_row);
 } unwind_rows SEC(".maps");
+
+/// Every loaded binary's page index (see sonde_unwind_mapping; sized by user space, one entry when unwinding
+/// is off).
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} unwind_pages SEC(".maps");
 
 /// Each process's mappings with tables, by pid. LRU: on a busy host the least recently used entries (most
 /// likely exited processes) make room, rather than a new process finding the map full.
@@ -40,7 +50,8 @@ struct {
 
 struct unwind_state {
   __u64 ip, sp, bp;
-  __u32 pid;
+  /// The process's mappings, looked up once per walk (NULL: none loaded, frame pointers only).
+  struct sonde_unwind_process *process;
   __u32 frames;
   __u32 stop; ///< the SONDE_PROFILE_STAT_UNWIND_* slot that ended the walk, 0 while it goes on
   __u32 bp_known;
@@ -52,6 +63,21 @@ static __always_inline struct sonde_unwind_row *find_row(struct sonde_unwind_map
   __u32 lo = mapping->row_start;
   __u32 hi = mapping->row_start + mapping->row_count; // exclusive
   if (mapping->row_count == 0) return NULL;
+  // The page index narrows the search to the rows of the page holding the address: from the row covering
+  // its first byte to the one covering the next page's first byte.
+  if (mapping->page_count && address >= mapping->page_base) {
+    __u64 page = (address - mapping->page_base) >> SONDE_UNWIND_PAGE_SHIFT;
+    if (page < mapping->page_count) {
+      __u32 key = mapping->page_start + (__u32)page;
+      __u32 *entry = bpf_map_lookup_elem(&unwind_pages, &key);
+      __u32 first = entry ? *entry : 0;
+      if (first < mapping->row_count) lo = mapping->row_start + first;
+      key += 1;
+      entry = page + 1 < mapping->page_count ? bpf_map_lookup_elem(&unwind_pages, &key) : NULL;
+      __u32 last = entry ? *entry : mapping->row_count;
+      if (last < mapping->row_count && last >= first) hi = mapping->row_start + last + 1;
+    }
+  }
   for (int step = 0; step < 24; step++) {
     if (lo + 1 >= hi) break;
     __u32 mid = lo + (hi - lo) / 2;
@@ -95,7 +121,7 @@ static long unwind_step(__u64 index, void *context) {
 
   // A caller's return address is looked up one byte earlier: inside its call instruction.
   __u64 pc = n == 0 ? state->ip : state->ip - 1;
-  struct sonde_unwind_process *process = bpf_map_lookup_elem(&unwind_processes, &state->pid);
+  struct sonde_unwind_process *process = state->process;
   struct sonde_unwind_mapping *mapping = process ? find_mapping(process, pc) : NULL;
   struct sonde_unwind_row *row = mapping ? find_row(mapping, pc) : NULL;
   __u8 kind = row ? row->cfa_kind : SONDE_UNWIND_CFA_GAP;
@@ -171,7 +197,7 @@ static __always_inline __u32 unwind_into_frames(void *ctx, __u32 pid) {
     state.ip = BPF_CORE_READ(regs, ip);
     state.sp = BPF_CORE_READ(regs, sp);
   }
-  state.pid = pid;
+  state.process = bpf_map_lookup_elem(&unwind_processes, &pid);
   state.bp_known = 1;
   bpf_loop(SONDE_PROFILE_MAX_DEPTH + 1, unwind_step, &state, 0);
   count_stat(state.stop ? state.stop : SONDE_PROFILE_STAT_UNWIND_DEPTH);

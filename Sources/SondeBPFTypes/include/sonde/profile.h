@@ -110,14 +110,23 @@ struct sonde_unwind_row {
 /// Executable mappings with unwind tables kept per process.
 #define SONDE_UNWIND_MAPPINGS 32
 
+/// Log2 of the bytes of address one entry of a binary's page index covers.
+#define SONDE_UNWIND_PAGE_SHIFT 12
+
 /// One executable mapping of a process: [start, end) maps ELF virtual addresses + bias, and its binary's
-/// rows are unwind_rows[row_start, row_start + row_count).
+/// rows are unwind_rows[row_start, row_start + row_count). Its page index, unwind_pages[page_start,
+/// page_start + page_count), holds for each 4 KiB page from page_base the row (relative to row_start) that
+/// covers the page's first byte: a frame's search is then the rows of one page, a few steps rather than
+/// log2 of the binary's rows. page_count 0: no index, every row is searched.
 struct sonde_unwind_mapping {
   __u64 start;
   __u64 end;
   __u64 bias;
   __u32 row_start;
   __u32 row_count;
+  __u64 page_base;
+  __u32 page_start;
+  __u32 page_count;
 };
 
 /// A process's mappings that have unwind tables (value of `unwind_processes`, keyed by pid).
