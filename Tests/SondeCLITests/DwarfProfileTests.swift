@@ -77,7 +77,20 @@ struct DwarfProfileTests {
     if transport != "perf" { #expect(out.stderr.contains("unwind tables: "), "\(out.stderr)") }
     let (leaf, whole) = DwarfReportTests.qsortChains(out.stdout)
     #expect(leaf > 100, "\(out.stdout.prefix(3000))")
-    #expect(Double(whole) >= 0.95 * Double(leaf), "\(whole) of \(leaf):\n\(out.stdout.prefix(3000))\n\(out.stderr)")
+    // The walks of the process's first milliseconds, before its tables are in, stop at "no table" and are
+    // counted as such: 95% of the rest reach main, and the start-up window stays under 15% of the run.
+    let beforeTables = min(Self.noTableWalks(out.stderr), leaf)
+    let message = "\(whole) of \(leaf), \(beforeTables) without tables:\n\(out.stdout.prefix(3000))\n\(out.stderr)"
+    #expect(Double(whole) >= 0.95 * Double(leaf - beforeTables), "\(message)")
+    #expect(Double(whole) >= 0.85 * Double(leaf), "\(message)")
+  }
+
+  /// The walks the profile's summary says ended for want of a table ("dwarf unwinds ended: … N no table").
+  static func noTableWalks(_ stderr: String) -> Int {
+    guard let line = stderr.split(separator: "\n").first(where: { $0.contains("dwarf unwinds ended:") }),
+      let range = line.range(of: " no table")
+    else { return 0 }
+    return Int(line[..<range.lowerBound].split(separator: " ").last ?? "") ?? 0
   }
 
   /// Whether `sonde features` says this kernel has what the in-kernel unwinder needs.
