@@ -7,10 +7,10 @@ import SondeSystem
 #endif
 
 /// The continuous profiler behind `sonde agent`: runs the eBPF profiler system-wide without end (CPU samples,
-/// or with `offCPU` nanoseconds blocked per stack), turns each
-/// drain (a slice, two seconds by default) into interned samples labelled by process, merges slices into
-/// windows that go to the store (and the push queue), keeps the last minutes of slices in memory for live
-/// queries, and answers the HTTP server's queries. It never prints; it logs through `log`.
+/// or with `offCPU` nanoseconds blocked per stack), turns each drain (a slice, two seconds by default) into
+/// interned samples labelled by process, merges slices into windows that go to the store (and the push
+/// queue), keeps the last minutes of slices in memory for live queries, and answers the HTTP server's
+/// queries. It never prints; it logs through `log`.
 public final class Agent: @unchecked Sendable {
   public let options: AgentOptions
   public let store: ProfileStore
