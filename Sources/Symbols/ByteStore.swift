@@ -13,7 +13,8 @@ public final class ByteStore: @unchecked Sendable {
   let base: UnsafeRawPointer?
   /// Number of readable bytes.
   public let count: Int
-  private let isMapped: Bool
+  /// Whether the bytes are a file mapping (pages the kernel can drop and read back) rather than a heap copy.
+  let isMapped: Bool
 
   /// Maps `path` read-only. Throws if the file cannot be opened, is not a regular file, or cannot be mapped.
   /// Opened non-blocking, so a FIFO where a binary should be (planted by whoever owns that path) is refused
@@ -65,6 +66,17 @@ public final class ByteStore: @unchecked Sendable {
     } else {
       base.deallocate()
     }
+  }
+
+  /// Drops the whole pages under `[offset, offset + size)` from this process's memory, when the bytes are a
+  /// file mapping: they are read back from the file if touched again. Used after decoding a large section
+  /// once, so its pages do not stay resident for the life of the image.
+  func dropPages(_ offset: UInt64, _ size: UInt64) {
+    guard isMapped, let base, size > 0, offset < UInt64(count) else { return }
+    let page = UInt64(4096)
+    let start = offset & ~(page - 1)
+    let end = min(UInt64(count), offset.addingReportingOverflow(size).overflow ? UInt64.max : offset + size)
+    Syscall.dropPages(base + Int(start), length: Int(end - start))
   }
 
   /// A bounds-checked reader over the whole store with the given byte order.
@@ -121,16 +133,31 @@ struct ByteReader {
     return Array(UnsafeRawBufferPointer(start: base + Int(offset), count: Int(size)))
   }
 
-  /// A NUL-terminated string starting at `offset` and not extending past `limit` (exclusive).
-  /// Returns nil when the offset is out of range or no terminator occurs before the limit.
-  func cString(_ offset: UInt64, limit: UInt64) -> String? {
+  /// The length of the NUL-terminated string at `offset` that ends before `limit` (exclusive); nil when the
+  /// offset is out of range or no terminator occurs before the limit.
+  func cStringLength(_ offset: UInt64, limit: UInt64) -> Int? {
     let end = min(limit, UInt64(store.count))
     guard offset < end, let base = store.base else { return nil }
     let start = base + Int(offset)
-    let available = Int(end - offset)
-    guard let terminator = memchr(start, 0, available) else { return nil }
-    let length = UnsafeRawPointer(terminator) - start
-    return String(decoding: UnsafeRawBufferPointer(start: start, count: length), as: UTF8.self)
+    guard let terminator = memchr(start, 0, Int(end - offset)) else { return nil }
+    return UnsafeRawPointer(terminator) - start
+  }
+
+  /// The `length` bytes at `offset` as UTF-8 (invalid sequences repaired); empty when out of range.
+  func string(_ offset: UInt64, length: UInt32) -> String {
+    (try? withBytes(offset, UInt64(length)) { String(decoding: $0, as: UTF8.self) }) ?? ""
+  }
+
+  /// How many of the `length` bytes at `offset` are leading underscores (0 when out of range).
+  func leadingUnderscores(_ offset: UInt64, length: UInt32) -> Int {
+    (try? withBytes(offset, UInt64(length)) { $0.prefix { $0 == UInt8(ascii: "_") }.count }) ?? 0
+  }
+
+  /// A NUL-terminated string starting at `offset` and not extending past `limit` (exclusive).
+  /// Returns nil when the offset is out of range or no terminator occurs before the limit.
+  func cString(_ offset: UInt64, limit: UInt64) -> String? {
+    guard let length = cStringLength(offset, limit: limit), let length32 = UInt32(exactly: length) else { return nil }
+    return string(offset, length: length32)
   }
 
   /// Runs `body` over the raw bytes `[offset, offset + size)` after bounds checking.

@@ -130,12 +130,15 @@ public final class ELFFile: @unchecked Sendable {
     return nil
   }
 
-  /// The function symbols of `.symtab` and `.dynsym`, sorted for address lookup (decoded once, cached).
+  /// The function symbols of `.symtab` and `.dynsym`, sorted for address lookup (decoded once, cached; the
+  /// names stay in the mapped file).
   public func symbolTable() -> SymbolTable {
     symbolCache.withLock { cached in
       if let cached { return cached }
       let table = SymbolTable(
-        symbols: ELFFile.readSymbols(reader, header, sections), pltStubs: ELFFile.pltSymbols(reader, header, sections))
+        records: ELFFile.readSymbols(reader, header, sections), sources: [store],
+        pltStubs: ELFFile.pltSymbols(reader, header, sections))
+      ELFFile.releaseSymbolPages(reader, sections)
       cached = table
       return table
     }

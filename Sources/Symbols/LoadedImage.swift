@@ -15,17 +15,14 @@ public final class LoadedImage: Sendable {
     if !elf.hasSymtab, let locator { debug = locator.locate(for: elf, binaryPath: targetPath) }
     debugFile = debug
     if let debug {
-      symbols = SymbolTable(
-        symbols: elf.symbolTable().candidates + debug.symbolTable().candidates, pltStubs: elf.symbolTable().pltStubs)
+      symbols = SymbolTable(merging: elf.symbolTable(), debug.symbolTable())
     } else {
       symbols = elf.symbolTable()
     }
   }
 
-  /// Approximate heap bytes of the decoded symbol table (entries plus names), for the cache's memory bound.
-  public var approximateBytes: Int {
-    symbols.symbols.reduce(symbols.symbols.count * (MemoryLayout<ELFSymbol>.stride + 8)) { $0 + $1.name.utf8.count }
-  }
+  /// Approximate heap bytes of the symbol table, for the cache's memory bound.
+  public var approximateBytes: Int { symbols.approximateBytes }
 
   /// The demangled name of `symbol` (cached per image).
   func demangle(_ symbol: String, with demangler: Demangler) -> String? {
