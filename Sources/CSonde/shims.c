@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -118,3 +119,7 @@ void sonde_unblock_termination_signals(void) {
   sigaddset(&set, SIGQUIT);
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
+
+int sonde_limit_malloc_arenas(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
+
+int sonde_trim_heap(void) { return malloc_trim(0); }

@@ -101,6 +101,8 @@ public final class Agent: @unchecked Sendable {
         write(w)
         window = nil
         if w.end / (60 * 1_000_000_000) > w.start / (60 * 1_000_000_000) { interner.forgetExitedProcesses() }
+        // The window's batch reads, symbol tables and SQLite work are freed by now: give their pages back.
+        Heap.trim()
       }
     }
     _ = try profiler.run(stop: stop)

@@ -15,14 +15,33 @@ public struct KernelSymbols: Sendable {
     public var module: String?
   }
 
-  /// One kept symbol, compactly: its name lives in `names` and is made a `String` only when looked up.
+  /// One kept symbol in 16 bytes: its name lives in `names` and is made a `String` only when looked up.
   struct Entry: Sendable {
     var address: UInt64
     var nameStart: UInt32
-    var nameLength: UInt32
-    var type: UInt8
+    /// Bits 0–9: the name's length; 10–11: the type (`t`, `T`, `w`, `W`); 12–31: the module's index + 1,
+    /// 0 for vmlinux.
+    private var shape: UInt32
+
+    static let types: [UInt8] = [UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "w"), UInt8(ascii: "W")]
+    /// kallsyms names are at most KSYM_NAME_LEN (512) bytes; longer lines are malformed and skipped.
+    static let maxNameLength = 1023
+    static let maxModules = (1 << 20) - 1
+
+    /// Nil when the name is too long, the type is not a code type, or there are too many modules.
+    init?(address: UInt64, nameStart: Int, nameLength: Int, type: UInt8, module: Int32) {
+      guard nameLength <= Entry.maxNameLength, let typeIndex = Entry.types.firstIndex(of: type),
+        module < Entry.maxModules, let start = UInt32(exactly: nameStart)
+      else { return nil }
+      self.address = address
+      self.nameStart = start
+      shape = UInt32(nameLength) | UInt32(typeIndex) << 10 | UInt32(module + 1) << 12
+    }
+
+    var nameLength: UInt32 { shape & 0x3ff }
+    var type: UInt8 { Entry.types[Int(shape >> 10 & 3)] }
     /// Index into `moduleNames`, or -1 for vmlinux.
-    var module: Int32
+    var module: Int32 { Int32(shape >> 12) - 1 }
   }
 
   /// Text symbols sorted by address, made on access.
@@ -117,10 +136,12 @@ public struct KernelSymbols: Sendable {
             moduleNames.append(name)
           }
         }
-        entries.append(
-          Entry(
-            address: line.address, nameStart: UInt32(truncatingIfNeeded: names.count),
-            nameLength: UInt32(truncatingIfNeeded: line.name.count), type: line.type, module: module))
+        guard
+          let entry = Entry(
+            address: line.address, nameStart: names.count, nameLength: line.name.count, type: line.type,
+            module: module)
+        else { continue }
+        entries.append(entry)
         names.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[line.name]))
       }
     }

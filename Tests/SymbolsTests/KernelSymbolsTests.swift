@@ -26,6 +26,17 @@ import Testing
     #expect(symbols.lookup(0x1000) == nil)
   }
 
+  /// A kept kernel symbol costs 16 bytes and its name; a name longer than the kernel's KSYM_NAME_LEN
+  /// allows is a malformed line, skipped rather than cut.
+  @Test func entriesAreSixteenBytesAndOverlongNamesAreSkipped() throws {
+    #expect(MemoryLayout<KernelSymbols.Entry>.stride == 16)
+    let long = String(repeating: "x", count: 1024)
+    let symbols = KernelSymbols(parsing: "ffffffff81000000 T \(long)\nffffffff81000100 W fine\t[mod]\n")
+    #expect(symbols.symbols.count == 1)
+    let fine = try #require(symbols.symbols.first)
+    #expect(fine.name == "fine" && fine.type == "W" && fine.module == "mod")
+  }
+
   /// /proc/modules bounds each module's last symbol at the module's end instead of the 1 MiB guess; a
   /// module whose address is hidden (0) keeps the guess.
   @Test func moduleEndsComeFromProcModules() throws {

@@ -79,4 +79,12 @@ void sonde_install_stop_signals(int eventfd);
 /// threads block them) would otherwise leave Ctrl-C without effect.
 void sonde_unblock_termination_signals(void);
 
+/// For a long-lived daemon: at most `arenas` glibc malloc arenas (mallopt M_ARENA_MAX), so memory freed
+/// by one thread is reused by the next instead of staying resident in a per-thread arena. Returns 0 on
+/// failure (glibc returns 1 on success).
+int sonde_limit_malloc_arenas(int arenas);
+
+/// Gives free pages inside glibc's heaps back to the kernel (malloc_trim(0)). Returns 1 if any were.
+int sonde_trim_heap(void);
+
 #endif
