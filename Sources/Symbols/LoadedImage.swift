@@ -1,13 +1,23 @@
 import SondeSystem
 
 /// A module ready for lookups: its ELF image, its separate debug file if one was found, the merged
-/// symbol table, and a cache of demangled names. Shared by every process that maps the same binary.
+/// symbol table, and the names of the symbols looked up so far. Shared by every process that maps the
+/// same binary.
 public final class LoadedImage: Sendable {
   public let elf: ELFFile
   /// The separate debug file (found by build-id or debuglink) when the image itself is stripped.
   public let debugFile: ELFFile?
   public let symbols: SymbolTable
-  private let demangleCache = Locked<[String: String?]>([:])
+  /// A symbol's name and demangled name, by its index in `symbols`, once a frame has named it: a profile
+  /// symbolizes the same hot functions every drain, and a table keeps its names in the file.
+  private let names = Locked<[Int: Named]>([:])
+
+  private struct Named {
+    var name: String
+    var demangled: String?
+    /// Whether `demangled` was asked for (a frame without a demangler leaves it to the next that has one).
+    var demangling: Bool
+  }
 
   init(elf: ELFFile, locator: DebugFileLocator?, targetPath: String) {
     self.elf = elf
@@ -24,26 +34,27 @@ public final class LoadedImage: Sendable {
   /// Approximate heap bytes of the symbol table, for the cache's memory bound.
   public var approximateBytes: Int { symbols.approximateBytes }
 
-  /// The demangled name of `symbol` (cached per image).
-  func demangle(_ symbol: String, with demangler: Demangler) -> String? {
-    if let cached = demangleCache.withLock({ $0[symbol] }) { return cached }
-    let result = demangler.demangle(symbol)
-    demangleCache.withLock { $0[symbol] = result }
-    return result
-  }
-
   /// The frame for ELF virtual address `vaddr` in this image.
   func frame(
     address: UInt64, vaddr: UInt64, module: String, deleted: Bool, demangler: Demangler?
   ) -> SymbolizedFrame {
-    guard let symbol = symbols.lookup(vaddr) else {
+    guard let index = symbols.lookupIndex(vaddr) else {
       return SymbolizedFrame(
         address: address, status: .noSymbol, module: module, moduleOffset: vaddr, moduleDeleted: deleted,
         buildID: elf.buildIDHex)
     }
+    var named =
+      names.withLock { $0[index] } ?? Named(name: symbols.symbols[index].name, demangled: nil, demangling: false)
+    if let demangler, !named.demangling {
+      named.demangled = demangler.demangle(named.name)
+      named.demangling = true
+      names.withLock { $0[index] = named }
+    } else if demangler == nil {
+      names.withLock { $0[index] = $0[index] ?? named }
+    }
     return SymbolizedFrame(
-      address: address, status: .resolved, symbol: symbol.name,
-      demangled: demangler.flatMap { demangle(symbol.name, with: $0) }, symbolOffset: vaddr - symbol.address,
-      module: module, moduleOffset: vaddr, moduleDeleted: deleted, buildID: elf.buildIDHex)
+      address: address, status: .resolved, symbol: named.name, demangled: demangler == nil ? nil : named.demangled,
+      symbolOffset: vaddr - symbols.address(at: index), module: module, moduleOffset: vaddr, moduleDeleted: deleted,
+      buildID: elf.buildIDHex)
   }
 }

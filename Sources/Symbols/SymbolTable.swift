@@ -246,7 +246,11 @@ public struct SymbolTable: Sendable {
     return stub.contains(vaddr) ? stub : nil
   }
 
-  private func lookupIndex(_ vaddr: UInt64) -> Int? {
+  /// The address of the symbol at `index` (into `symbols`), without making its name.
+  func address(at index: Int) -> UInt64 { records[index].address }
+
+  /// The index (into `symbols`) of the symbol `lookup(vaddr)` returns: a key for caching what is made of it.
+  func lookupIndex(_ vaddr: UInt64) -> Int? {
     var low = 0
     var high = records.count
     while low < high {
