@@ -14,19 +14,12 @@ dir=$(mktemp -d)
 agent=$!
 trap 'kill "$agent" 2>/dev/null || true; wait "$agent" 2>/dev/null || true; rm -rf "$dir"' EXIT
 
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+source Benchmarks/agent-load.sh
 sleep 30
 address=$(cat "$dir/data/agent.address")
 a=$(cpu_ns "$agent")
 t0=$(date +%s%N)
-end=$(($(date +%s) + seconds))
-tick=0
-while [ "$(date +%s)" -lt "$end" ]; do
-  sleep 15
-  tick=$((tick + 1))
-  curl -s "http://$address/metrics" >/dev/null
-  if [ $((tick % 4)) -eq 0 ]; then curl -s "http://$address/api/v1/stacks" >/dev/null; fi
-done
+scrape_agents "$seconds" "$address"
 b=$(cpu_ns "$agent")
 t1=$(date +%s%N)
 hwm=$(awk '/VmHWM/ {print $2}' /proc/"$agent"/status)

@@ -15,22 +15,16 @@ for binary in "$@"; do
   dirs+=("$dir")
 done
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "${dirs[@]}"' EXIT
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+source "$(dirname "$0")/agent-load.sh"
 sleep 30
 before=()
-for pid in "${pids[@]}"; do before+=("$(cpu_ns "$pid")"); done
-t0=$(date +%s%N)
-end=$(($(date +%s) + seconds))
-tick=0
-while [ "$(date +%s)" -lt "$end" ]; do
-  sleep 15
-  tick=$((tick + 1))
-  for dir in "${dirs[@]}"; do
-    address=$(cat "$dir/data/agent.address")
-    curl -s "http://$address/metrics" >/dev/null
-    if [ $((tick % 4)) -eq 0 ]; then curl -s "http://$address/api/v1/stacks" >/dev/null; fi
-  done
+addresses=()
+for i in "${!pids[@]}"; do
+  before+=("$(cpu_ns "${pids[$i]}")")
+  addresses+=("$(cat "${dirs[$i]}/data/agent.address")")
 done
+t0=$(date +%s%N)
+scrape_agents "$seconds" "${addresses[@]}"
 t1=$(date +%s%N)
 echo "| agent | CPU (one core) | peak RSS (VmHWM) |"
 echo "|---|---|---|"

@@ -231,12 +231,7 @@ public struct KernelSymbols: Sendable {
   /// The symbol whose range contains `address`, and the offset into it.
   public func lookup(_ address: UInt64) -> (symbol: Symbol, offset: UInt64)? {
     guard !isRestricted else { return nil }
-    var low = 0
-    var high = entries.count
-    while low < high {
-      let mid = (low + high) / 2
-      if entries[mid].address <= address { low = mid + 1 } else { high = mid }
-    }
+    let low = entries.countOfElements(keyedAtMost: address) { $0.address }
     guard low > 0 else { return nil }
     let entry = entries[low - 1]
     let symbol = self.symbol(entry)

@@ -34,12 +34,7 @@ public struct PerfMap: Sendable {
 
   /// The entry containing `address` (later entries win, as JITs append re-compiled code).
   public func lookup(_ address: UInt64) -> Entry? {
-    var low = 0
-    var high = entries.count
-    while low < high {
-      let mid = (low + high) / 2
-      if entries[mid].start <= address { low = mid + 1 } else { high = mid }
-    }
+    let low = entries.countOfElements(keyedAtMost: address) { $0.start }
     var index = low - 1
     while index >= 0 && index >= low - 8 {
       let entry = entries[index]

@@ -87,12 +87,7 @@ public struct ProcessMaps: Sendable {
 
   /// The mapping containing `address`.
   public func mapping(containing address: UInt64) -> MemoryMapping? {
-    var low = 0
-    var high = mappings.count
-    while low < high {
-      let mid = (low + high) / 2
-      if mappings[mid].start <= address { low = mid + 1 } else { high = mid }
-    }
+    let low = mappings.countOfElements(keyedAtMost: address) { $0.start }
     guard low > 0, mappings[low - 1].contains(address) else { return nil }
     return mappings[low - 1]
   }

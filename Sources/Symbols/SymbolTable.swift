@@ -236,12 +236,7 @@ public struct SymbolTable: Sendable {
 
   private func pltStub(_ vaddr: UInt64) -> ELFSymbol? {
     guard let first = pltStubs.first, vaddr >= first.address else { return nil }
-    var low = 0
-    var high = pltStubs.count
-    while low < high {
-      let mid = (low + high) / 2
-      if pltStubs[mid].address <= vaddr { low = mid + 1 } else { high = mid }
-    }
+    let low = pltStubs.countOfElements(keyedAtMost: vaddr) { $0.address }
     let stub = pltStubs[low - 1]
     return stub.contains(vaddr) ? stub : nil
   }
@@ -251,12 +246,7 @@ public struct SymbolTable: Sendable {
 
   /// The index (into `symbols`) of the symbol `lookup(vaddr)` returns: a key for caching what is made of it.
   func lookupIndex(_ vaddr: UInt64) -> Int? {
-    var low = 0
-    var high = records.count
-    while low < high {
-      let mid = (low + high) / 2
-      if records[mid].address <= vaddr { low = mid + 1 } else { high = mid }
-    }
+    let low = records.countOfElements(keyedAtMost: vaddr) { $0.address }
     var index = low - 1
     guard index >= 0 else { return nil }
     let nearest = records[index]
