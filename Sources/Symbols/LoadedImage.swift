@@ -50,7 +50,7 @@ public final class LoadedImage: Sendable {
       named.demangling = true
       names.withLock { $0[index] = named }
     } else if demangler == nil {
-      names.withLock { $0[index] = $0[index] ?? named }
+      names.withLock { if $0[index] == nil { $0[index] = named } }
     }
     return SymbolizedFrame(
       address: address, status: .resolved, symbol: named.name, demangled: demangler == nil ? nil : named.demangled,
