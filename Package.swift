@@ -22,7 +22,6 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     // Only `sonde agent` (the SondeAgent target and its executable) links these.
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
-    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -47,11 +46,14 @@ let package = Package(
     .target(name: "Profiles", dependencies: ["SondeText"]),
     // zlib from Debian's zlib1g-dev, as a system library (gzip for pprof files).
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-    // pprof's protobuf format: the generated message code (committed; scripts/generate-pprof.sh remakes it)
-    // and the exporter from the Profile model. Only pprof output links swift-protobuf and zlib.
+    // pprof output: the exporter from the Profile model, writing protobuf's wire format itself, and gzip.
+    // Only pprof output links zlib.
+    .target(name: "Pprof", dependencies: ["Profiles", "CZlib"]),
+    // pprof's messages as swift-protobuf generates them (committed; scripts/generate-pprof.sh remakes them),
+    // to decode pprof files: the tests read what the exporter writes with it. No shipped program links it.
     .target(
-      name: "Pprof",
-      dependencies: ["Profiles", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      name: "PprofMessages",
+      dependencies: ["Pprof", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
       exclude: ["profile.proto"]),
     // The engines behind each verb. They return values; they never print.
     .target(name: "SondeCore", dependencies: ["SondeSystem", "SondeText", "PerfEvents", "Symbols", "Profiles"]),
@@ -73,12 +75,13 @@ let package = Package(
       name: "sonde-perfdata-bench", dependencies: ["SondeSystem", "PerfEvents", "SondeCore"],
       path: "Benchmarks/PerfDataBench"),
     // Shared by the test targets: locating built products, running the CLI and oracle tools.
-    .target(name: "SondeTestSupport", dependencies: ["Pprof"], path: "Tests/SondeTestSupport"),
+    .target(name: "SondeTestSupport", dependencies: ["Pprof", "PprofMessages"], path: "Tests/SondeTestSupport"),
     .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "SondeSystem", "CSonde", "SondeTestSupport"]),
     .testTarget(name: "SondeCoreTests", dependencies: ["SondeCore", "SondeSystem", "PerfEvents", "SondeTestSupport"]),
-    .testTarget(name: "SondeCLITests", dependencies: ["PerfEvents", "SondeSystem", "SondeTestSupport", "Pprof"]),
+    .testTarget(
+      name: "SondeCLITests", dependencies: ["PerfEvents", "SondeSystem", "SondeTestSupport", "Pprof", "PprofMessages"]),
     .testTarget(name: "SymbolsTests", dependencies: ["Symbols", "SondeSystem", "SondeTestSupport"]),
-    .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "Pprof", "SondeTestSupport"]),
+    .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "Pprof", "PprofMessages", "SondeTestSupport"]),
     // Benchmark: Symbolizer throughput versus llvm-symbolizer (results in BENCHMARKS.md).
     .executableTarget(
       name: "sonde-bench-symbols", dependencies: ["SondeSystem", "Symbols"], path: "Benchmarks/SymbolsBenchmark"),
@@ -116,7 +119,9 @@ let package = Package(
         "BPF", "SondeBPFEngines", "SondeBPFPrograms", "SondeSystem", "SondeText", "PerfEvents", "Profiles",
       ]),
     .testTarget(name: "SondeBenchTests", dependencies: ["SondeBench"]),
-    // `sonde agent`: continuous system-wide profiling into a SQLite store (GRDB), served over HTTP
+    // SQLite from Debian's libsqlite3-dev, as a system library: the agent's store.
+    .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+    // `sonde agent`: continuous system-wide profiling into a SQLite store (its C API), served over HTTP
     // (Hummingbird: web UI, pprof, Prometheus metrics) and pushed to a Pyroscope-compatible backend. The
     // only targets with a web server, a database and the service lifecycle; `sonde agent` runs the
     // `sonde-agent` executable, so the `sonde` binary links none of them.
@@ -124,7 +129,7 @@ let package = Package(
       name: "SondeAgent",
       dependencies: [
         "SondeBPFEngines", "SondeSystem", "SondeText", "Profiles", "Pprof",
-        .product(name: "GRDB", package: "GRDB.swift"),
+        "CSQLite",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Logging", package: "swift-log"),
@@ -143,7 +148,7 @@ let package = Package(
     .testTarget(
       name: "SondeAgentTests",
       dependencies: [
-        "SondeAgent", "SondeSystem", "SondeTestSupport", "Pprof", "Profiles",
+        "SondeAgent", "SondeSystem", "SondeTestSupport", "Pprof", "PprofMessages", "Profiles",
         .product(name: "Hummingbird", package: "hummingbird"),
       ]),
     // Test helper (not shipped): hosts a counting engine, a recorder and a BPF ring-buffer reader in one

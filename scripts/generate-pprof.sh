@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates Sources/Pprof/profile.pb.swift from Sources/Pprof/profile.proto. The generated file is
+# Regenerates Sources/PprofMessages/profile.pb.swift from Sources/PprofMessages/profile.proto. The generated file is
 # committed, so ordinary builds need neither protoc nor swift-protobuf's plugin (whose build takes about
 # ten minutes): run this only after editing the .proto.
 #
@@ -17,5 +17,5 @@ if [ ! -x "$plugin_dir/.build/release/protoc-gen-swift" ]; then
   swift build -c release --package-path "$plugin_dir" --product protoc-gen-swift >&2
 fi
 protoc --plugin=protoc-gen-swift="$plugin_dir/.build/release/protoc-gen-swift" \
-  --swift_opt=Visibility=Public --swift_out=Sources/Pprof -I Sources/Pprof Sources/Pprof/profile.proto
-echo "generate-pprof: wrote Sources/Pprof/profile.pb.swift" >&2
+  --swift_opt=Visibility=Public --swift_out=Sources/PprofMessages -I Sources/PprofMessages Sources/PprofMessages/profile.proto
+echo "generate-pprof: wrote Sources/PprofMessages/profile.pb.swift" >&2

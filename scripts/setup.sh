@@ -9,7 +9,7 @@ set -euo pipefail
 # build-id debug file for the symbolizer to find), systemtap-sdt-dev (<sys/sdt.h>: USDT probes in the demo),
 # chromium (renders the flame graph SVG in tests), stress-ng (a busy loop per CPU for scripts/test-under-load.sh),
 # zlib1g-dev (gzip for pprof files), golang-go + golang-github-google-pprof-dev (Google's pprof, built below:
-# the oracle that reads Sonde's pprof files), libsqlite3-dev (SQLite, the agent's store, through GRDB), prometheus
+# the oracle that reads Sonde's pprof files), libsqlite3-dev (SQLite, the agent's store), prometheus
 # (scrapes the agent's /metrics in its tests; the tests start it on loopback).
 packages=(libbpf-dev linux-perf bpftrace bpftool qemu-system-x86 linux-image-amd64 busybox-static cpio
   binutils llvm libc6-dbg systemtap-sdt-dev chromium stress-ng zlib1g-dev golang-go golang-github-google-pprof-dev

@@ -1,5 +1,4 @@
 import Profiles
-import SwiftProtobuf
 
 /// Writes a `ResolvedProfile` as a pprof profile (gzipped protobuf, github.com/google/pprof's
 /// proto/profile.proto), the format of `go tool pprof`, Parca, Pyroscope and Grafana.
@@ -102,99 +101,123 @@ public enum PprofExporter {
     }
   }
 
-  /// The profile message (not yet serialized).
-  public static func message(_ profile: ResolvedProfile, options: Options) -> Perftools_Profiles_Profile {
+  /// The profile's protobuf bytes (not yet gzipped), field by field as proto/profile.proto numbers them.
+  public static func encoded(_ profile: ResolvedProfile, options: Options) -> [UInt8] {
     var strings = StringTable()
     let source = profile.source
-    var out = Perftools_Profiles_Profile()
-    out.sampleType = [options.countType, options.weightType].compactMap { $0 }.map { valueType($0, &strings) }
-    out.periodType = valueType(options.periodType, &strings)
-    out.period = options.period
-    out.defaultSampleType = strings.index(options.weightType.type)
-    out.timeNanos = options.startTimeNanoseconds
-    out.durationNanos = Int64(clamping: source.durationNanoseconds)
-    out.comment = options.comments.map { strings.index($0) }
-
-    let mappings = MappingIndex(source.mappings, kernelLocations: source.locations.filter(\.isKernel))
-    out.mapping = mappings.all.enumerated().map { index, m in
-      var pm = Perftools_Profiles_Mapping()
-      pm.id = UInt64(index + 1)
-      pm.memoryStart = m.start
-      pm.memoryLimit = m.end
-      pm.fileOffset = m.fileOffset
-      pm.filename = strings.index(m.path)
-      if let id = m.buildID ?? options.buildIDs[m.path], !id.isEmpty { pm.buildID = strings.index(hex(id)) }
-      // Sonde named the functions itself: pprof must not symbolize again from local binaries.
-      pm.hasFunctions_p = true
-      return pm
-    }
-
-    out.function = profile.functions.enumerated().map { index, f in
-      var pf = Perftools_Profiles_Function()
-      pf.id = UInt64(index + 1)
-      pf.name = strings.index(f.name)
-      pf.systemName = pf.name
-      return pf
-    }
-
-    out.location = source.locations.enumerated().map { index, l in
-      var pl = Perftools_Profiles_Location()
-      pl.id = UInt64(index + 1)
-      pl.address = l.address
-      pl.mappingID = mappings.id(of: l)
-      let function = Int(profile.functionOfLocation[index])
-      if profile.functions[function].name != "[unknown]" {
-        var line = Perftools_Profiles_Line()
-        line.functionID = UInt64(function + 1)
-        pl.line = [line]
+    var out = ProtobufWriter()
+    let sampleTypes = [options.countType, options.weightType].compactMap { $0 }.map { strings.valueType($0) }
+    for type in sampleTypes {
+      out.message(Field.sampleType) {
+        $0.int64(1, type.type)
+        $0.int64(2, type.unit)
       }
-      return pl
     }
 
     let pidKey = strings.index("pid")
     let tidKey = strings.index("tid")
     let commKey = strings.index("comm")
-    out.sample = source.entries.map { entry in
-      var sample = Perftools_Profiles_Sample()
-      sample.locationID = source.stack(entry.stack).map { UInt64($0) + 1 }
+    for entry in source.entries {
       let count = Int64(clamping: entry.count)
       let second =
         options.weightPerSample.map { count.multipliedReportingOverflow(by: $0) }
         .map { $0.overflow ? Int64.max : $0.partialValue } ?? Int64(clamping: entry.weight)
-      sample.value = options.countType == nil ? [second] : [count, second]
+      let values = options.countType == nil ? [second] : [count, second]
       let thread = source.threads[entry.thread]
-      sample.label = [
-        label(pidKey, num: Int64(thread.pid)), label(tidKey, num: Int64(thread.tid)),
-        label(commKey, str: strings.index(profile.comms[Int(profile.commOfThread[entry.thread])])),
+      var labels: [(key: Int64, num: Int64, str: Int64)] = [
+        (pidKey, Int64(thread.pid), 0), (tidKey, Int64(thread.tid), 0),
+        (commKey, 0, strings.index(profile.comms[Int(profile.commOfThread[entry.thread])])),
       ]
       for (key, value) in options.threadLabels[entry.thread] ?? [] where !value.isEmpty {
-        sample.label.append(label(strings.index(key), str: strings.index(value)))
+        labels.append((strings.index(key), 0, strings.index(value)))
       }
-      return sample
+      out.message(Field.sample) { sample in
+        sample.packed(1, source.stack(entry.stack).lazy.map { UInt64($0) + 1 })
+        sample.packed(2, values.lazy.map { UInt64(bitPattern: $0) })
+        for label in labels {
+          sample.message(3) {
+            $0.int64(1, label.key)
+            $0.int64(2, label.str)
+            $0.int64(3, label.num)
+          }
+        }
+      }
     }
-    out.stringTable = strings.strings
-    return out
+
+    let mappings = MappingIndex(source.mappings, kernelLocations: source.locations.filter(\.isKernel))
+    for (index, m) in mappings.all.enumerated() {
+      let filename = strings.index(m.path)
+      let buildID = (m.buildID ?? options.buildIDs[m.path]).flatMap { $0.isEmpty ? nil : strings.index(hex($0)) }
+      out.message(Field.mapping) {
+        $0.varint(1, UInt64(index + 1))
+        $0.varint(2, m.start)
+        $0.varint(3, m.end)
+        $0.varint(4, m.fileOffset)
+        $0.int64(5, filename)
+        $0.int64(6, buildID ?? 0)
+        // Sonde named the functions itself: pprof must not symbolize again from local binaries.
+        $0.bool(7, true)
+      }
+    }
+
+    for (index, l) in source.locations.enumerated() {
+      let function = Int(profile.functionOfLocation[index])
+      let mappingID = mappings.id(of: l)
+      out.message(Field.location) {
+        $0.varint(1, UInt64(index + 1))
+        $0.varint(2, mappingID)
+        $0.varint(3, l.address)
+        if profile.functions[function].name != "[unknown]" {
+          $0.message(4) { $0.varint(1, UInt64(function + 1)) }
+        }
+      }
+    }
+
+    for (index, f) in profile.functions.enumerated() {
+      let name = strings.index(f.name)
+      out.message(Field.function) {
+        $0.varint(1, UInt64(index + 1))
+        $0.int64(2, name)
+        $0.int64(3, name)
+      }
+    }
+
+    // The strings of the fields after the table are interned before it is written.
+    let periodType = strings.valueType(options.periodType)
+    let comments = options.comments.map { strings.index($0) }
+    let defaultSampleType = strings.index(options.weightType.type)
+    for string in strings.strings { out.string(Field.stringTable, string) }
+    out.int64(Field.timeNanos, options.startTimeNanoseconds)
+    out.int64(Field.durationNanos, Int64(clamping: source.durationNanoseconds))
+    out.message(Field.periodType) {
+      $0.int64(1, periodType.type)
+      $0.int64(2, periodType.unit)
+    }
+    out.int64(Field.period, options.period)
+    out.packed(Field.comment, comments.lazy.map { UInt64(bitPattern: $0) })
+    out.int64(Field.defaultSampleType, defaultSampleType)
+    return out.bytes
   }
 
   /// The gzipped protobuf bytes of a `.pb.gz` file.
   public static func render(_ profile: ResolvedProfile, options: Options) throws -> [UInt8] {
-    let bytes: [UInt8] = try message(profile, options: options).serializedBytes()
-    return try Gzip.compress(bytes)
+    try Gzip.compress(encoded(profile, options: options))
   }
 
-  private static func valueType(_ v: ValueType, _ strings: inout StringTable) -> Perftools_Profiles_ValueType {
-    var t = Perftools_Profiles_ValueType()
-    t.type = strings.index(v.type)
-    t.unit = strings.index(v.unit)
-    return t
-  }
-
-  private static func label(_ key: Int64, num: Int64 = 0, str: Int64 = 0) -> Perftools_Profiles_Label {
-    var l = Perftools_Profiles_Label()
-    l.key = key
-    l.num = num
-    l.str = str
-    return l
+  /// Field numbers of pprof's `Profile` message.
+  private enum Field {
+    static let sampleType: UInt64 = 1
+    static let sample: UInt64 = 2
+    static let mapping: UInt64 = 3
+    static let location: UInt64 = 4
+    static let function: UInt64 = 5
+    static let stringTable: UInt64 = 6
+    static let timeNanos: UInt64 = 9
+    static let durationNanos: UInt64 = 10
+    static let periodType: UInt64 = 11
+    static let period: UInt64 = 12
+    static let comment: UInt64 = 13
+    static let defaultSampleType: UInt64 = 14
   }
 
   static func hex(_ bytes: [UInt8]) -> String {
@@ -215,6 +238,9 @@ struct StringTable {
     indexes[s] = i
     return i
   }
+
+  /// The string indexes of a `ValueType`'s type and unit.
+  mutating func valueType(_ v: PprofExporter.ValueType) -> (type: Int64, unit: Int64) { (index(v.type), index(v.unit)) }
 }
 
 /// The pprof mappings of a profile and which one holds each location: a process's newest mapping holding

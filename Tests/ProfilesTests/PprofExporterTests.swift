@@ -1,4 +1,5 @@
 import Pprof
+import PprofMessages
 import Profiles
 import SondeTestSupport
 import Testing

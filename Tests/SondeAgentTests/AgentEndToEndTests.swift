@@ -1,5 +1,6 @@
 import Foundation
 import Pprof
+import PprofMessages
 import SondeTestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Pprof
+import PprofMessages
 import SondeSystem
 import SondeTestSupport
 

@@ -1,4 +1,5 @@
 import Pprof
+import PprofMessages
 
 /// Structural checks of a pprof profile, from the rules of pprof's proto/profile.proto: string 0 is empty,
 /// every string index is in the table, ids are nonzero and unique, every id a sample, location or line

@@ -1,4 +1,5 @@
 import SwiftProtobuf
+import Pprof
 
 extension Perftools_Profiles_Profile {
   /// A profile from the bytes of a pprof file, gzipped (`.pb.gz`) or not, decompressing at most `limit`
