@@ -70,6 +70,9 @@ extension BPFMap {
     var statistics = BatchStatistics()
   }
 
+  /// The most bytes of values one batch call's buffer holds (unless a bucket needs more).
+  static var maxBufferBytes: Int { 256 * 1024 }
+
   /// Walks the whole map with batch calls and returns the concatenated keys and values.
   func walk(delete: Bool, batchSize requested: Int) throws(SondeError) -> RawBatch {
     let operation = "\(delete ? "lookup-and-delete" : "lookup") batch of map \(name)"
@@ -77,7 +80,9 @@ extension BPFMap {
     let keySize = MemoryLayout<Key>.size
     let stride = valueStride
     var result = RawBatch(keySize: keySize, valueStride: stride)
-    var batchSize = max(requested, 1)
+    // At most `maxBufferBytes` of values a call: a stack map's values are a kilobyte each, and an
+    // always-on reader should not touch a megabyte of buffer to drain a few dozen stacks.
+    var batchSize = max(min(requested, Self.maxBufferBytes / max(stride, 1)), 1)
     // Cursors: opaque to user space; for hash maps the kernel stores a bucket index (u32).
     let cursorSize = max(keySize, 8)
     var inCursor = [UInt8](repeating: 0, count: cursorSize)

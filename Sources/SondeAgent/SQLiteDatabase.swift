@@ -18,7 +18,7 @@ final class SQLiteDatabase: @unchecked Sendable {
 
   /// Opens (creating when missing) the database at `path`. SQLite's page cache is bounded per connection
   /// (`cacheKiB`): the store's file is in the kernel's page cache anyway.
-  init(path: String, cacheKiB: Int = 1024) throws(SQLiteError) {
+  init(path: String, cacheKiB: Int = 512) throws(SQLiteError) {
     let writer = try SQLiteConnection(path: path, readOnly: false)
     // WAL: readers beside the writer, and a crash loses only the uncommitted transaction. NORMAL syncs at
     // checkpoints: a committed window survives the process's death (not a power loss before a checkpoint).

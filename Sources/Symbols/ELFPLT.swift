@@ -21,18 +21,23 @@ extension ELFFile {
       return []
     }
     let stubsEnd = sections[stubs.section].address &+ sections[stubs.section].size
-    let symbols = (try? decodeSymbols(r, h, sections, sections[Int(relocations.link)])) ?? []
-    var names: [Int: String] = [:]
-    for (i, s) in symbols.enumerated() where !s.name.isEmpty { names[i] = s.name }
+    // Only the entries the relocations name are read: a Swift executable's .dynsym holds every symbol it
+    // exports, thousands, where its PLT calls a few hundred.
+    let symbols = sections[Int(relocations.link)]
+    let strings = try? stringTable(of: symbols, r, sections)
+    func name(_ index: UInt64) -> String {
+      guard let strings, index < symbols.size / 24, let symbol = try? entry(r, h, symbols, strings, index: index)
+      else { return "" }
+      return r.string(symbol.nameOffset, length: symbol.nameLength)
+    }
     var result: [ELFSymbol] = []
     let count = relocations.size / 24  // Elf64_Rela: r_offset, r_info, r_addend
     for index in 0..<count {
       let address = stubs.start &+ index &* entrySize
       guard address &+ entrySize <= stubsEnd, let info = try? r.u64(relocations.offset + index * 24 + 8) else { break }
-      let symbolIndex = Int(truncatingIfNeeded: info >> 32)
       result.append(
         ELFSymbol(
-          name: (names[symbolIndex] ?? "") + "@plt", address: address, size: entrySize, kind: .function,
+          name: name(info >> 32) + "@plt", address: address, size: entrySize, kind: .function,
           binding: .global, sectionIndex: UInt16(truncatingIfNeeded: stubs.section), isDynamic: true))
     }
     return result

@@ -31,18 +31,7 @@ extension ELFFile {
   ) throws(SondeError) {
     let entrySize: UInt64 = h.is64Bit ? 24 : 16
     guard table.type != ELFSection.SHT_NOBITS, table.size > 0 else { return }
-    guard r.contains(offset: table.offset, size: table.size) else {
-      throw corrupt("", "symbol table \(table.name) (\(table.size) bytes at \(table.offset)) extends past EOF")
-    }
-    guard Int(table.link) < sections.count else {
-      throw corrupt("", "symbol table \(table.name) links to missing string table \(table.link)")
-    }
-    let strings = sections[Int(table.link)]
-    guard strings.type != ELFSection.SHT_NOBITS, r.contains(offset: strings.offset, size: strings.size) else {
-      throw corrupt("", "string table of \(table.name) extends past EOF")
-    }
-    let stringsEnd = strings.offset + strings.size
-    let isDynamic = table.type == ELFSection.SHT_DYNSYM
+    let strings = try stringTable(of: table, r, sections)
     let count = table.size / entrySize
     var released = (entry: UInt64(0), lowestName: UInt64.max, highestName: UInt64(0))
     func release(upTo index: UInt64) {
@@ -56,37 +45,61 @@ extension ELFFile {
     }
     for index in 0..<count {
       if index - released.entry == symbolsPerRelease { release(upTo: index) }
-      let o = table.offset + index * entrySize
-      let nameOffset = UInt64(try r.u32(o))
-      let info: UInt8
-      let shndx: UInt16
-      let value: UInt64
-      let size: UInt64
-      if h.is64Bit {
-        info = try r.u8(o + 4)
-        shndx = try r.u16(o + 6)
-        value = try r.u64(o + 8)
-        size = try r.u64(o + 16)
-      } else {
-        value = UInt64(try r.u32(o + 4))
-        size = UInt64(try r.u32(o + 8))
-        info = try r.u8(o + 12)
-        shndx = try r.u16(o + 14)
-      }
-      guard nameOffset < strings.size, let length = r.cStringLength(strings.offset + nameOffset, limit: stringsEnd),
-        let nameLength = UInt32(exactly: length)
-      else { continue }
-      let name = strings.offset + nameOffset
-      released.lowestName = min(released.lowestName, name)
-      released.highestName = max(released.highestName, name + UInt64(nameLength) + 1)
-      body(
-        RawELFSymbol(
-          nameOffset: name, nameLength: nameLength, address: value, size: size,
-          kind: ELFSymbol.Kind(rawValue: info & 0xf) ?? .other,
-          binding: ELFSymbol.Binding(rawValue: info >> 4) ?? .other,
-          sectionIndex: shndx, isDynamic: isDynamic))
+      guard let symbol = try entry(r, h, table, strings, index: index) else { continue }
+      released.lowestName = min(released.lowestName, symbol.nameOffset)
+      released.highestName = max(released.highestName, symbol.nameOffset + UInt64(symbol.nameLength) + 1)
+      body(symbol)
     }
     release(upTo: count)
+  }
+
+  /// The string table of symbol table `table`, once both are known to lie inside the file.
+  static func stringTable(of table: ELFSection, _ r: ByteReader, _ sections: [ELFSection]) throws(SondeError)
+    -> ELFSection
+  {
+    guard r.contains(offset: table.offset, size: table.size) else {
+      throw corrupt("", "symbol table \(table.name) (\(table.size) bytes at \(table.offset)) extends past EOF")
+    }
+    guard Int(table.link) < sections.count else {
+      throw corrupt("", "symbol table \(table.name) links to missing string table \(table.link)")
+    }
+    let strings = sections[Int(table.link)]
+    guard strings.type != ELFSection.SHT_NOBITS, r.contains(offset: strings.offset, size: strings.size) else {
+      throw corrupt("", "string table of \(table.name) extends past EOF")
+    }
+    return strings
+  }
+
+  /// Entry `index` of a symbol table whose bounds and string table (`strings`) the caller checked; nil when
+  /// its name lies outside the string table or runs past its end. Throws when the entry lies past EOF.
+  static func entry(
+    _ r: ByteReader, _ h: ELFHeader, _ table: ELFSection, _ strings: ELFSection, index: UInt64
+  ) throws(SondeError) -> RawELFSymbol? {
+    let o = table.offset + index * (h.is64Bit ? 24 : 16)
+    let nameOffset = UInt64(try r.u32(o))
+    let info: UInt8
+    let shndx: UInt16
+    let value: UInt64
+    let size: UInt64
+    if h.is64Bit {
+      info = try r.u8(o + 4)
+      shndx = try r.u16(o + 6)
+      value = try r.u64(o + 8)
+      size = try r.u64(o + 16)
+    } else {
+      value = UInt64(try r.u32(o + 4))
+      size = UInt64(try r.u32(o + 8))
+      info = try r.u8(o + 12)
+      shndx = try r.u16(o + 14)
+    }
+    guard nameOffset < strings.size,
+      let length = r.cStringLength(strings.offset + nameOffset, limit: strings.offset + strings.size),
+      let nameLength = UInt32(exactly: length)
+    else { return nil }
+    return RawELFSymbol(
+      nameOffset: strings.offset + nameOffset, nameLength: nameLength, address: value, size: size,
+      kind: ELFSymbol.Kind(rawValue: info & 0xf) ?? .other, binding: ELFSymbol.Binding(rawValue: info >> 4) ?? .other,
+      sectionIndex: shndx, isDynamic: table.type == ELFSection.SHT_DYNSYM)
   }
 
   /// Decodes one SHT_SYMTAB/SHT_DYNSYM section, names and all. Throws when the table or its string table

@@ -16,6 +16,9 @@ struct LRUCache<Key: Hashable, Value> {
 
   var count: Int { entries.count }
 
+  /// The cached values, in no order.
+  var values: [Value] { entries.values.map(\.value) }
+
   mutating func get(_ key: Key) -> Value? {
     guard let entry = entries[key] else { return nil }
     clock += 1

@@ -11,6 +11,8 @@ public final class LoadedImage: Sendable {
   /// A symbol's name and demangled name, by its index in `symbols`, once a frame has named it: a profile
   /// symbolizes the same hot functions every drain, and a table keeps its names in the file.
   private let names = Locked<[Int: Named]>([:])
+  /// Whether a name was read out of the file since `releaseNamePages` last ran.
+  private let readNames = Locked(false)
 
   private struct Named {
     var name: String
@@ -34,6 +36,14 @@ public final class LoadedImage: Sendable {
   /// Approximate heap bytes of the symbol table, for the cache's memory bound.
   public var approximateBytes: Int { symbols.approximateBytes }
 
+  /// Drops the file pages names were read from since the last call: each name read is kept (`names`), and
+  /// every read maps the 64 KiB around it (the kernel's fault-around), so over a day a continuous profiler
+  /// would hold much of every string table it ever named a frame from.
+  func releaseNamePages() {
+    guard readNames.withLock({ read in defer { read = false }; return read }) else { return }
+    symbols.releaseNamePages()
+  }
+
   /// The frame for ELF virtual address `vaddr` in this image.
   func frame(
     address: UInt64, vaddr: UInt64, module: String, deleted: Bool, demangler: Demangler?
@@ -44,7 +54,11 @@ public final class LoadedImage: Sendable {
         buildID: elf.buildIDHex)
     }
     var named =
-      names.withLock { $0[index] } ?? Named(name: symbols.symbols[index].name, demangled: nil, demangling: false)
+      names.withLock { $0[index] }
+      ?? {
+        readNames.withLock { $0 = true }
+        return Named(name: symbols.symbols[index].name, demangled: nil, demangling: false)
+      }()
     if let demangler, !named.demangling {
       named.demangled = demangler.demangle(named.name)
       named.demangling = true

@@ -241,6 +241,11 @@ public struct SymbolTable: Sendable {
     return stub.contains(vaddr) ? stub : nil
   }
 
+  /// Drops the pages of the mapped files names are read from (they are read back if a lookup needs them).
+  func releaseNamePages() {
+    for source in sources { source.dropPages(0, UInt64(source.count)) }
+  }
+
   /// The address of the symbol at `index` (into `symbols`), without making its name.
   func address(at index: Int) -> UInt64 { records[index].address }
 

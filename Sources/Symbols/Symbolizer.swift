@@ -76,6 +76,12 @@ public final class Symbolizer: Sendable {
   /// The approximate bytes of symbol tables the cache holds (bounded by `Options.maxCachedSymbolBytes`).
   public var cachedSymbolBytes: Int { state.withLock { $0.images.totalCost } }
 
+  /// Releases the file pages the cached images read names from since the last call (a continuous
+  /// profiler calls this after each window: the names it needed are cached as strings by then).
+  public func releaseNamePages() {
+    for image in state.withLock({ $0.images.values }) { image.releaseNamePages() }
+  }
+
   /// The cached image for a file key, if its identity is still cached.
   func cachedImage(_ key: String) -> LoadedImage? {
     state.withLock { state in

@@ -1,5 +1,6 @@
 import Foundation
 import SondeSystem
+import SondeTestSupport
 import Testing
 
 @testable import Symbols
@@ -131,4 +132,26 @@ enum LibcLocator {
     "/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib64/libc.so.6",
   ]
   .first(where: FileManager.default.fileExists(atPath:))
+}
+
+extension ELFFileTests {
+  /// PLT stubs are named as objdump labels them (`getenv@plt` at each stub's address), read from the
+  /// relocations' own symbol entries. Debian's `ls` has a classic `.plt`; a binary with `.plt.sec` (IBT)
+  /// is checked the same way when there is one.
+  @Test(arguments: ["/usr/bin/ls", "/usr/bin/bash"])
+  func pltStubsAreNamedAsObjdumpLabelsThem(binary: String) throws {
+    let objdump = try TestSupport.run("objdump", ["-d", "-j", ".plt.sec", "-j", ".plt", binary])
+    var expected: [UInt64: String] = [:]
+    for line in objdump.stdout.split(separator: "\n") where line.hasSuffix("@plt>:") {
+      let parts = line.split(separator: " ")
+      guard let address = UInt64(parts[0], radix: 16) else { continue }
+      expected[address] = String(parts[1].dropFirst().dropLast(2))
+    }
+    try #require(expected.count > 20, "objdump labelled \(expected.count) stubs in \(binary)")
+    let stubs = try ELFFile.open(path: binary).symbolTable().pltStubs
+    let named = Dictionary(stubs.map { ($0.address, $0.name) }, uniquingKeysWith: { a, _ in a })
+    for (address, name) in expected {
+      #expect(named[address] == name, "\(binary) stub at \(String(address, radix: 16))")
+    }
+  }
 }

@@ -65,3 +65,27 @@ extension SymbolTableMemoryTests {
     #expect(table.lookup(0x10_0000_0000 + (1 << 33)) == nil)
   }
 }
+
+extension SymbolTableMemoryTests {
+  /// Naming frames reads names out of the mapped string table, and the kernel maps 64 KiB around each
+  /// read. After `releaseNamePages` none of those pages stay, and the names already given come from the
+  /// image's cache, the same as before.
+  @Test func namesReadForFramesAreReleasedAfterTheWindow() throws {
+    let path = try #require(Bundle.main.executablePath)
+    let symbolizer = Symbolizer()
+    let image = try symbolizer.loadFile(path)
+    let strtab = try #require(image.elf.section(named: ".strtab"), "the test binary is not stripped")
+    let base = try #require(image.elf.store.base)
+    let symbols = image.symbols.symbols
+    let step = max(1, symbols.count / 400)
+    let addresses = stride(from: 0, to: symbols.count, by: step).map { symbols[$0].address }
+    let named = try symbolizer.symbolize(file: path, addresses: addresses).map(\.symbol)
+    let before = try Self.residentPages(base + Int(strtab.offset), length: Int(strtab.size))
+    #expect(before > 100, "naming \(addresses.count) frames mapped only \(before) pages of the string table")
+    symbolizer.releaseNamePages()
+    let after = try Self.residentPages(base + Int(strtab.offset), length: Int(strtab.size))
+    #expect(after == 0, "\(after) of the string table's pages stayed after the release")
+    #expect(try symbolizer.symbolize(file: path, addresses: addresses).map(\.symbol) == named)
+    #expect(try Self.residentPages(base + Int(strtab.offset), length: Int(strtab.size)) == 0)
+  }
+}

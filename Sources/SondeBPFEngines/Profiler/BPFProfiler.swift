@@ -191,6 +191,8 @@ public final class BPFProfiler {
       resolver.resolve(pid: pid, address: address, isKernel: kernel, isReturnAddress: ret)
     }
     onWindow(ProfileWindow(resolved: resolved, startNanoseconds: start, endNanoseconds: now, accounting: accounting))
+    // The window's names are strings now: the string-table pages they were read from can go.
+    resolver.releaseNamePages()
     let eventName = profile.eventName
     builder = ProfileBuilder(eventName: eventName)
     if options.mode == .cpu { builder.setRate(frequency: options.frequency, period: nil) }
