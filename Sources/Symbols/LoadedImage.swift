@@ -40,7 +40,11 @@ public final class LoadedImage: Sendable {
   /// every read maps the 64 KiB around it (the kernel's fault-around), so over a day a continuous profiler
   /// would hold much of every string table it ever named a frame from.
   func releaseNamePages() {
-    guard readNames.withLock({ read in defer { read = false }; return read }) else { return }
+    let read = readNames.withLock { read in
+      defer { read = false }
+      return read
+    }
+    guard read else { return }
     symbols.releaseNamePages()
   }
 
