@@ -126,18 +126,17 @@ struct AgentCommand: AsyncParsableCommand {
     let log: @Sendable (String) -> Void = { logger.notice("\($0)") }
     let agent = try Agent(options: options, log: log)
     let addressFile = options.dataDirectory + "/agent.address"
-    let application = Application(
-      router: AgentServer.router(agent: agent, token: token),
-      configuration: .init(address: .hostname(host, port: port), serverName: "sonde-agent"),
+    let server = AgentHTTPServer(
+      router: AgentServer.router(agent: agent, token: token), address: .hostname(host, port: port),
+      serverName: "sonde-agent", logger: logger,
       onServerRunning: { channel in
         let bound = "\(host):\(channel.localAddress?.port ?? port)"
         logger.notice("listening on http://\(bound)")
         try? writeFileAtomically(addressFile, Array((bound + "\n").utf8), mode: 0o644)
-      },
-      logger: logger)
+      })
     // Graceful shutdown stops services in reverse order: the collector first (it writes the window in
     // progress at once), then the pusher, then the HTTP server.
-    var services: [any Service] = [application]
+    var services: [any Service] = [server]
     if let pusher = agent.pusherService() { services.append(pusher) }
     services.append(CollectorService(agent: agent))
     let group = ServiceGroup(

@@ -61,3 +61,11 @@ import Testing
     #expect(throws: ProfileFilterError.self) { try ProfileFilter(parsing: "pid:abc") }
   }
 }
+
+@Suite struct HTTPDateTests {
+  /// The Date header is RFC 9110's IMF-fixdate, as in the RFC's own example.
+  @Test func httpDatesAreIMFFixdate() {
+    #expect(HTTPDate.format(secondsSinceEpoch: 784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+    #expect(HTTPDate.format(secondsSinceEpoch: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+  }
+}
