@@ -20,11 +20,13 @@ public final class Agent: @unchecked Sendable {
   private let interner: AgentInterner
   private let log: @Sendable (String) -> Void
   private let live = Locked(Live())
+  /// The resolved frames of the stacks the live slices hold, one array per stack.
+  private let sharedFrames = Locked(SharedFrames())
 
   /// Slices kept in memory for live queries, resolved (so queries do not touch the interner), and where
   /// the store's windows end.
   private struct Live {
-    var slices: [(start: Int64, end: Int64, entries: [AgentProfile.Entry])] = []
+    var slices: [(start: Int64, end: Int64, entries: [AgentProfile.Entry], stacks: [Int64])] = []
     var storedUntil: Int64 = 0
     /// What the run stored: samples, windows and samples lost.
     var stored: (samples: UInt64, windows: Int, lost: UInt64) = (0, 0, 0)
@@ -116,11 +118,25 @@ public final class Agent: @unchecked Sendable {
 
   /// Resolves `slice` for live queries and keeps the last `liveSeconds` of them.
   private func remember(_ slice: AgentSlice) {
-    let entries = resolve(slice)
-    live.withLock { l in
-      l.slices.append((slice.start, slice.end, entries))
+    var stacks: [Int64] = []
+    let entries = sharedFrames.withLock { shared in
+      slice.counts.compactMap { key, count -> AgentProfile.Entry? in
+        guard let labels = interner.labels(ofSeries: key.series),
+          let frames = shared.retain(key.stack, resolving: { interner.functions(ofStack: key.stack) })
+        else { return nil }
+        stacks.append(key.stack)
+        return AgentProfile.Entry(labels: labels, frames: frames, count: count)
+      }
+    }
+    let expired = live.withLock { l in
+      l.slices.append((slice.start, slice.end, entries, stacks))
       let horizon = slice.end - Self.liveSeconds * 1_000_000_000
+      let expired = l.slices.filter { $0.end < horizon }.map(\.stacks)
       l.slices.removeAll { $0.end < horizon }
+      return expired
+    }
+    sharedFrames.withLock { shared in
+      for stacks in expired { shared.release(stacks) }
     }
   }
 
@@ -259,4 +275,32 @@ public final class Agent: @unchecked Sendable {
     guard gethostname(&buffer, 255) == 0 else { return "unknown" }
     return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
+}
+
+/// Each stack's resolved frames made once and shared by every live slice entry that holds it (Swift arrays
+/// share their storage when copied): an array per entry held megabytes over the live five minutes, most of
+/// them the same idle and collector stacks. Counted per entry, released when the slice expires.
+struct SharedFrames {
+  private var frames: [Int64: (frames: [AgentFunction], users: Int)] = [:]
+
+  /// The frames of `stack`, resolved the first time and counted once more.
+  mutating func retain(_ stack: Int64, resolving resolve: () -> [AgentFunction]?) -> [AgentFunction]? {
+    if let known = frames[stack] {
+      frames[stack] = (known.frames, known.users + 1)
+      return known.frames
+    }
+    guard let resolved = resolve() else { return nil }
+    frames[stack] = (resolved, 1)
+    return resolved
+  }
+
+  /// One use less of each of `stacks`; a stack no entry uses is forgotten.
+  mutating func release(_ stacks: [Int64]) {
+    for stack in stacks {
+      guard let known = frames[stack] else { continue }
+      frames[stack] = known.users > 1 ? (known.frames, known.users - 1) : nil
+    }
+  }
+
+  var count: Int { frames.count }
 }

@@ -69,3 +69,30 @@ import Testing
     #expect(HTTPDate.format(secondsSinceEpoch: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
   }
 }
+
+@Suite struct SharedFramesTests {
+  /// A stack's frames are resolved once while any entry holds them, and forgotten with the last one.
+  @Test func framesAreResolvedOnceAndForgottenWithTheirLastUser() {
+    var shared = SharedFrames()
+    var resolutions = 0
+    let frames = [AgentFunction(name: "main", module: "demo", isKernel: false)]
+    func retain(_ stack: Int64) -> [AgentFunction]? {
+      shared.retain(stack) {
+        resolutions += 1
+        return stack == 99 ? nil : frames
+      }
+    }
+    #expect(retain(1) == frames)
+    #expect(retain(1) == frames)
+    #expect(retain(2) == frames)
+    #expect(retain(99) == nil)
+    #expect(resolutions == 3)
+    #expect(shared.count == 2)
+    shared.release([1, 2])
+    #expect(shared.count == 1)
+    shared.release([1])
+    #expect(shared.count == 0)
+    #expect(retain(1) == frames)
+    #expect(resolutions == 4)
+  }
+}
