@@ -11,8 +11,8 @@ public final class LoadedImage: Sendable {
   /// A symbol's name and demangled name, by its index in `symbols`, once a frame has named it: a profile
   /// symbolizes the same hot functions every drain, and a table keeps its names in the file.
   private let names = Locked<[Int: Named]>([:])
-  /// Whether a name was read out of the file since `releaseNamePages` last ran.
-  private let readNames = Locked(false)
+  /// Whether the file's pages were read (loading the image, or a name) since `releaseNamePages` last ran.
+  private let readNames = Locked(true)
 
   private struct Named {
     var name: String
@@ -36,9 +36,10 @@ public final class LoadedImage: Sendable {
   /// Approximate heap bytes of the symbol table, for the cache's memory bound.
   public var approximateBytes: Int { symbols.approximateBytes }
 
-  /// Drops the file pages names were read from since the last call: each name read is kept (`names`), and
-  /// every read maps the 64 KiB around it (the kernel's fault-around), so over a day a continuous profiler
-  /// would hold much of every string table it ever named a frame from.
+  /// Drops the file pages read since the last call (loading the image read its headers, a name read its
+  /// string table): each name read is kept (`names`), and every read maps the 64 KiB around it (the
+  /// kernel's fault-around), so over a day a continuous profiler would hold the headers of every binary it
+  /// ever loaded and much of every string table it named a frame from.
   func releaseNamePages() {
     let read = readNames.withLock { read in
       defer { read = false }
