@@ -248,7 +248,10 @@ struct ProfileAcceptanceTests {
     #expect(
       !lines.isEmpty && lines.allSatisfy { $0.hasPrefix("sonde-demo;") },
       "\(result.stdout.prefix(2000))\n\(result.stderr)")
-    #expect(result.stdout.contains(";self_hot "))
+    // The demo's own functions are there. Which of them is not this test's business: a CI run saw only
+    // self_cool (70) and self_warm (28) in its second, so that run's rounds were far longer than 10 ms (the
+    // demo's 2 ms calibration must have been off on the loaded machine); the shares have their own tests.
+    #expect(["self_hot", "self_warm", "self_cool"].contains { result.stdout.contains(";\($0) ") })
   }
 
   /// Like perf record, a rate above kernel.perf_event_max_sample_rate is lowered to it with a warning.
