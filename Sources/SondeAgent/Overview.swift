@@ -7,8 +7,10 @@
 //   C API in `SQLiteDatabase`, WAL, one transaction per window; retention and compaction) and queued for
 //   `Pusher` (`PushQueue` on disk, `HTTPPost` to a Pyroscope-compatible /ingest). The last minutes of
 //   slices stay in memory for live queries (/debug/pprof/profile).
-// - `AgentServer` is the HTTP surface (Hummingbird): the web UI (`AgentPage`), its JSON API and pprof
-//   (`AgentExport`), Prometheus metrics (`AgentMetrics`), the token check (`TokenCheck`).
+// - `AgentServer` is the HTTP surface (Hummingbird's router): the web UI (`AgentPage`), its JSON API and
+//   pprof (`AgentExport`), Prometheus metrics (`AgentMetrics`), the token check (`TokenCheck`).
+//   `AgentHTTPServer` serves it through HummingbirdCore's HTTP/1 server, without Hummingbird
+//   Application's once-a-second date cache.
 // - `AgentServices` are the swift-service-lifecycle services the `sonde-agent` executable groups with
 //   the HTTP server, so SIGTERM/SIGINT shut everything down in order and the window in progress is written.
 //
