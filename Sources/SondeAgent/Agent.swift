@@ -120,12 +120,10 @@ public final class Agent: @unchecked Sendable {
   private func remember(_ slice: AgentSlice) {
     var stacks: [Int64] = []
     let entries = sharedFrames.withLock { shared in
-      slice.counts.compactMap { key, count -> AgentProfile.Entry? in
-        guard let labels = interner.labels(ofSeries: key.series),
-          let frames = shared.retain(key.stack, resolving: { interner.functions(ofStack: key.stack) })
-        else { return nil }
-        stacks.append(key.stack)
-        return AgentProfile.Entry(labels: labels, frames: frames, count: count)
+      resolve(slice) { stack in
+        let frames = shared.retain(stack) { interner.functions(ofStack: stack) }
+        if frames != nil { stacks.append(stack) }
+        return frames
       }
     }
     let expired = live.withLock { l in
@@ -140,9 +138,12 @@ public final class Agent: @unchecked Sendable {
     }
   }
 
-  private func resolve(_ slice: AgentSlice) -> [AgentProfile.Entry] {
+  /// The entries of `slice` with their labels and the frames `frames` gives each stack, leaving out those
+  /// whose series or stack the interner no longer knows. `frames` is asked only for entries whose series is
+  /// known.
+  private func resolve(_ slice: AgentSlice, frames: (Int64) -> [AgentFunction]?) -> [AgentProfile.Entry] {
     slice.counts.compactMap { key, count in
-      guard let labels = interner.labels(ofSeries: key.series), let frames = interner.functions(ofStack: key.stack)
+      guard let labels = interner.labels(ofSeries: key.series), let frames = frames(key.stack)
       else { return nil }
       return AgentProfile.Entry(labels: labels, frames: frames, count: count)
     }
@@ -169,8 +170,8 @@ public final class Agent: @unchecked Sendable {
       metrics.recordWindow(window, byComm: byComm)
       if let queue {
         let profile = AgentProfile(
-          from: window.start, to: window.end, entries: resolve(window), frequency: options.frequency,
-          kind: options.profileKind)
+          from: window.start, to: window.end, entries: resolve(window, frames: interner.functions(ofStack:)),
+          frequency: options.frequency, kind: options.profileKind)
         do {
           try queue.enqueue(try AgentExport.pprof(profile), start: window.start, end: window.end)
         } catch {

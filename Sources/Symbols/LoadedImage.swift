@@ -11,8 +11,8 @@ public final class LoadedImage: Sendable {
   /// A symbol's name and demangled name, by its index in `symbols`, once a frame has named it: a profile
   /// symbolizes the same hot functions every drain, and a table keeps its names in the file.
   private let names = Locked<[Int: Named]>([:])
-  /// Whether the file's pages were read (loading the image, or a name) since `releaseNamePages` last ran.
-  private let readNames = Locked(true)
+  /// Whether the file's pages were read (loading the image, or a name) since `releaseFilePages` last ran.
+  private let filePagesRead = Locked(true)
 
   private struct Named {
     var name: String
@@ -40,13 +40,13 @@ public final class LoadedImage: Sendable {
   /// string table): each name read is kept (`names`), and every read maps the 64 KiB around it (the
   /// kernel's fault-around), so over a day a continuous profiler would hold the headers of every binary it
   /// ever loaded and much of every string table it named a frame from.
-  func releaseNamePages() {
-    let read = readNames.withLock { read in
+  func releaseFilePages() {
+    let read = filePagesRead.withLock { read in
       defer { read = false }
       return read
     }
     guard read else { return }
-    symbols.releaseNamePages()
+    symbols.releaseFilePages()
   }
 
   /// The frame for ELF virtual address `vaddr` in this image.
@@ -61,7 +61,7 @@ public final class LoadedImage: Sendable {
     var named =
       names.withLock { $0[index] }
       ?? {
-        readNames.withLock { $0 = true }
+        filePagesRead.withLock { $0 = true }
         return Named(name: symbols.symbols[index].name, demangled: nil, demangling: false)
       }()
     if let demangler, !named.demangling {

@@ -241,8 +241,8 @@ public struct SymbolTable: Sendable {
     return stub.contains(vaddr) ? stub : nil
   }
 
-  /// Drops the pages of the mapped files names are read from (they are read back if a lookup needs them).
-  func releaseNamePages() {
+  /// Drops the pages of the mapped files the names are in, whole (they are read back if a lookup needs them).
+  func releaseFilePages() {
     for source in sources { source.dropPages(0, UInt64(source.count)) }
   }
 

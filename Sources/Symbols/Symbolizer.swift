@@ -76,10 +76,11 @@ public final class Symbolizer: Sendable {
   /// The approximate bytes of symbol tables the cache holds (bounded by `Options.maxCachedSymbolBytes`).
   public var cachedSymbolBytes: Int { state.withLock { $0.images.totalCost } }
 
-  /// Releases the file pages the cached images read names from since the last call (a continuous
-  /// profiler calls this after each window: the names it needed are cached as strings by then).
-  public func releaseNamePages() {
-    for image in state.withLock({ $0.images.values }) { image.releaseNamePages() }
+  /// Releases the pages of the mapped binaries the cached images read since the last call, loading them or
+  /// naming frames (a continuous profiler calls this after each window: the names it needed are cached
+  /// as strings by then).
+  public func releaseFilePages() {
+    for image in state.withLock({ $0.images.values }) { image.releaseFilePages() }
   }
 
   /// The cached image for a file key, if its identity is still cached.

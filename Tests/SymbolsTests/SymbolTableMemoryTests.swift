@@ -68,7 +68,7 @@ extension SymbolTableMemoryTests {
 
 extension SymbolTableMemoryTests {
   /// Naming frames reads names out of the mapped string table, and the kernel maps 64 KiB around each
-  /// read. After `releaseNamePages` none of those pages stay, and the names already given come from the
+  /// read. After `releaseFilePages` none of those pages stay, and the names already given come from the
   /// image's cache, the same as before.
   @Test func namesReadForFramesAreReleasedAfterTheWindow() throws {
     let path = try #require(Bundle.main.executablePath)
@@ -82,7 +82,7 @@ extension SymbolTableMemoryTests {
     let named = try symbolizer.symbolize(file: path, addresses: addresses).map(\.symbol)
     let before = try Self.residentPages(base + Int(strtab.offset), length: Int(strtab.size))
     #expect(before > 100, "naming \(addresses.count) frames mapped only \(before) pages of the string table")
-    symbolizer.releaseNamePages()
+    symbolizer.releaseFilePages()
     let after = try Self.residentPages(base + Int(strtab.offset), length: Int(strtab.size))
     #expect(after == 0, "\(after) of the string table's pages stayed after the release")
     #expect(try symbolizer.symbolize(file: path, addresses: addresses).map(\.symbol) == named)

@@ -191,8 +191,8 @@ public final class BPFProfiler {
       resolver.resolve(pid: pid, address: address, isKernel: kernel, isReturnAddress: ret)
     }
     onWindow(ProfileWindow(resolved: resolved, startNanoseconds: start, endNanoseconds: now, accounting: accounting))
-    // The window's names are strings now: the string-table pages they were read from can go.
-    resolver.releaseNamePages()
+    // The window's names are strings now: the file pages they and the new images' headers came from can go.
+    resolver.releaseFilePages()
     let eventName = profile.eventName
     builder = ProfileBuilder(eventName: eventName)
     if options.mode == .cpu { builder.setRate(frequency: options.frequency, period: nil) }

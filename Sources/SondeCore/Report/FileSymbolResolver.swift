@@ -41,8 +41,8 @@ public final class FileSymbolResolver {
   /// when it exits); later lookups of that mapping path use the loaded image.
   public func preload(_ path: String) { _ = image(path) }
 
-  /// Releases the file pages names were read from since the last call (see `Symbolizer.releaseNamePages`).
-  public func releaseNamePages() { symbolizer.releaseNamePages() }
+  /// Releases the pages of the mapped binaries read since the last call (see `Symbolizer.releaseFilePages`).
+  public func releaseFilePages() { symbolizer.releaseFilePages() }
 
   /// Forgets the mappings of processes that exited (a continuous profiler's long runs), and the images of
   /// binaries no remaining process maps, so memory follows the processes alive rather than all ever seen.
